@@ -1,0 +1,143 @@
+"""``aksload-local serve``: run the embedded local scoring service until Ctrl-C.
+
+The key comes from ``AKS_KEY`` (the variable the plugin reads for ``--aks-scoring-uri``), so
+``aksload-local serve`` in one terminal and ``pytest --aks-scoring-uri ...`` in another just
+work; without it a throwaway key is generated and printed once. There is deliberately no option
+that takes a key: argv is visible to every user of the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from types import FrameType
+from typing import NoReturn
+
+from pytest_aksload.local.service import LocalService, LocalServiceError
+
+PROG = "aksload-local"
+KEY_ENV = "AKS_KEY"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line that says what is wrong, instead of argparse's usage dump.
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be from 1 to 65535, got {port}")
+    return port
+
+
+def _workers(text: str) -> int:
+    try:
+        workers = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of workers: {text!r}") from None
+    if workers < 1:
+        raise argparse.ArgumentTypeError(f"workers must be at least 1, got {workers}")
+    return workers
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="The embedded local scoring service of pytest-aksload: a Criteo LightGBM model "
+        "behind the Azure ML inference server on 127.0.0.1, with AKS-style key auth.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
+    serve = commands.add_parser(
+        "serve",
+        help="serve until Ctrl-C",
+        description=f"Serve until Ctrl-C. The key is taken from ${KEY_ENV}; if unset, a throwaway key is printed.",
+    )
+    serve.add_argument("--port", type=_port, default=None, help="loopback port (default: a free one)")
+    serve.add_argument("--workers", type=_workers, default=1, help="server worker processes (default: 1)")
+    serve.add_argument(
+        "--start-timeout", type=float, default=60.0, metavar="SECONDS", help="start-up limit (default: 60)"
+    )
+    return parser
+
+
+def _example_body() -> str:
+    try:
+        from pytest_aksload import criteo
+
+        return json.dumps(criteo.payloads(criteo.load_sample(nrows=1), 1)[0], separators=(",", ":"))
+    except Exception:  # the example is a nicety; never fail serving over it
+        return "{...one Criteo row...}"
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def serve(port: int | None, workers: int, start_timeout: float) -> int:
+    key = os.environ.get(KEY_ENV) or None
+    try:
+        service = LocalService(port=port, key=key, workers=workers)
+    except ValueError as exc:
+        print(f"{PROG}: error: ${KEY_ENV}: {exc}" if key else f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    # SIGTERM (a service manager, `kill`) stops as cleanly as Ctrl-C.
+    previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous_sigint = signal.getsignal(signal.SIGINT)
+    try:
+        service.start(timeout=start_timeout)
+        noun = "worker" if workers == 1 else "workers"
+        print(f"{PROG}: scoring at {service.scoring_uri} (server pid {service.pid}, {workers} {noun})")
+        if key is None:
+            print(f"Throwaway key for this run (set {KEY_ENV} to choose one):")
+            print(f"  export {KEY_ENV}={shlex.quote(service.key)}")
+        else:
+            print(f"Key: from ${KEY_ENV}")
+        print("Try:")
+        print(
+            f'  curl -sS -H "Authorization: Bearer ${KEY_ENV}" -H "Content-Type: application/json" '
+            f"-d {shlex.quote(_example_body())} {service.scoring_uri}"
+        )
+        print(f"Server log: {service.log_path} (deleted on exit). Stop with Ctrl-C.", flush=True)
+        while service.running:
+            time.sleep(0.5)
+        print(f"{PROG}: error: the server exited on its own; its log ends with:\n{service.log_tail()}", file=sys.stderr)
+        return 1
+    except LocalServiceError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: stopping", flush=True)
+        return 0
+    finally:
+        # Ctrl-C again while stopping must not leave the server half-stopped.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            service.stop()
+        finally:
+            signal.signal(signal.SIGINT, previous_sigint)
+            signal.signal(signal.SIGTERM, previous_sigterm)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        if not args.start_timeout > 0:
+            _parser().error(f"--start-timeout must be positive, got {args.start_timeout}")
+        return serve(args.port, args.workers, args.start_timeout)
+    raise AssertionError(f"unhandled command {args.command!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
