@@ -1,0 +1,227 @@
+"""`--aks-service NAME`: an Azure ML (SDK v1, azureml-core) web service deployed to AKS.
+
+azureml-core reached end of support on 2026-06-30; this resolver keeps existing AKS deployments
+gateable, new ones should use `--aml-endpoint` (azure_v2). azureml-core is imported inside the
+resolver so the plugin loads without it.
+
+Authentication, in this order:
+1. `AZUREML_SERVICE_PRINCIPAL_TENANT_ID` / `_ID` / `_PASSWORD`: the SDK's own service-principal
+   variables, the way to run in CI;
+2. when a person can answer a prompt (not CI, stdin is a terminal): the SDK's default
+   `InteractiveLoginAuthentication`, which reuses an `az login` and prompts only when it must;
+3. otherwise, when azure-cli is installed in this Python environment: `AzureCliAuthentication`
+   (after `az login`, including `az login --identity` for a managed identity);
+4. otherwise a `TargetError` naming the variables to set. Never a device-code prompt in CI: nobody
+   is there to answer it and the job would hang until the SDK gives up.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from . import _azure
+from .targets import Credential, Target, TargetError
+
+if TYPE_CHECKING:  # the SDK is optional: imported for real only inside the resolver
+    from azureml.core import Workspace
+    from azureml.core.authentication import AbstractAuthentication
+    from azureml.core.webservice import AksWebservice
+
+OPTION = "--aks-service"
+EXTRA = "azureml"
+SP_ENV_VARS = (
+    "AZUREML_SERVICE_PRINCIPAL_TENANT_ID",
+    "AZUREML_SERVICE_PRINCIPAL_ID",
+    "AZUREML_SERVICE_PRINCIPAL_PASSWORD",
+)
+# CI systems announce themselves; Azure Pipelines sets TF_BUILD rather than CI.
+_CI_ENV_VARS = ("CI", "TF_BUILD")
+_HEALTHY = "Healthy"
+
+
+def resolve_aks_service(name: str, *, workspace_config: str | None = None, interactive: bool | None = None) -> Target:
+    """Find AKS web service `name` in the workspace and the credential that opens it.
+
+    `interactive=None` decides from the environment (see `interactive_allowed`).
+    """
+    _azure.import_sdk("azureml.core", extra=EXTRA, option=OPTION)
+    config_path = _azure.workspace_config(workspace_config)
+    auth = _authentication(interactive)
+    workspace = _workspace(config_path, auth)
+    service = _service(workspace, name)
+    return Target(
+        scoring_uri=service.scoring_uri,
+        name=name,
+        kind="aks-service",
+        credential=_credential(service),
+        swagger_uri=service.swagger_uri,
+    )
+
+
+def interactive_allowed(explicit: bool | None = None) -> bool:
+    """Whether an interactive sign-in may be started: never in CI, and only with a terminal on stdin.
+
+    Under pytest's output capturing stdin is not a terminal, so a prompt would be invisible; the
+    plugin can suspend capturing around the resolver (or pass `explicit`) to allow one.
+    """
+    if explicit is not None:
+        return explicit
+    if any(os.environ.get(var, "").strip().lower() not in ("", "0", "false", "no") for var in _CI_ENV_VARS):
+        return False
+    stdin = sys.stdin
+    return stdin is not None and stdin.isatty()
+
+
+def _authentication(interactive: bool | None) -> AbstractAuthentication:
+    from azureml.core.authentication import (
+        AzureCliAuthentication,
+        InteractiveLoginAuthentication,
+        ServicePrincipalAuthentication,
+    )
+
+    values = {var: os.environ.get(var, "") for var in SP_ENV_VARS}
+    given = [var for var, value in values.items() if value]
+    if given and len(given) < len(SP_ENV_VARS):
+        missing = [var for var in SP_ENV_VARS if var not in given]
+        raise TargetError(
+            f"{OPTION}: incomplete service-principal settings: {', '.join(given)} set but {', '.join(missing)} "
+            "not; set all three"
+        )
+    if given:
+        tenant, client, secret = (values[var] for var in SP_ENV_VARS)
+        auth = ServicePrincipalAuthentication(
+            tenant_id=tenant, service_principal_id=client, service_principal_password=secret
+        )
+        source = "the service principal in AZUREML_SERVICE_PRINCIPAL_*"
+    elif interactive_allowed(interactive):
+        try:
+            auth = InteractiveLoginAuthentication()
+        except Exception as exc:  # the SDK raises anything from MSAL, the az CLI cache or the browser
+            detail = _azure.one_line(_azure.sdk_message(exc))
+            raise TargetError(f"{OPTION}: interactive Azure sign-in failed: {detail}") from None
+        source = "your interactive Azure sign-in"
+    elif _azure.installed("azure.cli.core"):
+        try:
+            auth = AzureCliAuthentication()
+        except Exception as exc:  # e.g. an azure-cli older than the SDK supports
+            detail = _azure.one_line(_azure.sdk_message(exc))
+            raise TargetError(f"{OPTION}: cannot use the Azure CLI login: {detail}") from None
+        source = "the Azure CLI login (az login)"
+    else:
+        raise TargetError(
+            f"{OPTION}: no non-interactive Azure credentials (CI or no terminal, so no sign-in prompt): set "
+            f"{', '.join(SP_ENV_VARS)} for a service principal with access to the workspace "
+            "(or install azure-cli in this Python environment and run `az login`)"
+        )
+    # Fetch the ARM token now so a rejected credential is reported as such, not as a missing workspace.
+    try:
+        auth.get_authentication_header()
+    except Exception as exc:
+        detail = _azure.one_line(_azure.sdk_message(exc), values[SP_ENV_VARS[2]])
+        raise TargetError(f"{OPTION}: Azure AD did not accept {source}: {detail}") from None
+    return auth
+
+
+def _workspace(config_path: str | None, auth: AbstractAuthentication) -> Workspace:
+    from azureml.core import Workspace
+    from azureml.exceptions import UserErrorException
+
+    where = config_path or "config.json searched from the working directory"
+    try:
+        return Workspace.from_config(path=config_path, auth=auth)
+    except UserErrorException as exc:
+        message = _azure.sdk_message(exc)
+        if "could not be found" in message and "config" in message:
+            raise TargetError(f"{OPTION}: no Azure ML workspace config found; {_azure.CONFIG_HINT}") from None
+        raise TargetError(
+            f"{OPTION}: cannot open the Azure ML workspace ({where}): {_azure.one_line(message)}"
+        ) from None
+    except Exception as exc:  # workspace missing, access denied, malformed config: all shown, none traced
+        raise TargetError(
+            f"{OPTION}: cannot open the Azure ML workspace ({where}): {_azure.one_line(_azure.sdk_message(exc))}"
+        ) from None
+
+
+def _service(workspace: Workspace, name: str) -> AksWebservice:
+    from azureml.core.webservice import AksWebservice
+    from azureml.exceptions import WebserviceException
+
+    where = f"workspace {workspace.name!r}"
+    try:
+        # The constructor is a getter that returns the subclass matching the service's compute
+        # type, whatever class it is called on: an ACI service comes back as an AciWebservice.
+        service = AksWebservice(workspace, name)
+    except WebserviceException as exc:
+        message = _azure.sdk_message(exc)
+        if "WebserviceNotFound" in message:
+            raise TargetError(
+                f"{OPTION}: no web service named {name!r} in {where}; existing services: {_existing(workspace)}"
+            ) from None
+        raise TargetError(
+            f"{OPTION}: cannot read web service {name!r} in {where}: {_azure.one_line(message)}"
+        ) from None
+    except Exception as exc:  # access denied and transport errors surface as other SDK exceptions
+        raise TargetError(
+            f"{OPTION}: cannot read web service {name!r} in {where}: {_azure.one_line(_azure.sdk_message(exc))}"
+        ) from None
+
+    compute_type = getattr(service, "compute_type", None)
+    if compute_type != "AKS":
+        raise TargetError(
+            f"{OPTION}: web service {name!r} in {where} runs on {compute_type or 'an unknown compute type'}, not AKS; "
+            "name an AKS service, or load-test it with --aks-scoring-uri"
+        )
+    if service.state != _HEALTHY:
+        error = service.error or {}
+        detail = error.get("message") if isinstance(error, dict) else str(error)
+        detail = _azure.one_line(detail) if detail else "no error reported"
+        raise TargetError(
+            f"{OPTION}: AKS service {name!r} is {service.state!r}, not {_HEALTHY!r} ({detail}); "
+            "fix the deployment (see its logs in Azure ML studio) before load-testing it"
+        )
+    if not service.scoring_uri:
+        raise TargetError(f"{OPTION}: AKS service {name!r} has no scoring URI yet; wait for the deployment to finish")
+    return service
+
+
+def _existing(workspace: Workspace) -> str:
+    """`name (TYPE)` for every service in the workspace, or a note when listing fails too."""
+    from azureml.core.webservice import Webservice
+
+    try:
+        services = Webservice.list(workspace)
+    except Exception:  # the hint is a courtesy; the not-found error is what matters
+        return "(could not list them)"
+    return _azure.name_list(f"{s.name} ({s.compute_type})" for s in services)
+
+
+def _credential(service: AksWebservice) -> Credential:
+    name = service.name
+    if service.token_auth_enabled:
+
+        def fetch_token() -> tuple[str, float]:
+            # get_access_token, not the deprecated get_token; its refresh_after is a naive local
+            # datetime (the SDK builds it with fromtimestamp), so .timestamp() gives epoch seconds back.
+            try:
+                token = service.get_access_token()
+            except Exception as exc:  # WebserviceException, or a raw decoding/transport error
+                raise TargetError(
+                    f"{OPTION}: cannot get an access token for AKS service {name!r}: "
+                    f"{_azure.one_line(_azure.sdk_message(exc))}"
+                ) from None
+            return token.access_token, token.refresh_after.timestamp()
+
+        return Credential.token(fetch_token)
+    if service.auth_enabled:
+        try:
+            primary, _secondary = service.get_keys()
+        except Exception as exc:  # WebserviceException, or UserErrorException for a 403
+            raise TargetError(
+                f"{OPTION}: cannot read the keys of AKS service {name!r}: {_azure.one_line(_azure.sdk_message(exc))}"
+            ) from None
+        if not primary:
+            raise TargetError(f"{OPTION}: AKS service {name!r} has key auth enabled but returned no key")
+        return Credential.key(primary)
+    return Credential.none()
