@@ -1,0 +1,200 @@
+"""What a custom locustfile uses to run under pytest-aksload (inside the Locust child process).
+
+pytest-aksload starts Locust in a child process and hands it the endpoint, the credential and
+the request bodies through environment variables (never argv or files: the key is a secret).
+A custom locustfile (`@pytest.mark.load_test(locustfile="...")`) reads them through these
+functions, so it needs no knowledge of that protocol, and validates responses with the same
+rules as the default user, so an HTTP 200 carrying an error string still counts as a failure::
+
+    import itertools
+    from locust import FastHttpUser, between, task
+    from pytest_aksload import child
+
+    class Scorer(FastHttpUser):
+        wait_time = between(*child.wait_range())
+        connection_timeout = network_timeout = child.request_timeout_s()
+        rows = itertools.cycle(child.sample_rows())
+
+        @task
+        def score(self):
+            with self.client.post(child.scoring_path(), json=next(self.rows),
+                                  headers=child.auth_headers(), catch_response=True) as response:
+                child.check_response(response)
+
+`auth_headers()` must be called per request: a long run gets refreshed tokens mid-way.
+This module imports neither locust nor gevent; the pytest process imports it for the protocol
+constants below (the full protocol is described in `pytest_aksload._locust`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pytest_aksload.validation import check_score_response, describe_exception
+
+# --- the child protocol: environment variables the runner sets ------------------------------
+ENV_SCORING_URI = "AKSLOAD_SCORING_URI"
+ENV_AUTH_HEADERS = "AKSLOAD_AUTH_HEADERS"  # secret: JSON object of headers
+ENV_ROWS_FILE = "AKSLOAD_ROWS_FILE"
+ENV_RESULT_FILE = "AKSLOAD_RESULT_FILE"
+ENV_WARMUP_S = "AKSLOAD_WARMUP_S"
+ENV_WINDOW_S = "AKSLOAD_WINDOW_S"
+ENV_REQUEST_TIMEOUT_S = "AKSLOAD_REQUEST_TIMEOUT_S"
+ENV_WAIT_MIN_S = "AKSLOAD_WAIT_MIN_S"
+ENV_WAIT_MAX_S = "AKSLOAD_WAIT_MAX_S"
+ENV_PROGRESS_S = "AKSLOAD_PROGRESS_S"
+
+PROGRESS_PREFIX = "AKSLOAD-PROGRESS "
+"""Start of a progress line on the child's stdout; a JSON object follows."""
+
+RESULT_FORMAT = "pytest-aksload-result/1"
+"""Value of the `format` key of the result file the recorder writes."""
+
+_LOCUST_DIR = Path(__file__).resolve().parent / "_locust"
+RECORDER_PATH = _LOCUST_DIR / "recorder.py"
+"""Locustfile that attaches the recorder; goes first in `-f recorder.py,<locustfile>`."""
+DEFAULT_LOCUSTFILE_PATH = _LOCUST_DIR / "locustfile.py"
+"""The packaged user that posts the sample rows to the scoring endpoint."""
+
+REDACTED = "***"
+
+_headers: dict[str, str] | None = None
+_secrets: set[str] = set()  # every credential value seen, current or replaced
+_rows: list[dict[str, Any]] | None = None
+
+
+def scoring_uri() -> str:
+    """The full scoring URI of the target."""
+    uri = os.environ.get(ENV_SCORING_URI)
+    if not uri:
+        raise RuntimeError(f"{ENV_SCORING_URI} is not set: this locustfile must run under pytest-aksload")
+    return uri
+
+
+def scoring_path() -> str:
+    """Path (and query) of the scoring URI, what to pass to `self.client.post` (host is `--host`)."""
+    parts = urlsplit(scoring_uri())
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def auth_headers() -> dict[str, str]:
+    """The headers that authorise a request now (a copy; refreshed tokens included)."""
+    global _headers
+    if _headers is None:
+        raw = os.environ.get(ENV_AUTH_HEADERS, "") or "{}"
+        try:
+            headers = json.loads(raw)
+        except ValueError:
+            headers = None
+        # The value is a secret: the message must not quote it.
+        _headers = _checked_headers(headers, f"{ENV_AUTH_HEADERS} is not a JSON object of strings")
+    return dict(_headers)
+
+
+def sample_rows() -> list[dict[str, Any]]:
+    """The request bodies (one JSON object each) the test was given, loaded once per process."""
+    global _rows
+    if _rows is None:
+        path = os.environ.get(ENV_ROWS_FILE)
+        if not path:
+            raise RuntimeError(f"{ENV_ROWS_FILE} is not set: this locustfile must run under pytest-aksload")
+        try:
+            rows = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RuntimeError(f"cannot read request bodies from {path}: {exc}") from None
+        if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+            raise RuntimeError(f"{path} must hold a non-empty JSON list of objects (request bodies)")
+        _rows = rows
+    return _rows
+
+
+def request_timeout_s() -> float:
+    """Per-request timeout in seconds (connect and each network read)."""
+    return _env_float(ENV_REQUEST_TIMEOUT_S, 30.0)
+
+
+def wait_range() -> tuple[float, float]:
+    """`(min_s, max_s)` of the wait between a user's requests: `wait_time = between(*wait_range())`."""
+    return _env_float(ENV_WAIT_MIN_S, 1.0), _env_float(ENV_WAIT_MAX_S, 2.0)
+
+
+def check_response(response: Any) -> None:
+    """Mark a Locust `catch_response=True` response as success or failure.
+
+    Transport errors are passed on as the exception itself (so they are grouped as
+    `connection`/`timeout`); anything else goes through `validation.check_score_response` and
+    fails with its reason. Credential values are masked in every reason.
+    """
+    error = getattr(response, "error", None)
+    status = getattr(response, "status_code", 0) or 0
+    if not status and isinstance(error, BaseException):
+        response.failure(error)
+        return
+    try:
+        body = response.content
+    except Exception as exc:  # the body read itself failed (e.g. timed out after the headers)
+        response.failure(exc)
+        return
+    reason = check_score_response(status, body)
+    if reason is None:
+        response.success()
+    else:
+        response.failure(redact(reason))
+
+
+def redact(text: str) -> str:
+    """`text` with every credential value (and bare token) replaced by `***`."""
+    if _headers is None:
+        auth_headers()
+    for secret in sorted(_secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def describe_failure(exception: BaseException) -> str:
+    """One-line, bounded, redacted text of a failed request's exception."""
+    return redact(describe_exception(exception))
+
+
+def replace_auth_headers(headers: Mapping[str, str]) -> None:
+    """Use `headers` from now on (the recorder calls this when the parent refreshes a token)."""
+    global _headers
+    if _headers is None:
+        auth_headers()
+    _headers = _checked_headers(headers, "replacement headers are not an object of strings")
+
+
+def _checked_headers(headers: Any, problem: str) -> dict[str, str]:
+    if not isinstance(headers, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        raise ValueError(problem)
+    for value in headers.values():
+        _remember_secret(value)
+    return dict(headers)
+
+
+def _remember_secret(value: str) -> None:
+    # Also the bare token of "Bearer <token>": a server may echo just that.
+    for candidate in (value, value.partition(" ")[2]):
+        if len(candidate) >= 6:  # shorter values would mask ordinary words
+            _secrets.add(candidate)
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, not {raw!r}")
+    return value

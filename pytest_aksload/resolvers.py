@@ -1,0 +1,66 @@
+"""Turn the session's target option into a `Target` (and stop what was started for it at the end)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+
+from .settings import Settings
+from .targets import Credential, Target, TargetError
+
+
+def key_hint(settings: Settings) -> str:
+    """What a user should check when the endpoint refuses the key (for pre-flight messages)."""
+    if settings.aks_scoring_uri:
+        return f"the key in environment variable {settings.aks_key_env}"
+    if settings.aks_local:
+        return "the headers (requests need aks_auth_headers)"
+    return "the service's keys/token and your Azure credentials"
+
+
+def resolve_target(
+    settings: Settings,
+    add_finalizer: Callable[[Callable[[], object]], None],
+    environ: Mapping[str, str] | None = None,
+) -> Target | None:
+    """The target the options name, or None when no target option was given.
+
+    Raises TargetError with a one-line, secret-free message when the target cannot be resolved.
+    """
+    environ = os.environ if environ is None else environ
+    if settings.aks_scoring_uri:
+        key = environ.get(settings.aks_key_env) or None
+        return Target(
+            settings.aks_scoring_uri, name=settings.aks_scoring_uri, kind="scoring-uri", credential=Credential.key(key)
+        )
+    if settings.aks_local:
+        return _start_local(add_finalizer)
+    if settings.aks_service:
+        from .azure_v1 import resolve_aks_service
+
+        return resolve_aks_service(settings.aks_service, workspace_config=settings.aks_workspace_config)
+    if settings.aml_endpoint:
+        from .azure_v2 import resolve_aml_endpoint
+
+        return resolve_aml_endpoint(
+            settings.aml_endpoint, deployment=settings.aml_deployment, workspace_config=settings.aks_workspace_config
+        )
+    return None
+
+
+def _start_local(add_finalizer: Callable[[Callable[[], object]], None]) -> Target:
+    from .local.service import LocalService, LocalServiceError
+
+    service = LocalService()
+    try:
+        service.start()
+    except LocalServiceError as error:
+        raise TargetError(f"--aks-local: the embedded scoring service did not start: {error}") from None
+    add_finalizer(service.stop)
+    return Target(
+        service.scoring_uri,
+        name="aks-local",
+        kind="local",
+        credential=Credential.key(service.key),
+        swagger_uri=service.swagger_uri,
+    )

@@ -1,0 +1,318 @@
+"""`LoadResult`: what one load test measured, read from the result file the Locust child wrote.
+
+Every number comes from the recorder's HDR histograms (microseconds, 3 significant digits),
+so percentiles are within 0.05 % of the recorded latencies, unlike Locust's own rounded
+statistics. Latency statistics include failed requests (a timeout is latency a user saw).
+Requests that started during warm-up are left out of everything except `timeline`.
+
+An undefined latency statistic (no requests) is NaN: NaN fails every comparison, so an empty
+run can never pass a latency SLO by accident. `to_dict()` writes it as null.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pytest_aksload import histograms
+from pytest_aksload.child import RESULT_FORMAT
+from pytest_aksload.histograms import Latencies, check_quantile
+
+_STANDARD_QUANTILES = (50, 95, 99)
+
+
+class ResultFileError(Exception):
+    """The result file is missing, truncated, not JSON or not a pytest-aksload result."""
+
+
+@dataclass(frozen=True)
+class ErrorGroup:
+    """Failed requests that share a kind (`http`, `validation`, `connection`, `timeout`),
+    an HTTP status (None without a response) and a message."""
+
+    kind: str
+    status: int | None
+    message: str
+    count: int
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """One time window of the run (warm-up included), by request completion time."""
+
+    index: int
+    start_offset_s: float
+    duration_s: float
+    requests: int
+    failures: int
+    rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+class LatencyStats:
+    """Requests, failures and latency statistics of one endpoint or of the whole run."""
+
+    def __init__(self, latencies: Latencies, failures: int, duration_s: float) -> None:
+        self._latencies = latencies
+        self.requests = latencies.count
+        self.failures = failures
+        self.duration_s = duration_s
+
+    @property
+    def failure_rate(self) -> float:
+        """Failed / all measured requests, 0..1 (0 when there were none)."""
+        return self.failures / self.requests if self.requests else 0.0
+
+    @property
+    def rps(self) -> float:
+        """Measured requests per second of the measured interval (after warm-up)."""
+        return self.requests / self.duration_s if self.duration_s > 0 else 0.0
+
+    @cached_property
+    def _standard(self) -> dict[float, float]:
+        return self._latencies.percentiles_ms(_STANDARD_QUANTILES)
+
+    @property
+    def p50_ms(self) -> float:
+        return self._standard[50]
+
+    @property
+    def p95_ms(self) -> float:
+        return self._standard[95]
+
+    @property
+    def p99_ms(self) -> float:
+        return self._standard[99]
+
+    @property
+    def mean_ms(self) -> float:
+        return self._latencies.mean_ms()
+
+    @property
+    def max_ms(self) -> float:
+        return self._latencies.max_ms()
+
+    @property
+    def clamped(self) -> int:
+        """Latencies outside 1 µs .. 1 h, recorded at the nearest bound."""
+        return self._latencies.clamped
+
+    def percentile(self, q: float) -> float:
+        """Latency percentile `q` (0..100) in ms, nearest-rank; ValueError outside 0..100."""
+        check_quantile(q)
+        if q in _STANDARD_QUANTILES:
+            return self._standard[q]
+        return self._latencies.percentiles_ms([q])[q]
+
+    def summary(self) -> dict[str, Any]:
+        """The headline numbers, JSON-safe (NaN -> None)."""
+        return {
+            "requests": self.requests,
+            "failures": self.failures,
+            "failure_rate": self.failure_rate,
+            "rps": _json_number(self.rps),
+            "p50_ms": _json_number(self.p50_ms),
+            "p95_ms": _json_number(self.p95_ms),
+            "p99_ms": _json_number(self.p99_ms),
+            "mean_ms": _json_number(self.mean_ms),
+            "max_ms": _json_number(self.max_ms),
+        }
+
+    def _raw(self) -> dict[str, Any]:
+        return {**self._latencies.to_dict(), "failures": self.failures}
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(requests={self.requests}, failures={self.failure_rate:.2%}, "
+            f"rps={self.rps:.1f}, p95={self.p95_ms:.1f}ms)"
+        )
+
+
+class EndpointStats(LatencyStats):
+    """Statistics of one endpoint (`"{request_type} {name}"`, e.g. `"POST /score"`)."""
+
+
+class LoadResult(LatencyStats):
+    """The measured outcome of one load test (see the module docstring for conventions).
+
+    Fields: `requests`, `failures`, `failure_rate`, `rps`, `p50_ms`, `p95_ms`, `p99_ms`,
+    `mean_ms`, `max_ms`, `percentile(q)`, `duration_s` (measured interval), `endpoints`,
+    `errors`, `timeline`, `started_at`/`measure_start`/`ended_at` (epoch seconds),
+    `warmup_s`, `window_s`, `users_peak`, `complete`, `generator` (load generator health:
+    `cpu_percent`, `warnings`, Locust's own rounded figures).
+    """
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        """Use `from_dict`/`from_file`; `data` must already have been validated."""
+        self._data = data
+        self.started_at: float = data["started_at"]
+        self.measure_start: float = data["measure_start"]
+        self.ended_at: float = data["ended_at"]
+        self.warmup_s: float = data["warmup_s"]
+        self.window_s: float = data["window_s"]
+        self.users_peak: int = data["users_peak"]
+        self.complete: bool = data["complete"]
+        self.generator: dict[str, Any] = data["generator"]
+        duration = max(0.0, self.ended_at - self.measure_start)
+        total = data["total"]
+        super().__init__(_latencies(total, "total"), total["failures"], duration)
+        self.endpoints: dict[str, EndpointStats] = {
+            name: EndpointStats(_latencies(stats, f"endpoints[{name!r}]"), stats["failures"], duration)
+            for name, stats in data["endpoints"].items()
+        }
+        self.errors: list[ErrorGroup] = [ErrorGroup(**group) for group in data["errors"]]
+        self.timeline: list[WindowStats] = [_window_stats(window) for window in data["windows"]]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LoadResult:
+        """Build from the result JSON (or `to_dict()` output); ResultFileError if malformed."""
+        return cls(_validated(data))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> LoadResult:
+        """Read the child's result file; ResultFileError (one line) if it is unusable."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ResultFileError(f"no result file at {path}: the load generator wrote none") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ResultFileError(f"cannot read result file {path}: {exc}") from None
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ResultFileError(f"result file {path} is not valid JSON (truncated or corrupt?): {exc}") from None
+        try:
+            return cls.from_dict(data)
+        except ResultFileError as exc:
+            raise ResultFileError(f"result file {path}: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result file's content (encoded histograms included, so it can be re-analysed
+        and merged) plus a `summary` of the headline numbers; JSON-safe."""
+        data = copy.deepcopy(self._data)
+        data["summary"] = {
+            **self.summary(),
+            "duration_s": self.duration_s,
+            "endpoints": {name: stats.summary() for name, stats in self.endpoints.items()},
+        }
+        return data
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+
+def _latencies(stats: dict[str, Any], where: str) -> Latencies:
+    try:
+        return Latencies.from_dict(stats)
+    except ValueError as exc:
+        raise ResultFileError(f"{where}: {exc}") from None
+
+
+def _window_stats(window: dict[str, Any]) -> WindowStats:
+    encoded = window["histogram"]
+    # Decoded one at a time and dropped: a live histogram is ~190 kB, a closed window a few
+    # hundred bytes, and an hour of 1 s windows must not cost gigabytes here.
+    if encoded is None:
+        if window["requests"]:
+            raise ResultFileError(f"window {window['index']}: requests without a histogram")
+        values = {q: math.nan for q in _STANDARD_QUANTILES}
+    else:
+        try:
+            histogram = histograms.decode(encoded)
+        except ValueError as exc:
+            raise ResultFileError(f"window {window['index']}: {exc}") from None
+        if histogram.get_total_count() != window["requests"]:
+            raise ResultFileError(f"window {window['index']}: histogram and request count disagree")
+        values = {q: v / 1000.0 for q, v in histograms.percentiles_us(histogram, _STANDARD_QUANTILES).items()}
+    duration = window["duration_s"]
+    return WindowStats(
+        index=window["index"],
+        start_offset_s=window["start_offset_s"],
+        duration_s=duration,
+        requests=window["requests"],
+        failures=window["failures"],
+        rps=window["requests"] / duration if duration > 0 else 0.0,
+        p50_ms=values[50],
+        p95_ms=values[95],
+        p99_ms=values[99],
+    )
+
+
+_NUMBER = (int, float)
+_TOP_LEVEL: dict[str, Any] = {
+    "complete": bool,
+    "started_at": _NUMBER,
+    "measure_start": _NUMBER,
+    "ended_at": _NUMBER,
+    "warmup_s": _NUMBER,
+    "window_s": _NUMBER,
+    "users_peak": int,
+    "generator": dict,
+    "total": dict,
+    "endpoints": dict,
+    "windows": list,
+    "errors": list,
+}
+_STATS = {"requests": int, "failures": int}
+_WINDOW = {
+    "index": int,
+    "start_offset_s": _NUMBER,
+    "duration_s": _NUMBER,
+    "requests": int,
+    "failures": int,
+    "histogram": (str, type(None)),
+}
+_ERROR = {"kind": str, "status": (int, type(None)), "message": str, "count": int}
+
+
+def _validated(data: Any) -> dict[str, Any]:
+    """Check shape and types so a LoadResult never holds missing data; ResultFileError if not."""
+    if not isinstance(data, Mapping):
+        raise ResultFileError(f"result must be a JSON object, not {type(data).__name__}")
+    found = data.get("format")
+    if found != RESULT_FORMAT:
+        raise ResultFileError(f"format is {found!r}, expected {RESULT_FORMAT!r}")
+    data = dict(data)
+    data.pop("summary", None)  # derived by to_dict(); always recomputed
+    _check_fields(data, _TOP_LEVEL, "result")
+    for where, stats in [("total", data["total"])] + [
+        (f"endpoints[{name!r}]", stats) for name, stats in data["endpoints"].items()
+    ]:
+        _check_fields(stats, _STATS, where)
+        if not 0 <= stats["failures"] <= stats["requests"]:
+            raise ResultFileError(f"{where}: {stats['failures']} failures of {stats['requests']} requests")
+    for position, window in enumerate(data["windows"]):
+        _check_fields(window, _WINDOW, f"windows[{position}]")
+    for position, group in enumerate(data["errors"]):
+        _check_fields(group, _ERROR, f"errors[{position}]")
+        extra = set(group) - set(_ERROR)
+        if extra:
+            raise ResultFileError(f"errors[{position}] has unknown fields {sorted(extra)}")
+    if data["window_s"] <= 0:
+        raise ResultFileError(f"window_s must be positive, not {data['window_s']}")
+    return data
+
+
+def _check_fields(obj: Any, fields: dict[str, Any], where: str) -> None:
+    if not isinstance(obj, Mapping):
+        raise ResultFileError(f"{where} must be an object, not {type(obj).__name__}")
+    for name, kind in fields.items():
+        if name not in obj:
+            raise ResultFileError(f"{where} lacks {name!r}")
+        value = obj[name]
+        bool_ok = kind is bool
+        if not isinstance(value, kind) or (isinstance(value, bool) and not bool_ok):
+            raise ResultFileError(f"{where}.{name} has the wrong type ({type(value).__name__})")
+
+
+def _json_number(value: float) -> float | None:
+    return None if math.isnan(value) else value

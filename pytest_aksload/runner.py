@@ -1,0 +1,258 @@
+"""Run one load test: Locust in a child process, bounded in time, secrets through its environment only.
+
+The pytest process never imports locust (it gevent-patches the whole process): the child is
+`python -m locust` with our recorder attached, in its own process group and a temp working
+directory, and hands back one result JSON. See `pytest_aksload/_locust/__init__.py` for the
+protocol (environment in, progress lines and a result file out, refreshed headers on stdin).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import child
+from .profile import LoadProfile
+from .results import LoadResult, ResultFileError
+from .targets import Target
+
+STDERR_TAIL_LINES = 15
+# How often the parent wakes to check the deadline and whether a token needs refreshing.
+POLL_S = 0.5
+KILL_GRACE_S = 3.0
+
+
+class LoadRunError(Exception):
+    """The load generator crashed, hung or produced no usable result (a test ERROR, not a FAIL)."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    elapsed_s: float
+    users: int
+    requests: int
+    failures: int
+    rps: float
+    p95_ms: float | None
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """Where a finished run left the files a report may want."""
+
+    html_report: Path | None
+
+
+def locust_argv(
+    profile: LoadProfile, target: Target, html_report: Path | None, python: str = sys.executable
+) -> list[str]:
+    """The child's command line. Nothing secret may ever be added here (argv is world-readable)."""
+    locustfile = profile.locustfile or child.DEFAULT_LOCUSTFILE_PATH
+    argv = [
+        python,
+        "-m",
+        "locust",
+        "-f",
+        f"{child.RECORDER_PATH},{locustfile}",
+        "--headless",
+        "--host",
+        target.host,
+        "--users",
+        str(profile.users),
+        "--spawn-rate",
+        f"{profile.spawn_rate:g}",
+        # Locust takes whole seconds; round up so the gate never measures less than asked.
+        "--run-time",
+        f"{math.ceil(profile.duration_s)}s",
+        # In-flight requests get one timeout (+1 s to report it) to finish: killing them would
+        # drop exactly the slowest requests and bias p99 low.
+        "--stop-timeout",
+        f"{math.ceil(profile.request_timeout_s) + 1}",
+        # A failed request must not turn into a crash exit code: non-zero means the child broke.
+        "--exit-code-on-error",
+        "0",
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+    ]
+    if html_report is not None:
+        argv += ["--html", str(html_report)]
+    return argv
+
+
+def child_environment(
+    target: Target, profile: LoadProfile, rows_file: Path, result_file: Path, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The child's environment: ours minus Locust's own config, plus the run's parameters and secret."""
+    environ = dict(os.environ if base is None else base)
+    env = {name: value for name, value in environ.items() if not name.startswith("LOCUST_")}
+    # Locust also reads ~/.locust.conf: HOME points at the run's own empty directory.
+    env["HOME"] = env["USERPROFILE"] = str(rows_file.parent)
+    env.update(
+        {
+            child.ENV_SCORING_URI: target.scoring_uri,
+            child.ENV_AUTH_HEADERS: json.dumps(dict(target.headers())),
+            child.ENV_ROWS_FILE: str(rows_file),
+            child.ENV_RESULT_FILE: str(result_file),
+            child.ENV_WARMUP_S: f"{profile.warmup_s}",
+            child.ENV_REQUEST_TIMEOUT_S: f"{profile.request_timeout_s}",
+            child.ENV_WAIT_MIN_S: f"{profile.wait_s[0]}",
+            child.ENV_WAIT_MAX_S: f"{profile.wait_s[1]}",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+class _ChildOutput:
+    """Reads the child's stdout on a thread: progress lines to a callback, the rest kept as a tail."""
+
+    def __init__(self, stream: Any, on_progress: Callable[[Progress], None] | None) -> None:
+        self.tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self._on_progress = on_progress
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: Any) -> None:
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip()
+            if line.startswith(child.PROGRESS_PREFIX):
+                self._progress(line[len(child.PROGRESS_PREFIX) :])
+            elif line:
+                self.tail.append(line)
+
+    def _progress(self, payload: str) -> None:
+        if self._on_progress is None:
+            return
+        try:
+            data = json.loads(payload)
+            progress = Progress(
+                elapsed_s=float(data["elapsed_s"]),
+                users=int(data["users"]),
+                requests=int(data["requests"]),
+                failures=int(data["failures"]),
+                rps=float(data["rps"]),
+                p95_ms=None if data.get("p95_ms") is None else float(data["p95_ms"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            return
+        self._on_progress(progress)
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the child's whole process group, then SIGKILL what is left."""
+    for sig, wait_s in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, KILL_GRACE_S)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(wait_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _scrub(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def run_load(
+    target: Target,
+    profile: LoadProfile,
+    payloads: Sequence[Mapping[str, Any]],
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+    html_report: Path | None = None,
+) -> LoadResult:
+    """Run the profile against the target and return the exact result; raise LoadRunError otherwise."""
+    workdir = Path(tempfile.mkdtemp(prefix="aksload-"))
+    try:
+        rows_file = workdir / "rows.json"
+        rows_file.write_text(json.dumps(list(payloads)))
+        result_file = workdir / "result.json"
+        stderr_path = workdir / "locust-stderr.log"
+        env = child_environment(target, profile, rows_file, result_file)
+        with open(stderr_path, "wb") as stderr:
+            process = subprocess.Popen(
+                locust_argv(profile, target, html_report),
+                cwd=workdir,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                start_new_session=True,
+            )
+            output = _ChildOutput(process.stdout, on_progress)
+            try:
+                returncode = _supervise(process, target, profile.deadline_s)
+            except BaseException:
+                _kill_group(process)
+                raise
+            finally:
+                output.join(KILL_GRACE_S)
+        secrets = [value for value in target.headers(refresh=False).values()]
+        if returncode != 0:
+            tail = _scrub("\n".join(_tail(stderr_path) + list(output.tail)), secrets)
+            raise LoadRunError(f"load generator (locust) exited with code {returncode}; its last output:\n{tail}")
+        try:
+            return LoadResult.from_file(result_file)
+        except ResultFileError as error:
+            tail = _scrub("\n".join(_tail(stderr_path)), secrets)
+            raise LoadRunError(f"load generator finished without a usable result: {error}\n{tail}") from None
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _supervise(process: subprocess.Popen[bytes], target: Target, deadline_s: float) -> int:
+    """Wait for the child within its deadline, passing refreshed auth headers on stdin."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            return process.wait(POLL_S)
+        except subprocess.TimeoutExpired:
+            pass
+        if time.monotonic() > deadline:
+            _kill_group(process)
+            raise LoadRunError(
+                f"load generator did not finish within {deadline_s:g}s (run time + request timeout + grace); killed it"
+            )
+        if target.credential.needs_refresh():
+            target.credential.refresh()
+            _send_headers(process, target)
+
+
+def _send_headers(process: subprocess.Popen[bytes], target: Target) -> None:
+    assert process.stdin is not None
+    try:
+        process.stdin.write((json.dumps({"headers": dict(target.headers(refresh=False))}) + "\n").encode())
+        process.stdin.flush()
+    except (BrokenPipeError, OSError):
+        pass  # the child is exiting; its exit code tells the rest
+
+
+def _tail(path: Path) -> list[str]:
+    try:
+        lines = path.read_text("utf-8", "replace").splitlines()
+    except OSError:
+        return []
+    return [line for line in lines if line.strip()][-STDERR_TAIL_LINES:]

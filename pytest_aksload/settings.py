@@ -1,0 +1,315 @@
+"""The one place that decides settings: option definitions, precedence and validation.
+
+Every option is settable on the command line, through an environment variable and as an ini key
+(`[pytest]` in pytest.ini / tox.ini / setup.cfg, `[tool.pytest.ini_options]` in pyproject.toml).
+Precedence: command line > environment > ini > built-in default. The environment variable of an
+option is its name in capitals (`--aks-users` → `AKS_USERS`). Bad values become one-line
+`pytest.UsageError`s naming the option and the accepted form.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from .units import UnitError, parse_duration
+
+GROUP = "aksload"
+
+TARGET_OPTIONS = ("aks_service", "aml_endpoint", "aks_scoring_uri", "aks_local")
+NO_TARGET_REASON = "no endpoint: pass --aks-service, --aml-endpoint, --aks-scoring-uri or --aks-local"
+
+# Built-in load profile: small enough that a first run finishes in about 15 s, big enough
+# (~20 requests/s) for a p95 to mean something. The seed notebook used 200 users, 10/s, 1 min.
+DEFAULT_USERS = 20
+DEFAULT_SPAWN_RATE = 10.0
+DEFAULT_DURATION_S = 15.0
+DEFAULT_REQUEST_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its command-line flag, ini key, env var, help text and parser."""
+
+    name: str  # ini key, e.g. "aks_users"
+    help: str
+    parse: Callable[[str], Any]
+    accepted: str  # the accepted form, quoted in error messages
+    metavar: str | None = "VALUE"  # None: a flag without value
+    default: Any = None
+    cli: bool = True
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return self.name.upper()
+
+
+def _text(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("empty")
+    return value
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(value)
+
+
+def _positive_int(value: str) -> int:
+    number = int(str(value).strip())
+    if number < 1:
+        raise ValueError(value)
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(str(value).strip())
+    if not number > 0 or number == float("inf"):
+        raise ValueError(value)
+    return number
+
+
+def _duration(value: str) -> float:
+    return parse_duration(value)
+
+
+def _scoring_uri(value: str) -> str:
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(value)
+    return value
+
+
+def _existing_file(value: str) -> str:
+    path = Path(value.strip()).expanduser()
+    if not path.is_file():
+        raise ValueError(value)
+    return str(path)
+
+
+def _env_name(value: str) -> str:
+    value = value.strip()
+    if not value.replace("_", "").isalnum() or value[0].isdigit():
+        raise ValueError(value)
+    return value
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("aks_service", "Azure ML (SDK v1) AKS web service to load-test, by name.", _text, "a service name", "NAME"),
+    Option(
+        "aks_workspace_config",
+        "Azure ML workspace config.json (default: the SDK's usual search from the current directory).",
+        _existing_file,
+        "the path of an existing config.json",
+        "PATH",
+    ),
+    Option(
+        "aml_endpoint",
+        "Azure ML (SDK v2) managed online endpoint to load-test, by name.",
+        _text,
+        "an endpoint name",
+        "NAME",
+    ),
+    Option(
+        "aml_deployment",
+        "Deployment of --aml-endpoint to target (sets azureml-model-deployment).",
+        _text,
+        "a deployment name",
+        "NAME",
+    ),
+    Option(
+        "aks_scoring_uri",
+        "Any scoring URL; the key comes from the env var named by ini aks_key_env (default AKS_KEY).",
+        _scoring_uri,
+        "an http:// or https:// URL with a host, e.g. https://example.org/score",
+        "URL",
+    ),
+    Option(
+        "aks_local",
+        "Start the embedded local scoring service for the session and target it.",
+        _bool,
+        "true or false",
+        None,
+    ),
+    Option(
+        "aks_users",
+        f"Users (concurrent clients) for markers that omit users= (default {DEFAULT_USERS}).",
+        _positive_int,
+        "a whole number >= 1",
+        "N",
+        DEFAULT_USERS,
+    ),
+    Option(
+        "aks_spawn_rate",
+        f"Users started per second for markers that omit spawn_rate= (default {DEFAULT_SPAWN_RATE:g}).",
+        _positive_float,
+        "a number > 0",
+        "R",
+        DEFAULT_SPAWN_RATE,
+    ),
+    Option(
+        "aks_duration",
+        f"Load duration for markers that omit duration= (default {DEFAULT_DURATION_S:g}s).",
+        _duration,
+        "seconds or a duration like 90s, 1m, 1h30m",
+        "D",
+        DEFAULT_DURATION_S,
+    ),
+    Option(
+        "aks_request_timeout",
+        f"Per-request timeout for markers that omit timeout= (default {DEFAULT_REQUEST_TIMEOUT_S:g}s).",
+        _duration,
+        "seconds or a duration like 10s, 1m",
+        "D",
+        DEFAULT_REQUEST_TIMEOUT_S,
+    ),
+    Option(
+        "aks_report", "Write per-test result JSON and Locust's HTML report into DIR.", _text, "a directory path", "DIR"
+    ),
+    Option(
+        "aks_key_env",
+        "Environment variable holding the key for --aks-scoring-uri (default AKS_KEY).",
+        _env_name,
+        "an environment variable name",
+        "NAME",
+        "AKS_KEY",
+        cli=False,
+    ),
+    Option(
+        "criteo_sample_path",
+        "Real Criteo dac_sample.txt to draw payloads from (default: the shipped sample).",
+        _existing_file,
+        "the path of an existing file",
+        "PATH",
+        cli=False,
+    ),
+)
+
+OPTIONS_BY_NAME: Mapping[str, Option] = {option.name: option for option in OPTIONS}
+
+# The Azure targets need optional SDKs; name the extra instead of failing on an import later.
+SDK_EXTRAS = {
+    "aks_service": ("azureml.core", "azureml"),
+    "aml_endpoint": ("azure.ai.ml", "azureml-v2"),
+    "aks_local": ("azureml_inference_server_http", "local"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    aks_service: str | None = None
+    aks_workspace_config: str | None = None
+    aml_endpoint: str | None = None
+    aml_deployment: str | None = None
+    aks_scoring_uri: str | None = None
+    aks_local: bool = False
+    aks_users: int = DEFAULT_USERS
+    aks_spawn_rate: float = DEFAULT_SPAWN_RATE
+    aks_duration: float = DEFAULT_DURATION_S
+    aks_request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S
+    aks_report: str | None = None
+    aks_key_env: str = "AKS_KEY"
+    criteo_sample_path: str | None = None
+
+    @property
+    def target_option(self) -> str | None:
+        """Which target option was given (at most one is allowed)."""
+        for name in TARGET_OPTIONS:
+            if getattr(self, name):
+                return name
+        return None
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup(GROUP, "aksload: load-test gates for model endpoints")
+    for option in OPTIONS:
+        if option.cli:
+            kwargs: dict[str, Any] = {
+                "dest": option.name,
+                "default": None,
+                "help": option.help + f" [env {option.env}]",
+            }
+            if option.metavar is None:
+                kwargs["action"] = "store_const"
+                kwargs["const"] = "true"
+            else:
+                kwargs["metavar"] = option.metavar
+            group.addoption(option.flag, **kwargs)
+        parser.addini(option.name, option.help, type="string", default="")
+
+
+def _raw_value(option: Option, config: pytest.Config, environ: Mapping[str, str]) -> tuple[str | None, str]:
+    """The winning raw value and where it came from (for the error message)."""
+    if option.cli:
+        cli_value = config.getoption(option.name, default=None)
+        if cli_value is not None:
+            return str(cli_value), option.flag
+    env_value = environ.get(option.env)
+    if env_value is not None and env_value.strip() != "":
+        return env_value, f"environment variable {option.env}"
+    ini_value = config.getini(option.name)
+    if isinstance(ini_value, str) and ini_value.strip() != "":
+        return ini_value, f"ini key {option.name}"
+    return None, ""
+
+
+def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read every option with its precedence, validate it, and return the settings."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        raw, source = _raw_value(option, config, environ)
+        if raw is None:
+            if option.default is not None:
+                values[option.name] = option.default
+            continue
+        try:
+            values[option.name] = option.parse(raw)
+        except (ValueError, UnitError):
+            raise pytest.UsageError(
+                f"{option.flag if option.cli else 'ini key ' + option.name}: cannot use {raw!r} "
+                f"(from {source}); expected {option.accepted}"
+            ) from None
+    settings = Settings(**values)
+    _check_combination(settings)
+    return settings
+
+
+def _check_combination(settings: Settings) -> None:
+    given = [name for name in TARGET_OPTIONS if getattr(settings, name)]
+    if len(given) > 1:
+        flags = ", ".join(OPTIONS_BY_NAME[name].flag for name in given)
+        raise pytest.UsageError(f"choose one target: {flags} were all given; pass only one of them")
+    if settings.aml_deployment and not settings.aml_endpoint:
+        raise pytest.UsageError("--aml-deployment needs --aml-endpoint NAME (the endpoint the deployment belongs to)")
+    target = settings.target_option
+    if target in SDK_EXTRAS:
+        module, extra = SDK_EXTRAS[target]
+        if not _importable(module):
+            raise pytest.UsageError(
+                f"{OPTIONS_BY_NAME[target].flag} needs the '{extra}' extra: pip install \"pytest-aksload[{extra}]\""
+            )
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False

@@ -1,0 +1,101 @@
+"""What the terminal shows: live progress while a load runs, and the session's summary table."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pytest
+
+from .runner import Progress
+
+# In CI logs (no TTY) a plain line this often; on a TTY one line rewritten in place.
+PLAIN_PROGRESS_EVERY_S = 5.0
+
+
+class ProgressPrinter:
+    """Callback for `run_load(on_progress=...)` that writes past pytest's output capture."""
+
+    def __init__(self, config: pytest.Config, label: str, duration_s: float) -> None:
+        self._reporter = config.pluginmanager.get_plugin("terminalreporter")
+        self._capture = config.pluginmanager.get_plugin("capturemanager")
+        # xdist workers have no terminal of their own; -q asks for quiet.
+        self.enabled = self._reporter is not None and config.get_verbosity() >= 0 and not hasattr(config, "workerinput")
+        self._tty = bool(self._reporter and self._reporter.isatty)
+        self._label = label
+        self._duration_s = duration_s
+        self._last_plain = 0.0
+        self._drew_line = False
+
+    def __call__(self, progress: Progress) -> None:
+        if not self.enabled:
+            return
+        line = self.format(progress)
+        if self._tty:
+            self._write("\r\x1b[2K" + line)
+            self._drew_line = True
+        elif time.monotonic() - self._last_plain >= PLAIN_PROGRESS_EVERY_S:
+            # Lines start on their own line: pytest may be mid-line after the file name.
+            self._last_plain = time.monotonic()
+            self._write("\n" + line)
+            self._drew_line = True
+
+    def format(self, progress: Progress) -> str:
+        failure_pct = 100.0 * progress.failures / progress.requests if progress.requests else 0.0
+        p95 = "-" if progress.p95_ms is None else f"{progress.p95_ms:.0f}ms"
+        return (
+            f"[aksload] {self._label}: {progress.elapsed_s:.0f}/{self._duration_s:.0f}s, "
+            f"{progress.users} users, {progress.requests} requests, {failure_pct:.1f}% failed, "
+            f"{progress.rps:.1f} rps, p95 {p95}"
+        )
+
+    def finish(self) -> None:
+        if self.enabled and self._drew_line:
+            self._write("\r\x1b[2K" if self._tty else "\n")
+
+    def _write(self, text: str) -> None:
+        assert self._reporter is not None
+        if self._capture is not None:
+            with self._capture.global_and_fixture_disabled():
+                self._reporter.write(text, flush=True)
+        else:
+            self._reporter.write(text, flush=True)
+
+
+SUMMARY_COLUMNS = ("test", "requests", "fail %", "rps", "p50 ms", "p95 ms", "p99 ms", "verdict")
+
+
+def summary_rows(entries: Iterable[Mapping[str, Any]]) -> list[tuple[str, ...]]:
+    rows = []
+    for entry in entries:
+        metrics = entry.get("metrics")
+        if metrics is None:
+            rows.append((entry["nodeid"], "-", "-", "-", "-", "-", "-", entry["verdict"]))
+            continue
+        rows.append(
+            (
+                entry["nodeid"],
+                str(metrics["requests"]),
+                f"{100 * metrics['failure_rate']:.2f}",
+                f"{metrics['rps']:.1f}",
+                f"{metrics['p50_ms']:.1f}",
+                f"{metrics['p95_ms']:.1f}",
+                f"{metrics['p99_ms']:.1f}",
+                entry["verdict"],
+            )
+        )
+    return rows
+
+
+def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in [header, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return lines

@@ -1,0 +1,108 @@
+"""Options: precedence (CLI > env > ini > default), validation, and the no-target skip."""
+
+import pytest
+
+SHOW_SETTINGS = """
+from pytest_aksload.plugin import settings_key
+
+def test_show(request):
+    s = request.config.stash[settings_key]
+    print("SETTINGS", s.aks_users, s.aks_duration, s.aks_spawn_rate, s.aks_key_env)
+"""
+
+
+def _shown(result: pytest.RunResult) -> str:
+    return next(line[line.index("SETTINGS") :] for line in result.outlines if "SETTINGS" in line)
+
+
+def test_help_lists_the_aksload_group(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    out = result.stdout.str()
+    assert "aksload" in out
+    for flag in (
+        "--aks-service",
+        "--aml-endpoint",
+        "--aml-deployment",
+        "--aks-scoring-uri",
+        "--aks-local",
+        "--aks-users",
+        "--aks-spawn-rate",
+        "--aks-duration",
+        "--aks-report",
+        "--aks-workspace-config",
+    ):
+        assert flag in out
+    assert "aks_key_env" in out and "criteo_sample_path" in out
+
+
+def test_precedence_cli_over_env_over_ini_over_default(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(SHOW_SETTINGS)
+    assert "SETTINGS 20 15.0 10.0 AKS_KEY" in _shown(pytester.runpytest("-s"))
+    pytester.makeini("[pytest]\naks_users = 7\naks_duration = 1m\naks_key_env = MY_KEY\n")
+    assert "SETTINGS 7 60.0 10.0 MY_KEY" in _shown(pytester.runpytest("-s"))
+    monkeypatch.setenv("AKS_USERS", "9")
+    assert "SETTINGS 9 60.0 10.0 MY_KEY" in _shown(pytester.runpytest("-s"))
+    assert "SETTINGS 11 90.0 10.0 MY_KEY" in _shown(
+        pytester.runpytest("-s", "--aks-users", "11", "--aks-duration", "90s")
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["--aks-duration", "abc"],
+            "--aks-duration: cannot use 'abc' (from --aks-duration); expected seconds or a duration",
+        ),
+        (["--aks-users", "-3"], "--aks-users: cannot use '-3'"),
+        (["--aks-users", "0"], "expected a whole number >= 1"),
+        (["--aks-spawn-rate", "fast"], "--aks-spawn-rate: cannot use 'fast'"),
+        (["--aks-scoring-uri", "ftp://example.org/score"], "expected an http:// or https:// URL"),
+        (["--aks-scoring-uri", "localhost:5001/score"], "--aks-scoring-uri: cannot use 'localhost:5001/score'"),
+        (["--aks-workspace-config", "no/such/config.json"], "the path of an existing config.json"),
+        (["--aks-local", "--aks-scoring-uri", "http://127.0.0.1:1/score"], "choose one target"),
+        (["--aml-deployment", "blue"], "--aml-deployment needs --aml-endpoint NAME"),
+    ],
+)
+def test_bad_option_is_one_line_usage_error(pytester: pytest.Pytester, args: list[str], expected: str) -> None:
+    pytester.makepyfile("def test_nothing(): pass")
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.errlines if line.startswith("ERROR:")]
+    assert len(errors) == 1 and expected in errors[0], result.errlines
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_bad_env_and_ini_values_name_their_source(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile("def test_nothing(): pass")
+    monkeypatch.setenv("AKS_SPAWN_RATE", "-1")
+    result = pytester.runpytest()
+    assert "from environment variable AKS_SPAWN_RATE" in result.stderr.str()
+    monkeypatch.delenv("AKS_SPAWN_RATE")
+    pytester.makeini("[pytest]\naks_key_env = 1BAD NAME\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "ini key aks_key_env: cannot use '1BAD NAME' (from ini key aks_key_env)" in result.stderr.str()
+
+
+def test_no_target_skips_target_tests_and_runs_the_rest(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_needs_target(aks_scoring_uri):
+            pass
+
+        @pytest.mark.load_test(users=1, duration="1s")
+        def test_load():
+            pass
+
+        def test_plain(criteo_payload):
+            assert "int00" in criteo_payload
+        """
+    )
+    result = pytester.runpytest("-rs")
+    result.assert_outcomes(passed=1, skipped=2)
+    result.stdout.fnmatch_lines(["*no endpoint: pass --aks-service, --aml-endpoint, --aks-scoring-uri or --aks-local*"])
