@@ -59,6 +59,8 @@ def fake_azure(azure_env):
     fake = FakeAzure()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         fake.install(mock)
+        # Scoring traffic of end-to-end tests goes to real loopback servers.
+        mock.add_passthru("http://127.0.0.1")
         yield fake
 
 
@@ -68,3 +70,16 @@ def workspace_config(fake_azure, tmp_path) -> str:
     path = tmp_path / "config.json"
     path.write_text(json.dumps(fake_azure.workspace_config()))
     return str(path)
+
+
+@pytest.fixture
+def azureml_discovery_cache(tmp_path, monkeypatch):
+    """Keep azureml-core's discovery cache out of the real home directory.
+
+    azureml-core caches discovery answers in ~/.azureml/.discovery, a path it computes when it is
+    imported (a default argument), so a HOME set by a fixture comes too late: redirect the cache.
+    """
+    from azureml._base_sdk_common import service_discovery
+
+    cache = tmp_path / "home" / ".azureml" / ".discovery"
+    monkeypatch.setattr(service_discovery.CachedServiceDiscovery.__init__, "__defaults__", (str(cache),))

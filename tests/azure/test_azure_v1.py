@@ -21,14 +21,7 @@ SERVICE = "lightgbm-criteo"
 SERVICE_PATH = rf"/modelmanagement/v1\.0/subscriptions/.+/workspaces/ws-criteo/services/{SERVICE}"
 
 
-@pytest.fixture(autouse=True)
-def _discovery_cache_in_tmp(tmp_path, monkeypatch):
-    # azureml-core caches discovery answers in ~/.azureml/.discovery, a path it computes when it is
-    # imported (a default argument), so a HOME set by a fixture comes too late. Redirect the cache.
-    from azureml._base_sdk_common import service_discovery
-
-    cache = tmp_path / "home" / ".azureml" / ".discovery"
-    monkeypatch.setattr(service_discovery.CachedServiceDiscovery.__init__, "__defaults__", (str(cache),))
+pytestmark = pytest.mark.usefixtures("azureml_discovery_cache")
 
 
 @pytest.fixture

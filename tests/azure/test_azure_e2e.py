@@ -1,0 +1,104 @@
+"""End to end through each SDK: an inner pytest run resolves `--aks-service` / `--aml-endpoint`
+with the real SDK (Azure answered in-process, see azure_fakes) and load-tests a loopback scoring
+server with the resolved URI and auth."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from azure_fakes import requires_sdk
+
+requires_sdk("azureml.core")
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ holds the loopback servers
+from loopback_servers import ScoringServer  # noqa: E402
+
+from pytest_aksload.azure_v1 import SP_ENV_VARS  # noqa: E402
+
+SERVICE = "lightgbm-criteo"
+
+GATE = """
+import pytest
+
+@pytest.mark.load_test(users=3, spawn_rate=10, duration="{duration}", slo=["failure_rate < 1%"])
+def test_gate(load_result, aks_target):
+    assert load_result.requests > 0
+    print("RESOLVED", aks_target.kind, aks_target.auth_mode, aks_target.scoring_uri)
+"""
+
+
+@pytest.fixture
+def service_principal(fake_azure, azure_env, azureml_discovery_cache):
+    secrets = (fake_azure.tenant_id, fake_azure.client_id, fake_azure.client_secret)
+    for var, value in zip(SP_ENV_VARS, secrets, strict=True):
+        azure_env.setenv(var, value)
+    azure_env.setenv("CI", "true")
+    return fake_azure
+
+
+def _bearers(server: ScoringServer) -> set[str]:
+    return {(r.authorization or "").removeprefix("Bearer ") for r in server.scoring_requests()}
+
+
+def test_aks_service_with_key_auth_gates_the_resolved_endpoint(
+    pytester: pytest.Pytester, service_principal, workspace_config: str
+) -> None:
+    fake = service_principal
+    fake.add_aks_service(SERVICE, auth="key")
+    primary, _ = fake.service_keys[SERVICE]
+    pytester.makepyfile(GATE.format(duration="2s"))
+    with ScoringServer() as server:
+        fake.services[SERVICE]["scoringUri"] = server.url
+        run = pytester.runpytest_inprocess("--aks-service", SERVICE, "--aks-workspace-config", workspace_config, "-s")
+        bearers = _bearers(server)
+    run.assert_outcomes(passed=1)
+    run.stdout.fnmatch_lines([f"*RESOLVED aks-service key {server.url}*"])
+    assert bearers == {primary}, "every request, pre-flight and load, carries the service's primary key"
+    assert primary not in run.stdout.str() + run.stderr.str()
+
+
+def test_aks_service_token_is_refreshed_during_the_run_and_reaches_the_child(
+    pytester: pytest.Pytester, service_principal, workspace_config: str
+) -> None:
+    fake = service_principal
+    fake.add_aks_service(SERVICE, auth="token")
+    fake.token_refresh_after_s = 1.5  # the service asks for a new token every 1.5 s
+    pytester.makepyfile(GATE.format(duration="5s"))
+    with ScoringServer() as server:
+        fake.services[SERVICE]["scoringUri"] = server.url
+        run = pytester.runpytest_inprocess("--aks-service", SERVICE, "--aks-workspace-config", workspace_config)
+        bearers = _bearers(server)
+    run.assert_outcomes(passed=1)
+    # Fetched through the SDK (POST .../token) in the pytest process, handed to the Locust child.
+    assert len(fake.service_tokens) >= 3
+    assert len(bearers) >= 3 and bearers <= set(fake.service_tokens)
+    output = run.stdout.str() + run.stderr.str()
+    assert not [token for token in fake.service_tokens if token in output]
+
+
+def test_aml_endpoint_with_deployment_header_gates_the_resolved_endpoint(
+    pytester: pytest.Pytester, fake_azure, azure_env, workspace_config: str
+) -> None:
+    pytest.importorskip("azure.ai.ml", reason="the SDK v2 end-to-end test needs the azureml-v2 extra")
+    for var, value in {
+        "AZURE_TENANT_ID": fake_azure.tenant_id,
+        "AZURE_CLIENT_ID": fake_azure.client_id,
+        "AZURE_CLIENT_SECRET": fake_azure.client_secret,
+    }.items():
+        azure_env.setenv(var, value)
+    fake_azure.add_online_endpoint(SERVICE, auth_mode="key", traffic={"blue": 100, "green": 0})
+    primary, _ = fake_azure.endpoint_keys[SERVICE]
+    pytester.makepyfile(GATE.format(duration="2s"))
+    with ScoringServer() as server:
+        fake_azure.endpoints[SERVICE]["properties"]["scoringUri"] = server.url
+        run = pytester.runpytest_inprocess(
+            "--aml-endpoint", SERVICE, "--aml-deployment", "green", "--aks-workspace-config", workspace_config, "-s"
+        )
+        received = server.scoring_requests()
+    run.assert_outcomes(passed=1)
+    run.stdout.fnmatch_lines([f"*RESOLVED aml-endpoint key {server.url}*"])
+    assert {r.authorization for r in received} == {f"Bearer {primary}"}
+    assert {r.headers.get("azureml-model-deployment") for r in received} == {"green"}
+    assert primary not in run.stdout.str() + run.stderr.str()
