@@ -13,6 +13,8 @@ rules as the default user, so an HTTP 200 carrying an error string still counts 
     class Scorer(FastHttpUser):
         wait_time = between(*child.wait_range())
         connection_timeout = network_timeout = child.request_timeout_s()
+        insecure = False  # verify TLS like pre-flight does (Locust's default skips it)
+        ssl_context_factory = staticmethod(child.ssl_context_factory)
         rows = itertools.cycle(child.sample_rows())
 
         @task
@@ -48,6 +50,11 @@ ENV_REQUEST_TIMEOUT_S = "AKSLOAD_REQUEST_TIMEOUT_S"
 ENV_WAIT_MIN_S = "AKSLOAD_WAIT_MIN_S"
 ENV_WAIT_MAX_S = "AKSLOAD_WAIT_MAX_S"
 ENV_PROGRESS_S = "AKSLOAD_PROGRESS_S"
+ENV_CA_BUNDLE = "AKSLOAD_CA_BUNDLE"
+ENV_RATE = "AKSLOAD_RATE"  # open model: requests per second of THIS process (a local worker's share)
+ENV_ARRIVALS = "AKSLOAD_ARRIVALS"  # open model: "constant" or "poisson"
+ENV_RUN_TIME_S = "AKSLOAD_RUN_TIME_S"  # distributed master: it ends the run itself (no --run-time)
+ENV_ABORT_ON = "AKSLOAD_ABORT_ON"  # JSON list of abort_on rules ("failure_rate > 50% over 10s windows")
 
 PROGRESS_PREFIX = "AKSLOAD-PROGRESS "
 """Start of a progress line on the child's stdout; a JSON object follows."""
@@ -60,17 +67,22 @@ RECORDER_PATH = _LOCUST_DIR / "recorder.py"
 """Locustfile that attaches the recorder; goes first in `-f recorder.py,<locustfile>`."""
 DEFAULT_LOCUSTFILE_PATH = _LOCUST_DIR / "locustfile.py"
 """The packaged user that posts the sample rows to the scoring endpoint."""
+OPEN_MODEL_LOCUSTFILE_PATH = _LOCUST_DIR / "open_model.py"
+"""The packaged user on an arrival-rate schedule (marker `rate=`)."""
 
 REDACTED = "***"
 
 _headers: dict[str, str] | None = None
+# A remote worker (aksload-worker) has none of the variables above: the master sends the run's
+# settings in a Locust message and `configure` puts them here, in memory only.
+_settings: dict[str, str] = {}
 _secrets: set[str] = set()  # every credential value seen, current or replaced
 _rows: list[dict[str, Any]] | None = None
 
 
 def scoring_uri() -> str:
     """The full scoring URI of the target."""
-    uri = os.environ.get(ENV_SCORING_URI)
+    uri = _setting(ENV_SCORING_URI)
     if not uri:
         raise RuntimeError(f"{ENV_SCORING_URI} is not set: this locustfile must run under pytest-aksload")
     return uri
@@ -121,6 +133,15 @@ def request_timeout_s() -> float:
 def wait_range() -> tuple[float, float]:
     """`(min_s, max_s)` of the wait between a user's requests: `wait_time = between(*wait_range())`."""
     return _env_float(ENV_WAIT_MIN_S, 1.0), _env_float(ENV_WAIT_MAX_S, 2.0)
+
+
+def ssl_context_factory(cafile: str | None = None) -> Any:
+    """A verifying TLS context for FastHttpUser (`ssl_context_factory = staticmethod(...)`):
+    trusts the run's CA bundle (--aks-ca-bundle) when one was given, else `cafile`
+    (geventhttpclient passes its default CA file)."""
+    import gevent.ssl  # child only: the pytest process never imports gevent
+
+    return gevent.ssl.create_default_context(cafile=_setting(ENV_CA_BUNDLE) or cafile)
 
 
 def check_response(response: Any) -> None:
@@ -180,6 +201,50 @@ def _checked_headers(headers: Any, problem: str) -> dict[str, str]:
     return dict(headers)
 
 
+# What a remote worker needs besides the secret and the rows; none of it is secret.
+SHARED_SETTINGS = (
+    ENV_SCORING_URI,
+    ENV_WARMUP_S,
+    ENV_WINDOW_S,
+    ENV_REQUEST_TIMEOUT_S,
+    ENV_WAIT_MIN_S,
+    ENV_WAIT_MAX_S,
+    ENV_RATE,
+    ENV_ARRIVALS,
+)
+
+
+def is_configured() -> bool:
+    """Whether this process knows its run (from its environment, or from the master's message)."""
+    return bool(_setting(ENV_SCORING_URI))
+
+
+def run_config(workers: int) -> dict[str, Any]:
+    """The message a master sends a remote worker: settings, rows and (secret) headers.
+
+    It travels only over Locust's master-worker connection; the master's open-model rate is
+    the whole run's, divided among the `workers` so together they offer the rate asked for."""
+    settings = {name: value for name in SHARED_SETTINGS if (value := _setting(name)) is not None}
+    if ENV_RATE in settings:
+        settings[ENV_RATE] = repr(float(settings[ENV_RATE]) / max(1, workers))
+    return {"settings": settings, "headers": auth_headers(), "rows": sample_rows()}
+
+
+def configure(config: Mapping[str, Any]) -> None:
+    """Apply a master's `run_config` message in a remote worker (memory only, never the environment)."""
+    global _rows
+    _settings.update({str(k): str(v) for k, v in config["settings"].items()})
+    rows = config["rows"]
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        raise ValueError("the master sent no request bodies")
+    _rows = rows
+    replace_auth_headers(config["headers"])
+
+
+def _setting(name: str) -> str | None:
+    return _settings.get(name, os.environ.get(name))
+
+
 def _remember_secret(value: str) -> None:
     # Also the bare token of "Bearer <token>": a server may echo just that.
     for candidate in (value, value.partition(" ")[2]):
@@ -188,7 +253,7 @@ def _remember_secret(value: str) -> None:
 
 
 def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
+    raw = _setting(name)
     if raw is None or not raw.strip():
         return default
     try:

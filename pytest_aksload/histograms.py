@@ -126,6 +126,25 @@ def percentiles_us(
     return result
 
 
+def moments_us(histogram: HdrHistogram) -> tuple[float, float]:
+    """(mean, standard deviation) in µs from bucket midpoints; NaN for an empty histogram.
+
+    `hdrh`'s own `get_mean_value`/`get_stddev` walk all 23,552 counters in Python (~30 ms
+    each); this scans only the occupied range, which matters for hundreds of windows.
+    """
+    total = histogram.get_total_count()
+    if total == 0:
+        return math.nan, math.nan
+    low = histogram.get_counts_array_index(histogram.min_value)
+    high = histogram.get_counts_array_index(histogram.max_value)
+    counts = histogram.counts
+    occupied = [(i, counts[i]) for i in range(low, high + 1) if counts[i]]
+    mids = [(_bucket_midpoint_us(histogram, i), c) for i, c in occupied]
+    mean = sum(v * c for v, c in mids) / total
+    variance = sum(c * (v - mean) ** 2 for v, c in mids) / total
+    return mean, math.sqrt(variance)
+
+
 def percentile_ms(histogram: HdrHistogram, q: float) -> float:
     """Nearest-rank percentile `q` (0..100) in milliseconds; NaN for an empty histogram."""
     return percentiles_us(histogram, [q])[q] / 1000.0

@@ -6,26 +6,35 @@ preflight.py / runner.py run the load, slo.py judges it, terminal.py shows it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
-from . import criteo
+from . import arrivals, baseline, capacity, criteo, decision, extend, reports, serialize
+from .diagnosis import failure_lines
+from .interrupts import SigtermAsInterrupt
 from .preflight import PreflightError, preflight
 from .profile import MARKER, MARKER_HELP, LoadProfile, ProfileError, profile_from_marker
 from .resolvers import key_hint, resolve_target
 from .results import LoadResult
-from .runner import LoadRunError, run_load
+from .runner import LoadInterrupted, LoadRunError, run_load
 from .settings import NO_TARGET_REASON, Settings, add_options, resolve
-from .slo import evaluate, format_verdicts
 from .targets import AuthHeaders, Target, TargetError
-from .terminal import SUMMARY_COLUMNS, ProgressPrinter, format_table, summary_rows
+from .terminal import SUMMARY_COLUMNS, ProgressPrinter, failure_kind_lines, format_table, summary_rows
 
 settings_key = pytest.StashKey[Settings]()
 profile_key = pytest.StashKey[LoadProfile]()
 result_key = pytest.StashKey[LoadResult]()
 verdicts_key = pytest.StashKey["list[SloVerdict]"]()
+baseline_key = pytest.StashKey["dict[str, LoadResult]"]()
+comparisons_key = pytest.StashKey["list[baseline.Comparison]"]()
+report_page_key = pytest.StashKey[Path]()
+target_name_key = pytest.StashKey[str]()
+locust_html_key = pytest.StashKey[Path]()
+sigterm_key = pytest.StashKey[SigtermAsInterrupt]()
+interrupted_key = pytest.StashKey["list[dict[str, Any]]"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,7 +43,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
-    config.stash[settings_key] = resolve(config)
+    config.stash[settings_key] = settings = resolve(config)
+    if settings.aks_compare:
+        try:
+            config.stash[baseline_key] = baseline.load(settings.aks_compare)
+        except baseline.BaselineError as error:
+            raise pytest.UsageError(f"--aks-compare: {error}") from None
+    config.stash[sigterm_key] = handler = SigtermAsInterrupt()
+    handler.install()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    handler = config.stash.get(sigterm_key, None)
+    if handler is not None:
+        handler.restore()
+
+
+def _fail(error: Exception | str) -> NoReturn:
+    """Fail (or, in setup, error) the test with just the message: it is the user's to act on, and
+    the exception being handled is our plumbing, not something to print as "During handling"."""
+    raise pytest.fail.Exception(str(error), pytrace=False) from None
 
 
 def _settings(config: pytest.Config) -> Settings:
@@ -61,6 +89,15 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     return collected
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Under xdist, mark the test this worker runs, so a load test can tell what ran beside it."""
+    if not hasattr(item.config, "workerinput"):
+        return (yield)
+    with serialize.running(serialize.shared_dir(item.config), item.nodeid):
+        return (yield)
+
+
 # -- fixtures -------------------------------------------------------------------------------
 
 
@@ -71,8 +108,10 @@ def aks_target(request: pytest.FixtureRequest) -> Target:
     try:
         target = resolve_target(settings, request.addfinalizer)
     except TargetError as error:
-        pytest.fail(str(error), pytrace=False)
+        _fail(error)
     if target is None:
+        if settings.aks_require_target:
+            pytest.fail(f"{NO_TARGET_REASON} (--aks-require-target is set)", pytrace=False)
         pytest.skip(NO_TARGET_REASON)
     return target
 
@@ -95,7 +134,7 @@ def criteo_sample(request: pytest.FixtureRequest) -> Any:
     try:
         return criteo.load_sample(path)
     except criteo.CriteoDataError as error:
-        pytest.fail(f"criteo_sample_path: {error}", pytrace=False)
+        _fail(f"criteo_sample_path: {error}")
 
 
 @pytest.fixture
@@ -124,17 +163,70 @@ def _aksload_run(request: pytest.FixtureRequest) -> None:
     target: Target = request.getfixturevalue("aks_target")
     payloads: list[dict[str, Any]] = request.getfixturevalue("aks_payloads")
     settings = _settings(request.config)
+    item.stash[target_name_key] = target.name
+    slot = _hold_load_slot(request)
     try:
-        preflight(target, payloads[0], profile.request_timeout_s, key_hint=key_hint(settings))
+        preflight(
+            target,
+            payloads[0],
+            profile.request_timeout_s,
+            key_hint=key_hint(settings),
+            ca_bundle=settings.aks_ca_bundle,
+        )
     except PreflightError as error:
-        pytest.fail(str(error), pytrace=False)
+        _fail(error)
     printer = ProgressPrinter(request.config, item.name, profile.duration_s)
+    html_report = _locust_html(item, settings)
+
+    def run(piece: LoadProfile) -> LoadResult:
+        raw = run_load(
+            target, piece, payloads, on_progress=printer, ca_bundle=settings.aks_ca_bundle, html_report=html_report
+        )
+        return decision.prepare(raw, piece)
+
     try:
-        item.stash[result_key] = run_load(target, profile, payloads, on_progress=printer)
-    except LoadRunError as error:
-        pytest.fail(str(error), pytrace=False)
+        if profile.capacity is not None:
+            result = capacity.find_capacity(profile, run, pool_size=arrivals.pool_size)
+        else:
+            result = run(profile)
+        if settings.aks_inconclusive == "extend" and profile.max_duration_s is not None:
+            result = extend.until_decided(result, profile, run)
+        item.stash[result_key] = result
+        off_schedule = arrivals.schedule_problem(result.schedule)
+        if off_schedule is not None:
+            item.warn(pytest.PytestWarning(f"aksload: {off_schedule}"))
+    except (LoadRunError, capacity.CapacityError) as error:
+        _fail(error)
+    except LoadInterrupted as interrupted:
+        # pytest reports no test outcome for an interrupted test: keep its partial numbers for the summary.
+        entry = {**_entry_base(item, profile), "verdict": "INTERRUPTED", "metrics": _metrics(interrupted.partial)}
+        request.config.stash.setdefault(interrupted_key, []).append(entry)
+        raise
     finally:
         printer.finish()
+    slot.release()
+    item.stash[result_key].overlapping_tests = slot.overlapping_tests
+
+
+def _hold_load_slot(request: pytest.FixtureRequest) -> serialize.LoadSlot:
+    """Wait until no other load test of the session (any xdist worker) runs; released after the load."""
+    slot = serialize.LoadSlot(serialize.shared_dir(request.config))
+    try:
+        slot.acquire()
+    except serialize.SerialWaitTimeout as error:
+        _fail(error)
+    request.addfinalizer(slot.release)  # when pre-flight or the load failed
+    return slot
+
+
+def _locust_html(item: pytest.Item, settings: Settings) -> Path | None:
+    if not settings.aks_report:
+        return None
+    # Absolute: the Locust child runs in a directory of its own.
+    directory = Path(settings.aks_report).absolute()
+    directory.mkdir(parents=True, exist_ok=True)
+    item.stash[locust_html_key] = path = directory / f"{reports.file_stem(item.nodeid)}.locust.html"
+    return path
 
 
 @pytest.fixture
@@ -155,16 +247,37 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     outcome = yield
     result = item.stash.get(result_key, None)
     profile = item.stash.get(profile_key, None)
-    if result is None or profile is None or not profile.slos:
+    regression = _compare_with_baseline(item, result)
+    if result is None or profile is None or not (profile.slos or result.aborted):
+        if regression:
+            pytest.fail(regression, pytrace=False)
         return outcome
-    verdicts = evaluate(profile.slos, result)
-    item.stash[verdicts_key] = verdicts
-    if not all(verdict.passed for verdict in verdicts):
-        failed = sum(not verdict.passed for verdict in verdicts)
+    decided = decision.decide(profile, result, _settings(item.config).aks_inconclusive)
+    item.stash[verdicts_key] = decided.verdicts
+    if decided.failure is not None:
+        causes = "".join(f"\n  {line}" for line in failure_lines(result))
         pytest.fail(
-            f"{failed} of {len(verdicts)} SLOs violated ({result!r})\n{format_verdicts(verdicts)}", pytrace=False
+            decided.failure
+            + (f"\nmost frequent failures:{causes}" if causes else "")
+            + (f"\n{regression}" if regression else ""),
+            pytrace=False,
         )
+    if decided.warning is not None:
+        item.warn(pytest.PytestWarning(decided.warning))
+    if regression:
+        pytest.fail(regression, pytrace=False)
     return outcome
+
+
+def _compare_with_baseline(item: pytest.Item, result: LoadResult | None) -> str | None:
+    """Compare with the --aks-compare baseline (if it has this test); the failure message if it regressed."""
+    stored = item.config.stash.get(baseline_key, {}).get(item.nodeid)
+    if result is None or stored is None:
+        return None
+    tolerances = {tolerance.metric: tolerance for tolerance in _settings(item.config).aks_max_regression}
+    comparisons = baseline.compare(stored, result, tolerances)
+    item.stash[comparisons_key] = comparisons
+    return baseline.regression_message(comparisons)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -175,7 +288,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     setup_broke = call.when == "setup" and report.failed
     if call.when == "call" or setup_broke:
-        report.aksload = _summary_entry(item, report, profile)  # type: ignore[attr-defined]
+        report.aksload = entry = _summary_entry(item, report, profile)  # type: ignore[attr-defined]
+        # --junitxml writes the properties from the teardown report, which copies these.
+        item.user_properties.extend(reports.junit_properties(entry))
     return report
 
 
@@ -186,36 +301,86 @@ def _summary_entry(item: pytest.Item, report: pytest.TestReport, profile: LoadPr
     # No result means the load never ran to the end: a broken target or generator.
     verdicts_by_outcome = ("ERROR", "SKIP") if result is None else ("FAIL", "PASS")
     verdict = verdicts_by_outcome[0] if report.failed else verdicts_by_outcome[1]
+    if verdict == "FAIL" and decision.undecided(verdicts):
+        verdict = "INCONCLUSIVE"  # failed by --aks-inconclusive=fail, not by a violated objective
     return {
-        "nodeid": item.nodeid,
-        "profile": profile.describe(),
+        **_entry_base(item, profile),
         "verdict": verdict,
-        "metrics": None
-        if result is None
-        else {
-            "requests": result.requests,
-            "failures": result.failures,
-            "failure_rate": result.failure_rate,
-            "rps": result.rps,
-            "p50_ms": result.p50_ms,
-            "p95_ms": result.p95_ms,
-            "p99_ms": result.p99_ms,
-            "mean_ms": result.mean_ms,
-            "max_ms": result.max_ms,
-        },
-        "slos": [{"objective": str(v.slo), "measured": v.measured, "passed": v.passed} for v in verdicts],
+        "metrics": _metrics(result),
+        **reports.report_fields(
+            item.stash.get(target_name_key, None),
+            result,
+            verdicts,
+            item.stash.get(comparisons_key, []),
+            locust_html.name if (locust_html := item.stash.get(locust_html_key, None)) else None,
+        ),
     }
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
+def _entry_base(item: pytest.Item, profile: LoadProfile) -> dict[str, Any]:
+    return {"nodeid": item.nodeid, "profile": profile.describe(), "slos": []}
+
+
+def _metrics(result: LoadResult | None) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    return {
+        "requests": result.requests,
+        "failures": result.failures,
+        "failure_rate": result.failure_rate,
+        "failures_by_kind": result.failures_by_kind,
+        "rps": result.rps,
+        "p50_ms": result.p50_ms,
+        "p95_ms": result.p95_ms,
+        "p99_ms": result.p99_ms,
+        "mean_ms": result.mean_ms,
+        "max_ms": result.max_ms,
+        "ci": result.cis(),
+        "generator_issues": result.generator_issues,
+    }
+
+
+def _session_entries(config: pytest.Config) -> list[dict[str, Any]]:
+    """Every load test's summary record of the session (on the xdist controller: all workers')."""
+    terminalreporter = config.pluginmanager.get_plugin("terminalreporter")
+    stats = terminalreporter.stats if terminalreporter is not None else {}
     entries = [
         report.aksload
-        for reports in terminalreporter.stats.values()
-        for report in reports
+        for reports_of_kind in stats.values()
+        for report in reports_of_kind
         if getattr(report, "aksload", None) is not None
     ]
+    return entries + config.stash.get(interrupted_key, [])
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """CI outputs: --aks-report files, the GitHub step summary, --aks-save-baseline."""
+    config = session.config
+    if hasattr(config, "workerinput"):
+        return  # the controller writes them, from every worker's records
+    settings = _settings(config)
+    entries = sorted(_session_entries(config), key=lambda e: e["nodeid"])
+    if settings.aks_report:
+        config.stash[report_page_key] = reports.write_report_dir(settings.aks_report, entries)
     if not entries:
         return
+    github_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if github_summary:
+        reports.append_github_summary(github_summary, entries)
+    if settings.aks_save_baseline:
+        baseline.save(settings.aks_save_baseline, entries)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    entries = _session_entries(terminalreporter.config)
+    if not entries:
+        return
+    entries.sort(key=lambda e: e["nodeid"])
     terminalreporter.write_sep("=", "aksload load tests")
-    for line in format_table(SUMMARY_COLUMNS, summary_rows(sorted(entries, key=lambda e: e["nodeid"]))):
+    for line in format_table(SUMMARY_COLUMNS, summary_rows(entries)) + failure_kind_lines(entries):
         terminalreporter.write_line(line)
+    for line in reports.comparison_notes(entries):
+        terminalreporter.write_line(line)
+    page = terminalreporter.config.stash.get(report_page_key, None)
+    if page is not None:
+        terminalreporter.write_line(f"aksload report: {page}")

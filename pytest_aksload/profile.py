@@ -7,17 +7,20 @@ over the built-in defaults.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from . import arrivals
+from .capacity import CapacitySearch, parse_capacity
 from .settings import Settings
 from .slo import Slo, SloError, parse_slos
 from .units import UnitError, parse_duration
 
 MARKER = "load_test"
 MARKER_HELP = (
-    "load_test(users=, spawn_rate=, duration=, wait=(min_s, max_s), slo=, warmup=, rows=, locustfile=, timeout=): "
+    "load_test(users=, spawn_rate=, duration=, wait=(min_s, max_s), slo=, warmup= (a duration or 'auto'), rows=, "
+    "locustfile=, timeout=, max_duration=, abort_on=, workers=, rate=, arrivals=, capacity=): "
     "run Locust against the aksload target before the test body and gate on the SLOs"
 )
 
@@ -27,6 +30,7 @@ DEFAULT_WAIT_S = (0.5, 1.5)
 DEFAULT_ROWS = 100
 # The child gets this long past its run time to stop users and write its result.
 STOP_GRACE_S = 15.0
+REMOTE_WORKERS_WAIT_S = 120.0
 
 
 class ProfileError(ValueError):
@@ -44,15 +48,43 @@ class LoadProfile:
     rows: int
     locustfile: Path | None
     request_timeout_s: float
+    # warmup="auto": the child records from the start, steady_state.py picks the cut afterwards.
+    warmup_auto: bool = False
+    # Longest a run may be extended to decide INCONCLUSIVE verdicts (--aks-inconclusive=extend).
+    max_duration_s: float | None = None
+    # Windowed objectives that, violated in any window, stop the run early and fail it.
+    abort_on: tuple[Slo, ...] = ()
+    # Scale-out (--aks-workers / workers=): local Locust worker processes; or remote workers
+    # the master waits for (--aks-expect-workers) on --aks-master-bind HOST:PORT.
+    workers: int = 0
+    remote_workers: int = 0
+    master_bind: tuple[str, int] | None = None
+    # Open model (arrivals.py): requests per second on a schedule; None is Locust's closed model.
+    rate: float | None = None
+    arrivals: str = "constant"
+    # Capacity search (capacity.py): find the highest rate that meets the SLOs.
+    capacity: CapacitySearch | None = None
 
     @property
     def deadline_s(self) -> float:
         """Longest the child may live: run time, one request timeout, and a grace to stop."""
-        return self.duration_s + self.request_timeout_s + STOP_GRACE_S
+        # Remote workers may take until Locust's --expect-workers-max-wait to connect.
+        connect = REMOTE_WORKERS_WAIT_S if self.remote_workers else 0.0
+        return self.duration_s + self.request_timeout_s + STOP_GRACE_S + connect
 
     def describe(self) -> str:
-        wait = f"{self.wait_s[0]:g}-{self.wait_s[1]:g}s"
-        return f"{self.users} users @ {self.spawn_rate:g}/s, {self.duration_s:g}s, wait {wait}"
+        if self.capacity is not None:
+            load = f"capacity search from {self.capacity.start_rps:g} rps, steps {self.capacity.step_s:g}s"
+        elif self.rate is not None:
+            load = f"{self.rate:g} rps {self.arrivals} ({self.users} users), {self.duration_s:g}s"
+        else:
+            wait = f"{self.wait_s[0]:g}-{self.wait_s[1]:g}s"
+            load = f"{self.users} users @ {self.spawn_rate:g}/s, {self.duration_s:g}s, wait {wait}"
+        if self.workers:
+            load += f", {self.workers} worker processes"
+        elif self.remote_workers:
+            load += f", {self.remote_workers} remote workers"
+        return load
 
 
 def _users(value: Any) -> int:
@@ -102,14 +134,41 @@ def _locustfile(value: Any, test_dir: Path) -> Path:
     return path
 
 
-def _slos(value: Any) -> tuple[Slo, ...]:
+def _slos(value: Any, name: str = "slo") -> tuple[Slo, ...]:
     try:
         return tuple(parse_slos(value))
     except SloError as error:
-        raise ProfileError(f"slo: {error}") from None
+        raise ProfileError(f"{name}: {error}") from None
 
 
-ACCEPTED_ARGUMENTS = ("users", "spawn_rate", "duration", "wait", "slo", "warmup", "rows", "locustfile", "timeout")
+def _abort_on(value: Any) -> tuple[Slo, ...]:
+    rules = _slos(value, "abort_on")
+    for rule in rules:
+        if rule.window_s is None or rule.metric == "rps":
+            raise ProfileError(
+                f"abort_on: {rule.text!r} must be a windowed latency or failure_rate rule that states when to give up, "
+                "e.g. 'failure_rate > 50% over 10s windows'"
+            )
+    return rules
+
+
+ACCEPTED_ARGUMENTS = (
+    "users",
+    "spawn_rate",
+    "duration",
+    "wait",
+    "slo",
+    "warmup",
+    "rows",
+    "locustfile",
+    "timeout",
+    "max_duration",
+    "abort_on",
+    "workers",
+    "rate",
+    "arrivals",
+    "capacity",
+)
 
 
 def profile_from_marker(
@@ -122,10 +181,11 @@ def profile_from_marker(
     if unknown:
         raise ProfileError(f"unknown argument {unknown[0]!r}; accepted: {', '.join(ACCEPTED_ARGUMENTS)}")
     duration_s = _duration("duration", kwargs["duration"]) if "duration" in kwargs else settings.aks_duration
-    warmup_s = _duration("warmup", kwargs["warmup"], allow_zero=True) if "warmup" in kwargs else 0.0
+    warmup_auto = isinstance(kwargs.get("warmup"), str) and kwargs["warmup"].strip().lower() == "auto"
+    warmup_s = _duration("warmup", kwargs["warmup"], allow_zero=True) if "warmup" in kwargs and not warmup_auto else 0.0
     if warmup_s >= duration_s:
         raise ProfileError(f"warmup={kwargs.get('warmup')!r}: must be shorter than the duration ({duration_s:g}s)")
-    return LoadProfile(
+    profile = LoadProfile(
         users=_users(kwargs["users"]) if "users" in kwargs else settings.aks_users,
         spawn_rate=_spawn_rate(kwargs["spawn_rate"]) if "spawn_rate" in kwargs else settings.aks_spawn_rate,
         duration_s=duration_s,
@@ -137,4 +197,60 @@ def profile_from_marker(
         request_timeout_s=_duration("timeout", kwargs["timeout"])
         if "timeout" in kwargs
         else settings.aks_request_timeout,
+        warmup_auto=warmup_auto,
+        max_duration_s=_max_duration(kwargs.get("max_duration"), duration_s),
+        abort_on=_abort_on(kwargs.get("abort_on")),
     )
+    return _scale_out(profile, kwargs, settings)
+
+
+def _scale_out(profile: LoadProfile, kwargs: dict[str, Any], settings: Settings) -> LoadProfile:
+    """Workers, open model and capacity search: arguments that only make sense together."""
+    workers = settings.aks_workers
+    if "workers" in kwargs:
+        workers = kwargs["workers"]
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+            raise ProfileError(f"workers={workers!r}: expected local worker processes, a whole number >= 0")
+    try:
+        rate = arrivals.parse_rate(kwargs.get("rate"))
+        arrival = arrivals.parse_arrivals(kwargs.get("arrivals", "constant"))
+        search = parse_capacity(kwargs.get("capacity"))
+    except ValueError as error:
+        raise ProfileError(str(error)) from None
+    if search is not None:
+        if not profile.slos:
+            raise ProfileError("capacity=True needs slo=[...]: the capacity is the highest rate that meets them")
+        if rate is not None:
+            raise ProfileError("capacity= searches the rate itself; drop rate= (use capacity={'start': R})")
+        if "max_duration" not in (kwargs.get("capacity") or {}) and profile.max_duration_s is not None:
+            search = replace(search, max_duration_s=profile.max_duration_s)
+        rate = search.start_rps
+    if (rate is not None) and profile.locustfile is not None:
+        raise ProfileError("rate=/capacity= drive the packaged user on a schedule; they cannot use a custom locustfile")
+    remote = settings.aks_expect_workers or 0
+    if remote and workers:
+        raise ProfileError(
+            f"workers={workers}: local worker processes cannot be combined with --aks-expect-workers {remote}"
+        )
+    users = profile.users
+    if rate is not None and "users" not in kwargs:
+        users = arrivals.pool_size(rate, profile.request_timeout_s)
+    return replace(
+        profile,
+        users=users,
+        workers=workers,
+        remote_workers=remote,
+        master_bind=settings.aks_master_bind if remote else None,
+        rate=rate,
+        arrivals=arrival,
+        capacity=search,
+    )
+
+
+def _max_duration(value: Any, duration_s: float) -> float | None:
+    if value is None:
+        return None
+    seconds = _duration("max_duration", value)
+    if seconds < duration_s:
+        raise ProfileError(f"max_duration={value!r}: must be at least the duration ({duration_s:g}s)")
+    return seconds

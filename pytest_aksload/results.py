@@ -18,13 +18,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
-from pytest_aksload import histograms
+from pytest_aksload import confidence, histograms
 from pytest_aksload.child import RESULT_FORMAT
 from pytest_aksload.histograms import Latencies, check_quantile
 
 _STANDARD_QUANTILES = (50, 95, 99)
+# Metrics whose confidence intervals `to_dict()` reports.
+_CI_METRICS = ("p50", "p95", "p99", "p99.9", "mean", "failure_rate", "rps")
 
 
 class ResultFileError(Exception):
@@ -33,7 +36,7 @@ class ResultFileError(Exception):
 
 @dataclass(frozen=True)
 class ErrorGroup:
-    """Failed requests that share a kind (`http`, `validation`, `connection`, `timeout`),
+    """Failed requests that share a kind (`http`, `throttling`, `validation`, `connection`, `timeout`),
     an HTTP status (None without a response) and a message."""
 
     kind: str
@@ -112,6 +115,38 @@ class LatencyStats:
             return self._standard[q]
         return self._latencies.percentiles_ms([q])[q]
 
+    def ci(self, metric: str, level: float = confidence.DEFAULT_CONFIDENCE) -> tuple[float, float]:
+        """Confidence interval `(low, high)` of a metric as SLOs name it (`"p95"`, `"p99.9"`, `"mean"`,
+        `"failure_rate"`, `"rps"`; `"max"`/`"requests"` are facts: `(value, value)`).
+
+        Percentiles: distribution-free order-statistic bounds; failure_rate: Wilson; mean:
+        normal approximation; rps: see `_rps_ci`. An unknowable side is 0 or `inf` (see confidence.py).
+        """
+        if metric.startswith("p") and metric[1:2].isdigit():
+            return confidence.percentile_interval(self._latencies, float(metric[1:]), level)
+        if metric == "failure_rate":
+            return confidence.wilson_interval(self.failures, self.requests, level)
+        if metric == "mean":
+            return _mean_ci(self._latencies, level)
+        if metric == "rps":
+            return self._rps_ci(level)
+        if metric in ("max", "requests"):
+            value = float(getattr(self, "max_ms" if metric == "max" else "requests"))
+            return value, value
+        raise ValueError(f"no confidence interval for {metric!r}; use one of {', '.join(_CI_METRICS)}, max, requests")
+
+    def _rps_ci(self, level: float) -> tuple[float, float]:
+        # One interval without a time series: Poisson counts, normal approximation.
+        if self.duration_s <= 0:
+            return 0.0, math.inf
+        z = NormalDist().inv_cdf(0.5 + level / 2.0)
+        half = z * math.sqrt(max(self.requests, 1))
+        return max(0.0, self.requests - half) / self.duration_s, (self.requests + half) / self.duration_s
+
+    def cis(self, level: float = confidence.DEFAULT_CONFIDENCE) -> dict[str, list[float | None]]:
+        """Every reported metric's interval, JSON-safe (an unbounded side is None)."""
+        return {metric: [v if math.isfinite(v) else None for v in self.ci(metric, level)] for metric in _CI_METRICS}
+
     def summary(self) -> dict[str, Any]:
         """The headline numbers, JSON-safe (NaN -> None)."""
         return {
@@ -140,6 +175,17 @@ class EndpointStats(LatencyStats):
     """Statistics of one endpoint (`"{request_type} {name}"`, e.g. `"POST /score"`)."""
 
 
+class WindowSpan(LatencyStats):
+    """Consecutive recorded windows merged into one window of a windowed objective."""
+
+    def __init__(self, latencies: Latencies, failures: int, start_offset_s: float, duration_s: float) -> None:
+        super().__init__(latencies, failures, duration_s)
+        self.start_offset_s = start_offset_s  # seconds from the start of the run (warm-up included)
+
+    def __repr__(self) -> str:
+        return f"{super().__repr__()[:-1]}, {self.start_offset_s:g}-{self.start_offset_s + self.duration_s:g}s)"
+
+
 class LoadResult(LatencyStats):
     """The measured outcome of one load test (see the module docstring for conventions).
 
@@ -147,7 +193,8 @@ class LoadResult(LatencyStats):
     `mean_ms`, `max_ms`, `percentile(q)`, `duration_s` (measured interval), `endpoints`,
     `errors`, `timeline`, `started_at`/`measure_start`/`ended_at` (epoch seconds),
     `warmup_s`, `window_s`, `users_peak`, `complete`, `generator` (load generator health:
-    `cpu_percent`, `warnings`, Locust's own rounded figures).
+    `cpu_percent`, `warnings`, Locust's own rounded figures), `overlapping_tests` (other tests
+    seen running during the load under pytest-xdist).
     """
 
     def __init__(self, data: dict[str, Any]) -> None:
@@ -170,6 +217,26 @@ class LoadResult(LatencyStats):
         }
         self.errors: list[ErrorGroup] = [ErrorGroup(**group) for group in data["errors"]]
         self.timeline: list[WindowStats] = [_window_stats(window) for window in data["windows"]]
+        # Filled by the pytest side (serialize.py), not the child: other tests seen running meanwhile.
+        self.overlapping_tests: list[str] = list(data.get("overlapping_tests", []))
+        # Filled by the pytest side (health.py): why the load generator's figures cannot be trusted.
+        self.generator_issues: list[str] = list(data.get("generator_issues", []))
+        # How the warm-up was chosen: "fixed", or e.g. "MSER-5" when warmup="auto" cut it (steady_state.py).
+        self.warmup_method: str = data.get("warmup_method", "fixed")
+        # Set when an abort_on rule stopped the run early: {"rule", "reason", "at_s"} (abort.py).
+        self.aborted: dict[str, Any] | None = data.get("aborted")
+        # Open model (rate=): the statistics above count from each request's INTENDED send time
+        # (coordinated omission corrected); `uncorrected` counts from the actual send, as a
+        # closed-model tool would. `schedule`: how well the arrival schedule was kept.
+        uncorrected = data.get("uncorrected")
+        self.uncorrected: LatencyStats | None = (
+            None
+            if uncorrected is None
+            else LatencyStats(_latencies(uncorrected, "uncorrected"), uncorrected["failures"], duration)
+        )
+        self.schedule: dict[str, float] | None = data.get("schedule")
+        # Filled by the pytest side (capacity.py): {"capacity_rps", "bounded", "steps"} of a capacity search.
+        self.capacity: dict[str, Any] | None = data.get("capacity")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LoadResult:
@@ -195,19 +262,104 @@ class LoadResult(LatencyStats):
         except ResultFileError as exc:
             raise ResultFileError(f"result file {path}: {exc}") from None
 
+    @property
+    def failures_by_kind(self) -> dict[str, int]:
+        """Measured failures per kind, most frequent first: throttling (429/503) apart from
+        model errors (`http`, `validation`) and transport errors (`connection`, `timeout`)."""
+        counts: dict[str, int] = {}
+        for group in self.errors:
+            counts[group.kind] = counts.get(group.kind, 0) + group.count
+        return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+    def measured_windows(self) -> list[dict[str, Any]]:
+        """The recorded windows that start after the warm-up (raw result-file form)."""
+        return [w for w in self._data["windows"] if w["start_offset_s"] >= self.warmup_s - 1e-6]
+
+    def windows(self, window_s: float) -> list[WindowSpan]:
+        """The measured run cut into consecutive windows of about `window_s` (whole recorded
+        windows, so a multiple of `self.window_s`). A tail shorter than half a window joins the
+        window before it, so the last window is 0.5-1.5 windows long and no request is left out.
+        Windows hold requests by COMPLETION time."""
+        per_span = max(1, round(window_s / self.window_s))
+        measured = self.measured_windows()
+        groups = [measured[first : first + per_span] for first in range(0, len(measured), per_span)]
+        if len(groups) > 1 and sum(w["duration_s"] for w in groups[-1]) < per_span * self.window_s / 2:
+            groups[-2:] = [groups[-2] + groups[-1]]
+        spans = []
+        for group in groups:
+            duration = sum(w["duration_s"] for w in group)
+            latencies = latencies_of_windows(group)
+            failures = sum(w["failures"] for w in group)
+            spans.append(WindowSpan(latencies, failures, group[0]["start_offset_s"], duration))
+        return spans
+
+    def _rps_ci(self, level: float) -> tuple[float, float]:
+        # Batch means over the recorded windows; the last, partial window is too short to be a batch.
+        full = [w for w in self.measured_windows() if w["duration_s"] >= self.window_s / 2]
+        if len(full) < 2:
+            return super()._rps_ci(level)
+        return confidence.rps_interval([w["requests"] for w in full], [w["duration_s"] for w in full], level)
+
+    def with_warmup(self, warmup_s: float, method: str) -> LoadResult:
+        """This result with the first `warmup_s` seconds cut, totals recomputed from the windows.
+
+        Windows hold requests by completion time (a fixed warm-up cuts by start time), and carry
+        no per-endpoint split: `endpoints` and `errors` keep the child's view.
+        """
+        data = copy.deepcopy(self._data)
+        data["warmup_s"] = warmup_s
+        data["measure_start"] = self.started_at + warmup_s
+        data["warmup_method"] = method
+        kept = [w for w in data["windows"] if w["start_offset_s"] >= warmup_s - 1e-6]
+        data["total"] = {**latencies_of_windows(kept).to_dict(), "failures": sum(w["failures"] for w in kept)}
+        return LoadResult(data)
+
     def to_dict(self) -> dict[str, Any]:
         """The result file's content (encoded histograms included, so it can be re-analysed
-        and merged) plus a `summary` of the headline numbers; JSON-safe."""
+        and merged) plus a `summary` of the headline numbers and their confidence intervals; JSON-safe."""
         data = copy.deepcopy(self._data)
+        data["overlapping_tests"] = list(self.overlapping_tests)
+        data["generator_issues"] = list(self.generator_issues)
+        if self.capacity is not None:
+            data["capacity"] = copy.deepcopy(self.capacity)
         data["summary"] = {
             **self.summary(),
+            "ci": self.cis(),
+            "confidence": confidence.DEFAULT_CONFIDENCE,
             "duration_s": self.duration_s,
+            "failures_by_kind": self.failures_by_kind,
             "endpoints": {name: stats.summary() for name, stats in self.endpoints.items()},
         }
         return data
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    @property
+    def capacity_rps(self) -> float | None:
+        """Capacity search only: the highest arrival rate (requests/s) that met every SLO."""
+        return None if self.capacity is None else self.capacity["capacity_rps"]
+
+
+def latencies_of_windows(windows: list[dict[str, Any]]) -> Latencies:
+    """Merged latencies of recorded windows; sum/min/max are the histogram's (within 0.05 %)."""
+    merged = histograms.merge(w["histogram"] for w in windows if w["histogram"] is not None)
+    latencies = Latencies(merged)
+    latencies.count = merged.get_total_count()
+    if latencies.count:
+        latencies.sum_us = round(histograms.moments_us(merged)[0] * latencies.count)
+        latencies.min_us, latencies.max_us = merged.get_min_value(), merged.get_max_value()
+    return latencies
+
+
+def _mean_ci(latencies: Latencies, level: float) -> tuple[float, float]:
+    # Central limit theorem on the histogram's spread; fine for the hundreds of requests a gate sees.
+    if latencies.count < 2:
+        return 0.0, math.inf
+    z = NormalDist().inv_cdf(0.5 + level / 2.0)
+    half = z * histograms.moments_us(latencies.histogram)[1] / math.sqrt(latencies.count) / 1000.0
+    mean = latencies.mean_ms()
+    return max(0.0, mean - half), mean + half
 
 
 def _latencies(stats: dict[str, Any], where: str) -> Latencies:
@@ -284,7 +436,11 @@ def _validated(data: Any) -> dict[str, Any]:
     data = dict(data)
     data.pop("summary", None)  # derived by to_dict(); always recomputed
     _check_fields(data, _TOP_LEVEL, "result")
-    for where, stats in [("total", data["total"])] + [
+    overlapping = data.get("overlapping_tests", [])
+    if not isinstance(overlapping, list) or not all(isinstance(nodeid, str) for nodeid in overlapping):
+        raise ResultFileError("result.overlapping_tests must be a list of test ids")
+    uncorrected = [("uncorrected", data["uncorrected"])] if data.get("uncorrected") is not None else []
+    for where, stats in [("total", data["total"]), *uncorrected] + [
         (f"endpoints[{name!r}]", stats) for name, stats in data["endpoints"].items()
     ]:
         _check_fields(stats, _STATS, where)

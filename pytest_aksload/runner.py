@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import child
-from .profile import LoadProfile
+from . import abort, child
+from .fdlimit import open_files_problem
+from .profile import REMOTE_WORKERS_WAIT_S, LoadProfile
 from .results import LoadResult, ResultFileError
 from .targets import Target
 
@@ -37,6 +38,16 @@ KILL_GRACE_S = 3.0
 
 class LoadRunError(Exception):
     """The load generator crashed, hung or produced no usable result (a test ERROR, not a FAIL)."""
+
+
+class LoadInterrupted(KeyboardInterrupt):
+    """pytest was interrupted (Ctrl-C, or SIGTERM turned into one) during a load; the child group is
+    gone. `partial` is what the child measured until then (`complete` False), if it wrote anything."""
+
+    def __init__(self, partial: LoadResult | None, cause: KeyboardInterrupt) -> None:
+        # Ctrl-C's KeyboardInterrupt has no message; SIGTERM's says which signal.
+        super().__init__(f"load test interrupted ({str(cause) or 'Ctrl-C'}); load generator stopped")
+        self.partial = partial
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,8 @@ def locust_argv(
 ) -> list[str]:
     """The child's command line. Nothing secret may ever be added here (argv is world-readable)."""
     locustfile = profile.locustfile or child.DEFAULT_LOCUSTFILE_PATH
+    if profile.rate is not None:
+        locustfile = child.OPEN_MODEL_LOCUSTFILE_PATH
     argv = [
         python,
         "-m",
@@ -73,10 +86,9 @@ def locust_argv(
         "--users",
         str(profile.users),
         "--spawn-rate",
-        f"{profile.spawn_rate:g}",
-        # Locust takes whole seconds; round up so the gate never measures less than asked.
-        "--run-time",
-        f"{math.ceil(profile.duration_s)}s",
+        # Open model: the users only carry scheduled requests, so all of them from the start.
+        f"{profile.spawn_rate if profile.rate is None else profile.users:g}",
+        *_run_time_argv(profile),
         # In-flight requests get one timeout (+1 s to report it) to finish: killing them would
         # drop exactly the slowest requests and bias p99 low.
         "--stop-timeout",
@@ -91,6 +103,39 @@ def locust_argv(
     if html_report is not None:
         argv += ["--html", str(html_report)]
     return argv
+
+
+def _run_time_argv(profile: LoadProfile) -> list[str]:
+    """`--run-time`, or the master/worker flags of a distributed run, whose master ends the run
+    itself (AKSLOAD_RUN_TIME_S; see pytest_aksload/_locust/distributed.py for why)."""
+    if profile.workers:
+        return ["--processes", str(profile.workers)]
+    if profile.remote_workers and profile.master_bind is not None:
+        host, port = profile.master_bind
+        return [
+            "--master",
+            "--expect-workers",
+            str(profile.remote_workers),
+            "--expect-workers-max-wait",
+            f"{REMOTE_WORKERS_WAIT_S:g}",
+            "--master-bind-host",
+            host,
+            "--master-bind-port",
+            str(port),
+        ]
+    # Locust takes whole seconds; round up so the gate never measures less than asked.
+    return ["--run-time", f"{math.ceil(profile.duration_s)}s"]
+
+
+def _scale_out_environment(profile: LoadProfile) -> dict[str, str]:
+    env = {}
+    if profile.workers or profile.remote_workers:
+        env[child.ENV_RUN_TIME_S] = f"{math.ceil(profile.duration_s)}"
+    if profile.rate is not None:
+        # Local workers each read their share; a remote master divides when it configures them.
+        env[child.ENV_RATE] = repr(profile.rate / max(1, profile.workers))
+        env[child.ENV_ARRIVALS] = profile.arrivals
+    return env
 
 
 def child_environment(
@@ -112,8 +157,11 @@ def child_environment(
             child.ENV_WAIT_MIN_S: f"{profile.wait_s[0]}",
             child.ENV_WAIT_MAX_S: f"{profile.wait_s[1]}",
             "PYTHONUNBUFFERED": "1",
+            **_scale_out_environment(profile),
         }
     )
+    if profile.abort_on:
+        env[child.ENV_ABORT_ON] = abort.encode_rules(profile.abort_on)
     return env
 
 
@@ -183,8 +231,13 @@ def run_load(
     *,
     on_progress: Callable[[Progress], None] | None = None,
     html_report: Path | None = None,
+    ca_bundle: str | None = None,
 ) -> LoadResult:
-    """Run the profile against the target and return the exact result; raise LoadRunError otherwise."""
+    """Run the profile against the target and return the exact result; raise LoadRunError otherwise,
+    LoadInterrupted on Ctrl-C. `ca_bundle`: PEM file of CAs the child trusts for https."""
+    problem = open_files_problem(profile.users)
+    if problem is not None:
+        raise LoadRunError(problem)
     workdir = Path(tempfile.mkdtemp(prefix="aksload-"))
     try:
         rows_file = workdir / "rows.json"
@@ -192,6 +245,8 @@ def run_load(
         result_file = workdir / "result.json"
         stderr_path = workdir / "locust-stderr.log"
         env = child_environment(target, profile, rows_file, result_file)
+        if ca_bundle:
+            env[child.ENV_CA_BUNDLE] = ca_bundle
         with open(stderr_path, "wb") as stderr:
             process = subprocess.Popen(
                 locust_argv(profile, target, html_report),
@@ -205,6 +260,9 @@ def run_load(
             output = _ChildOutput(process.stdout, on_progress)
             try:
                 returncode = _supervise(process, target, profile.deadline_s)
+            except KeyboardInterrupt as interrupt:
+                _kill_group(process)  # SIGTERM first: the recorder then writes what it has
+                raise LoadInterrupted(_partial_result(result_file), interrupt) from None
             except BaseException:
                 _kill_group(process)
                 raise
@@ -213,14 +271,39 @@ def run_load(
         secrets = [value for value in target.headers(refresh=False).values()]
         if returncode != 0:
             tail = _scrub("\n".join(_tail(stderr_path) + list(output.tail)), secrets)
-            raise LoadRunError(f"load generator (locust) exited with code {returncode}; its last output:\n{tail}")
+            raise LoadRunError(f"load generator (locust) {_exit_cause(returncode)}; its last output:\n{tail}")
         try:
-            return LoadResult.from_file(result_file)
+            result = LoadResult.from_file(result_file)
         except ResultFileError as error:
             tail = _scrub("\n".join(_tail(stderr_path)), secrets)
             raise LoadRunError(f"load generator finished without a usable result: {error}\n{tail}") from None
+        if not result.complete:
+            # Stopped by a signal from outside (an operator, a container runtime): judging a
+            # shortened run could pass a gate on data it never collected.
+            raise LoadRunError(
+                f"load generator was stopped by a signal {result.ended_at - result.started_at:.0f}s into a "
+                f"{profile.duration_s:g}s run ({result.requests} requests measured); no verdict on a partial run"
+            )
+        return result
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _exit_cause(returncode: int) -> str:
+    if returncode >= 0:
+        return f"exited with code {returncode}"
+    name = signal.Signals(-returncode).name if -returncode in signal.valid_signals() else str(-returncode)
+    if -returncode == signal.SIGKILL:
+        # Nobody else SIGKILLs a process unannounced; the kernel does when memory runs out.
+        return f"was killed by {name} (out of memory? see dmesg, or run fewer users / a bigger machine)"
+    return f"was killed by {name}"
+
+
+def _partial_result(result_file: Path) -> LoadResult | None:
+    try:
+        return LoadResult.from_file(result_file)
+    except ResultFileError:
+        return None
 
 
 def _supervise(process: subprocess.Popen[bytes], target: Target, deadline_s: float) -> int:

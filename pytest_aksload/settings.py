@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from .baseline import TOLERANCE_FORM, Tolerance, parse_tolerances
 from .units import UnitError, parse_duration
 
 GROUP = "aksload"
@@ -85,8 +86,33 @@ def _positive_float(value: str) -> float:
     return number
 
 
+INCONCLUSIVE_POLICIES = ("fail", "pass", "extend")
+
+
+def _inconclusive(value: str) -> str:
+    value = value.strip().lower()
+    if value not in INCONCLUSIVE_POLICIES:
+        raise ValueError(value)
+    return value
+
+
 def _duration(value: str) -> float:
     return parse_duration(value)
+
+
+def _count(value: str) -> int:
+    number = int(str(value).strip())
+    if number < 0:
+        raise ValueError(value)
+    return number
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.strip().rpartition(":")
+    number = int(port)
+    if not host or not 0 < number < 65536:
+        raise ValueError(value)
+    return host.strip("[]"), number
 
 
 def _scoring_uri(value: str) -> str:
@@ -102,6 +128,10 @@ def _existing_file(value: str) -> str:
     if not path.is_file():
         raise ValueError(value)
     return str(path)
+
+
+def _tolerances(value: str) -> tuple[Tolerance, ...]:
+    return tuple(parse_tolerances(value).values())
 
 
 def _env_name(value: str) -> str:
@@ -149,6 +179,14 @@ OPTIONS: tuple[Option, ...] = (
         None,
     ),
     Option(
+        "aks_ca_bundle",
+        "CA certificate(s), PEM, that sign the endpoint's TLS certificate (e.g. a self-signed or private CA); "
+        "used by pre-flight and the load generator (default: the system's trusted CAs).",
+        _existing_file,
+        "the path of an existing PEM file",
+        "PATH",
+    ),
+    Option(
         "aks_users",
         f"Users (concurrent clients) for markers that omit users= (default {DEFAULT_USERS}).",
         _positive_int,
@@ -181,7 +219,73 @@ OPTIONS: tuple[Option, ...] = (
         DEFAULT_REQUEST_TIMEOUT_S,
     ),
     Option(
-        "aks_report", "Write per-test result JSON and Locust's HTML report into DIR.", _text, "a directory path", "DIR"
+        "aks_inconclusive",
+        "What an INCONCLUSIVE SLO verdict (too few requests, or the confidence interval straddles the "
+        "threshold) does: fail the test, pass it with a warning, or extend the load up to the marker's "
+        "max_duration= until it is decided (default fail: a gate must not ship what it could not verify).",
+        _inconclusive,
+        "one of " + ", ".join(INCONCLUSIVE_POLICIES),
+        "POLICY",
+        "fail",
+    ),
+    Option(
+        "aks_workers",
+        "Run Locust as a master with N local worker processes (one per core scales the load generator past "
+        "one CPU); markers may override with workers= (default 0: one process).",
+        _count,
+        "a whole number >= 0",
+        "N",
+        0,
+    ),
+    Option(
+        "aks_expect_workers",
+        "Run Locust as a master that waits for N remote workers (aksload-worker) on --aks-master-bind.",
+        _positive_int,
+        "a whole number >= 1",
+        "N",
+    ),
+    Option(
+        "aks_master_bind",
+        "HOST:PORT the master listens on for remote workers; it hands them the key, so bind a private interface.",
+        _host_port,
+        "HOST:PORT, e.g. 10.0.0.4:5557",
+        "HOST:PORT",
+    ),
+    Option(
+        "aks_report",
+        "Write per-test result JSON and Locust's HTML report, summary.json, summary.md and report.html into DIR.",
+        _text,
+        "a directory path",
+        "DIR",
+    ),
+    Option(
+        "aks_require_target",
+        "Make a missing target option an ERROR for tests that need one, instead of a skip.",
+        _bool,
+        "true or false",
+        None,
+    ),
+    Option(
+        "aks_save_baseline",
+        "Store this session's load results (histograms included) in PATH for --aks-compare.",
+        _text,
+        "a file path",
+        "PATH",
+    ),
+    Option(
+        "aks_compare",
+        "Compare each load test with its result in the baseline file PATH (--aks-save-baseline).",
+        _existing_file,
+        "the path of an existing baseline file",
+        "PATH",
+    ),
+    Option(
+        "aks_max_regression",
+        'Fail a test whose metric got significantly worse than its --aks-compare baseline by more than '
+        'the tolerance, e.g. "p95=10%,rps=5%,failure_rate=0.5pp".',
+        _tolerances,
+        TOLERANCE_FORM + " (latency pQ: % or ms; rps: %; failure_rate: pp)",
+        "SPEC",
     ),
     Option(
         "aks_key_env",
@@ -220,11 +324,20 @@ class Settings:
     aml_deployment: str | None = None
     aks_scoring_uri: str | None = None
     aks_local: bool = False
+    aks_ca_bundle: str | None = None
     aks_users: int = DEFAULT_USERS
     aks_spawn_rate: float = DEFAULT_SPAWN_RATE
     aks_duration: float = DEFAULT_DURATION_S
     aks_request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S
+    aks_inconclusive: str = "fail"
+    aks_workers: int = 0
+    aks_expect_workers: int | None = None
+    aks_master_bind: tuple[str, int] | None = None
     aks_report: str | None = None
+    aks_require_target: bool = False
+    aks_save_baseline: str | None = None
+    aks_compare: str | None = None
+    aks_max_regression: tuple[Tolerance, ...] = ()
     aks_key_env: str = "AKS_KEY"
     criteo_sample_path: str | None = None
 
@@ -244,7 +357,8 @@ def add_options(parser: pytest.Parser) -> None:
             kwargs: dict[str, Any] = {
                 "dest": option.name,
                 "default": None,
-                "help": option.help + f" [env {option.env}]",
+                # argparse %-formats help texts; a literal % (e.g. "p95=10%") must be doubled.
+                "help": (option.help + f" [env {option.env}]").replace("%", "%%"),
             }
             if option.metavar is None:
                 kwargs["action"] = "store_const"
@@ -293,10 +407,17 @@ def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> 
 
 
 def _check_combination(settings: Settings) -> None:
+    if settings.aks_expect_workers and not settings.aks_master_bind:
+        raise pytest.UsageError(
+            "--aks-expect-workers needs --aks-master-bind HOST:PORT (where remote workers connect; it hands them "
+            "the key, so bind a private interface)"
+        )
     given = [name for name in TARGET_OPTIONS if getattr(settings, name)]
     if len(given) > 1:
         flags = ", ".join(OPTIONS_BY_NAME[name].flag for name in given)
         raise pytest.UsageError(f"choose one target: {flags} were all given; pass only one of them")
+    if settings.aks_max_regression and not settings.aks_compare:
+        raise pytest.UsageError("--aks-max-regression needs --aks-compare PATH (the baseline to compare with)")
     if settings.aml_deployment and not settings.aml_endpoint:
         raise pytest.UsageError("--aml-deployment needs --aml-endpoint NAME (the endpoint the deployment belongs to)")
     target = settings.target_option

@@ -17,8 +17,19 @@ Grammar (whitespace- and case-insensitive)::
                | none          requests: a whole number
 
 Thresholds are held in canonical units: latency in ms, failure_rate as a fraction 0..1,
-rps per second, requests as a count. ``"... over 10s windows"`` is reserved for windowed
-objectives and rejected for now.
+rps per second, requests as a count.
+
+Windowed objectives (``objective over D windows``, D a duration such as ``10s`` or ``1m``) must
+hold in EVERY consecutive window of D seconds of the measured run, not just on average: a
+service that fails everything for its last 5 s can keep a 25 s run under 25 % failures, but not
+its last 10 s window. ``requests`` has no windowed form (use ``rps``).
+
+Verdicts are three-way when the result carries confidence intervals (``result.ci(metric)``, see
+confidence.py): PASS when the whole interval meets the objective, FAIL when the whole interval
+violates it, INCONCLUSIVE when it straddles the threshold or is unbounded (too few requests). A
+windowed objective FAILs if any window fails, PASSes if all pass; the per-window intervals are
+Bonferroni-corrected (confidence 1 - a/k over k windows) so that checking many windows does not
+multiply false alarms. Results without ``ci`` (plain objects in tests) get PASS/FAIL on the value.
 
 Plain stdlib only: no pytest, locust or pandas (see DESIGN.md, hard rule 1).
 """
@@ -29,14 +40,23 @@ import math
 import numbers
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Protocol
 
-from pytest_aksload.units import NUMBER, exact_float, exact_fraction, plain_number
+from pytest_aksload.units import (
+    NUMBER,
+    UnitError,
+    exact_float,
+    exact_fraction,
+    format_duration,
+    parse_duration,
+    plain_number,
+)
 
 __all__ = [
     "FAIL",
+    "INCONCLUSIVE",
     "OPERATORS",
     "PASS",
     "Measurements",
@@ -48,15 +68,17 @@ __all__ = [
     "assert_slos",
     "evaluate",
     "failed_message",
+    "format_value",
     "format_verdicts",
     "parse_slo",
     "parse_slos",
 ]
 
-# Verdicts are strings, not a bool, so that a third outcome (INCONCLUSIVE, from confidence
-# intervals) can be added without changing what callers store or print.
+# Verdicts are strings, not a bool: a third outcome, INCONCLUSIVE, comes from confidence intervals.
 PASS = "PASS"
 FAIL = "FAIL"
+INCONCLUSIVE = "INCONCLUSIVE"
+DEFAULT_CONFIDENCE = 0.95
 
 OPERATORS = ("<", "<=", ">", ">=")
 _UPPER_BOUNDS = ("<", "<=")  # objectives that cap a value; the others set a floor
@@ -98,8 +120,8 @@ _VALID_METRICS = "p<q> (e.g. p50, p95, p99.9), mean, max, failure_rate, rps, req
 _VALID_OPERATORS = " ".join(OPERATORS)
 
 # Deliberately lenient: every non-empty string matches, and each part is then validated on
-# its own so the error can name the part that is wrong. The trailing "over ..." group is
-# where windowed objectives ("p95 < 300ms over 10s windows") will plug in.
+# its own so the error can name the part that is wrong. The trailing "over ..." group holds
+# the window of a windowed objective ("p95 < 300ms over 10s windows").
 _SHAPE = re.compile(
     rf"""
     (?P<metric>[^\s<>=!]*)\s*
@@ -110,6 +132,8 @@ _SHAPE = re.compile(
     re.VERBOSE | re.DOTALL | re.IGNORECASE | re.ASCII,
 )
 _QUANTILE_RE = re.compile(rf"p(?P<q>{NUMBER})", re.ASCII)
+_WINDOW_RE = re.compile(r"\s*(?P<duration>.*?)\s*windows?\s*", re.DOTALL | re.IGNORECASE | re.ASCII)
+_WINDOW_HINT = "write the window like 'over 10s windows' (a duration: 10s, 1m, 500ms)"
 
 
 class SloError(ValueError):
@@ -138,6 +162,7 @@ class Slo:
     op: str
     threshold: float  # canonical units: ms, fraction 0..1, per second, count
     quantile: float | None = None  # set for pQ metrics only
+    window_s: float | None = None  # set for windowed objectives ("... over 10s windows")
 
     @property
     def kind(self) -> str:
@@ -151,7 +176,8 @@ class Slo:
         return f"{self.op} {_threshold_text(self)}{suffix}"
 
     def __str__(self) -> str:
-        return f"{self.metric} {self.op} {_threshold_text(self)}"
+        window = f" over {format_duration(self.window_s)} windows" if self.window_s is not None else ""
+        return f"{self.metric} {self.op} {_threshold_text(self)}{window}"
 
 
 # Everything the marker's slo= may be; parse_slos() turns any of it into a list of Slo.
@@ -167,10 +193,6 @@ def parse_slo(text: str) -> Slo:
         raise _error(text, "empty objective; write it like 'p95 < 300ms'")
     shape = _SHAPE.fullmatch(stripped)
     assert shape is not None  # the pattern matches any non-empty string
-    if shape["window"] is not None:
-        raise _error(
-            text, "windowed SLOs are not supported yet; state the objective for the whole run, e.g. 'p95 < 300ms'"
-        )
     if not shape["metric"]:
         raise _error(text, f"missing metric; valid metrics: {_VALID_METRICS}")
     metric, quantile, kind = _parse_metric(shape["metric"], text)
@@ -206,7 +228,22 @@ def parse_slo(text: str) -> Slo:
         raise _error(text, problem)
     if kind == _REQUESTS and not whole:
         raise _error(text, f"requests must be a whole number, got {number!r}")
-    return Slo(text=text, metric=metric, op=op, threshold=threshold, quantile=quantile)
+    window_s = None if shape["window"] is None else _parse_window(shape["window"], kind, text)
+    return Slo(text=text, metric=metric, op=op, threshold=threshold, quantile=quantile, window_s=window_s)
+
+
+def _parse_window(text_after_over: str, kind: str, text: str) -> float:
+    if kind == _REQUESTS:
+        raise _error(
+            text, "requests has no windowed form; bound throughput per window with 'rps >= N over 10s windows'"
+        )
+    match = _WINDOW_RE.fullmatch(text_after_over)
+    if match is None or not match["duration"]:
+        raise _error(text, _WINDOW_HINT)
+    try:
+        return parse_duration(match["duration"], what="window")
+    except UnitError as error:
+        raise _error(text, f"{error}; {_WINDOW_HINT}") from None
 
 
 def parse_slos(value: SloSpec) -> list[Slo]:
@@ -310,62 +347,158 @@ class SloVerdict:
     """The outcome of one objective against one result.
 
     ``measured`` and ``margin`` are in the objective's canonical units; ``margin`` is
-    positive for headroom and negative for a violation. Nothing measured (no requests) is
-    NaN and fails: a gate must not pass on no evidence.
+    positive for headroom and negative for a violation. ``low``/``high`` is the confidence
+    interval of the measured value (both equal ``measured`` when the result has none).
+    ``reason`` says why a verdict is INCONCLUSIVE; ``window`` is ``(start_s, end_s)`` of the
+    worst window of a windowed objective (seconds from the start of the run). Nothing measured
+    (no requests) is NaN and fails: a gate must not pass on no evidence.
     """
 
     slo: Slo
     measured: float
     margin: float
-    verdict: str  # PASS or FAIL
+    verdict: str  # PASS, FAIL or INCONCLUSIVE
+    low: float = math.nan
+    high: float = math.nan
+    confidence: float | None = None
+    reason: str | None = None
+    window: tuple[float, float] | None = None
 
     @property
     def passed(self) -> bool:
         return self.verdict == PASS
 
+    @property
+    def interval_text(self) -> str:
+        """``"380.1..450.2ms"``, or ``""`` without an interval (or a degenerate one)."""
+        if self.confidence is None or math.isnan(self.low) or self.low == self.high:
+            return ""
+        return f"{_format(self.slo.kind, self.low)}..{_format(self.slo.kind, self.high)}"
+
     def describe(self) -> str:
-        """One line, e.g. ``p95 < 300ms: measured 412.3ms, objective < 300ms, over by 112.3ms (FAIL)``."""
+        """One line, e.g. ``p95 < 300ms: measured 412.3ms (95% CI 398.0ms..430.1ms), objective < 300ms,
+        over by 112.3ms (FAIL)``."""
         head = f"{self.slo}: "
+        if self.window is not None:
+            head += f"worst window {self.window[0]:g}-{self.window[1]:g}s: "
         if math.isnan(self.measured):
-            return f"{head}nothing was measured, objective {self.slo.objective} ({self.verdict})"
-        if self.passed:
+            why = f"; {self.reason}" if self.reason else ""
+            return f"{head}nothing was measured, objective {self.slo.objective}{why} ({self.verdict})"
+        if self.verdict == INCONCLUSIVE:
+            how = self.reason or "the confidence interval straddles the objective"
+        elif self.passed:
             how = f"headroom {_format(self.slo.kind, abs(self.margin))}"
         elif self.margin == 0:
             how = f"exactly at the limit, which {self.slo.op} excludes"
         else:
             direction = "over" if self.slo.op in _UPPER_BOUNDS else "short"
             how = f"{direction} by {_format(self.slo.kind, -self.margin)}"
+        interval = f" ({self.confidence:.0%} CI {self.interval_text})" if self.interval_text else ""
         return (
-            f"{head}measured {_format(self.slo.kind, self.measured)}, "
+            f"{head}measured {_format(self.slo.kind, self.measured)}{interval}, "
             f"objective {self.slo.objective}, {how} ({self.verdict})"
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready; NaN becomes None because JSON has no NaN."""
+        """JSON-ready; NaN becomes None and an unbounded side "inf" becomes None too."""
         return {
             "objective": str(self.slo),
             "metric": self.slo.metric,
             "op": self.slo.op,
             "threshold": self.slo.threshold,
-            "measured": None if math.isnan(self.measured) else self.measured,
-            "margin": None if math.isnan(self.margin) else self.margin,
+            "window_s": self.slo.window_s,
+            "measured": _json(self.measured),
+            "margin": _json(self.margin),
+            "ci": None if self.confidence is None else [_json(self.low), _json(self.high)],
+            "confidence": self.confidence,
             "verdict": self.verdict,
+            "reason": self.reason,
+            "window": None if self.window is None else list(self.window),
         }
 
 
-def evaluate(slos: SloSpec, result: Measurements) -> list[SloVerdict]:
-    """One verdict per objective, in order. ``slos`` is anything ``parse_slos`` accepts."""
+def _json(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+class WindowedMeasurements(Measurements, Protocol):
+    """One window of a run: the measurements plus where it lies (seconds from the run's start)."""
+
+    start_offset_s: float
+    duration_s: float
+
+
+def evaluate(slos: SloSpec, result: Measurements, confidence: float = DEFAULT_CONFIDENCE) -> list[SloVerdict]:
+    """One verdict per objective, in order. ``slos`` is anything ``parse_slos`` accepts.
+
+    A result with ``ci(metric, confidence)`` gets three-way verdicts; a windowed objective
+    needs ``result.windows(window_s)`` (a sequence of ``WindowedMeasurements``).
+    """
     verdicts = []
     for slo in parse_slos(slos):
-        measured = _measure(slo, result)
-        if math.isnan(measured):
-            verdicts.append(SloVerdict(slo, measured, math.nan, FAIL))
-            continue
-        margin = slo.threshold - measured if slo.op in _UPPER_BOUNDS else measured - slo.threshold
-        # For finite floats a - b == 0 exactly when a == b, so the margin alone decides.
-        holds = margin > 0 or (margin == 0 and slo.op in ("<=", ">="))
-        verdicts.append(SloVerdict(slo, measured, margin, PASS if holds else FAIL))
+        if slo.window_s is None:
+            verdicts.append(_judge(slo, result, confidence))
+        else:
+            verdicts.append(_judge_windows(slo, result, confidence))
     return verdicts
+
+
+def _judge(slo: Slo, result: Measurements, confidence: float) -> SloVerdict:
+    measured = _measure(slo, result)
+    if math.isnan(measured):
+        return SloVerdict(slo, measured, math.nan, FAIL)
+    margin = slo.threshold - measured if slo.op in _UPPER_BOUNDS else measured - slo.threshold
+    ci = getattr(result, "ci", None)
+    if ci is None or slo.kind == _REQUESTS or slo.metric == "max":
+        # Counts and the observed maximum are facts of the run, not estimates.
+        verdict = PASS if _holds(slo, measured) else FAIL
+        return SloVerdict(slo, measured, margin, verdict, measured, measured)
+    low, high = ci(slo.metric, confidence)
+    low_holds, high_holds = _holds(slo, low), _holds(slo, high)
+    if low_holds and high_holds:
+        return SloVerdict(slo, measured, margin, PASS, low, high, confidence)
+    if not low_holds and not high_holds:
+        return SloVerdict(slo, measured, margin, FAIL, low, high, confidence)
+    if math.isinf(low) or math.isinf(high) or (slo.kind == _LATENCY and low == 0):
+        reason = f"too few requests ({result.requests}) to bound {slo.metric} at {confidence:.0%} confidence"
+    else:
+        reason = f"the {confidence:.0%} confidence interval straddles the objective; run longer to decide"
+    return SloVerdict(slo, measured, margin, INCONCLUSIVE, low, high, confidence, reason)
+
+
+def _holds(slo: Slo, value: float) -> bool:
+    # For finite floats a - b == 0 exactly when a == b, so the margin alone decides.
+    margin = slo.threshold - value if slo.op in _UPPER_BOUNDS else value - slo.threshold
+    return margin > 0 or (margin == 0 and slo.op in ("<=", ">="))
+
+
+# Worst first: a failing window beats an undecided one, which beats a passing one.
+_SEVERITY = {FAIL: 0, INCONCLUSIVE: 1, PASS: 2}
+
+
+def _judge_windows(slo: Slo, result: Measurements, confidence: float) -> SloVerdict:
+    assert slo.window_s is not None
+    windows_of = getattr(result, "windows", None)
+    if windows_of is None:
+        raise TypeError(f"{slo}: the result has no windows(window_s) to judge a windowed objective on")
+    windows: Sequence[WindowedMeasurements] = windows_of(slo.window_s)
+    if not windows:
+        reason = f"the measured run has no complete {format_duration(slo.window_s)} window"
+        return SloVerdict(slo, math.nan, math.nan, INCONCLUSIVE, reason=reason)
+    # Bonferroni: k windows at 1 - a/k each keep the chance of any false alarm at most a.
+    per_window = 1.0 - (1.0 - confidence) / len(windows)
+    judged = []
+    for window in windows:
+        bare = Slo(text=slo.text, metric=slo.metric, op=slo.op, threshold=slo.threshold, quantile=slo.quantile)
+        verdict = _judge(bare, window, per_window)
+        judged.append((_SEVERITY[verdict.verdict], _nan_low(verdict.margin), window, verdict))
+    _, _, worst_window, worst = min(judged, key=lambda item: item[:2])
+    start = worst_window.start_offset_s
+    return replace(worst, slo=slo, window=(round(start, 3), round(start + worst_window.duration_s, 3)))
+
+
+def _nan_low(margin: float) -> float:
+    return -math.inf if math.isnan(margin) else margin
 
 
 def _measure(slo: Slo, result: Measurements) -> float:
@@ -375,6 +508,11 @@ def _measure(slo: Slo, result: Measurements) -> float:
     if slo.quantile is not None:
         return float(result.percentile(slo.quantile))
     return float(getattr(result, _RESULT_ATTRIBUTE[slo.metric]))
+
+
+def format_value(slo: Slo, value: float) -> str:
+    """`value` in the display form of `slo`'s metric, e.g. ``412.3ms``, ``0.20%``, ``104.2/s``."""
+    return _format(slo.kind, value)
 
 
 def _format(kind: str, value: float, sign: str = "") -> str:
@@ -391,24 +529,42 @@ def _format(kind: str, value: float, sign: str = "") -> str:
 
 
 def format_verdicts(verdicts: Sequence[SloVerdict]) -> str:
-    """Aligned plain-text table (objective | measured | margin | verdict) for summaries."""
+    """Aligned plain-text table (objective | measured | CI | margin | verdict [| why]) for summaries."""
     if not verdicts:
         return "(no SLOs)"
-    rows = [("objective", "measured", "margin", "verdict")] + [
-        (str(v.slo), _format(v.slo.kind, v.measured), _format(v.slo.kind, v.margin, "+"), v.verdict) for v in verdicts
+    rows = [("objective", "measured", "CI", "margin", "verdict")] + [
+        (
+            str(v.slo),
+            _format(v.slo.kind, v.measured),
+            v.interval_text or "-",
+            _format(v.slo.kind, v.margin, "+"),
+            v.verdict + _verdict_note(v),
+        )
+        for v in verdicts
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = []
-    for objective, measured, margin, verdict in rows:
-        line = f"{objective:<{widths[0]}}  {measured:>{widths[1]}}  {margin:>{widths[2]}}  {verdict}"
-        lines.append(line.rstrip())
+    for objective, measured, interval, margin, verdict in rows:
+        cells = f"{objective:<{widths[0]}}  {measured:>{widths[1]}}  {interval:>{widths[2]}}  {margin:>{widths[3]}}"
+        lines.append(f"{cells}  {verdict}".rstrip())
     return "\n".join(lines)
+
+
+def _verdict_note(verdict: SloVerdict) -> str:
+    notes = []
+    if verdict.window is not None:
+        notes.append(f"worst window {verdict.window[0]:g}-{verdict.window[1]:g}s")
+    if verdict.verdict == INCONCLUSIVE and verdict.reason:
+        notes.append(verdict.reason)
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def failed_message(verdicts: Sequence[SloVerdict]) -> str:
     """A header line, then one ``describe()`` line per objective, passing ones included."""
-    failed = sum(not v.passed for v in verdicts)
-    lines = [f"SLO violated: {failed} of {len(verdicts)} objectives failed"]
+    failed = sum(v.verdict == FAIL for v in verdicts)
+    undecided = sum(v.verdict == INCONCLUSIVE for v in verdicts)
+    counts = f"{failed} of {len(verdicts)} objectives failed" + (f", {undecided} inconclusive" if undecided else "")
+    lines = [f"SLO violated: {counts}"]
     lines.extend(v.describe() for v in verdicts)
     return "\n".join(lines)
 

@@ -73,19 +73,43 @@ def summary_rows(entries: Iterable[Mapping[str, Any]]) -> list[tuple[str, ...]]:
         if metrics is None:
             rows.append((entry["nodeid"], "-", "-", "-", "-", "-", "-", entry["verdict"]))
             continue
+        ci = metrics.get("ci") or {}
         rows.append(
             (
                 entry["nodeid"],
                 str(metrics["requests"]),
-                f"{100 * metrics['failure_rate']:.2f}",
-                f"{metrics['rps']:.1f}",
-                f"{metrics['p50_ms']:.1f}",
-                f"{metrics['p95_ms']:.1f}",
-                f"{metrics['p99_ms']:.1f}",
+                _with_ci(metrics["failure_rate"], ci.get("failure_rate"), ".2f", 100),
+                _with_ci(metrics["rps"], ci.get("rps"), ".1f"),
+                _with_ci(metrics["p50_ms"], ci.get("p50"), ".1f"),
+                _with_ci(metrics["p95_ms"], ci.get("p95"), ".1f"),
+                _with_ci(metrics["p99_ms"], ci.get("p99"), ".1f"),
                 entry["verdict"],
             )
         )
     return rows
+
+
+def _with_ci(value: float | None, interval: list[float | None] | None, spec: str, scale: float = 1) -> str:
+    """``412.3 (398.0-430.1)``: the value and its 95 % confidence interval (``inf``: unbounded, too few requests)."""
+    if value is None:
+        return "-"
+    text = format(value * scale, spec)
+    if not interval:
+        return text
+    low, high = (format(v * scale, spec) if v is not None else "inf" for v in interval)
+    return f"{text} ({low}-{high})"
+
+
+def failure_kind_lines(entries: Iterable[Mapping[str, Any]]) -> list[str]:
+    """One line per test with failures, by kind: throttling (429/503) reads differently from a
+    broken model (http, validation) or a network problem (connection, timeout)."""
+    lines = []
+    for entry in entries:
+        by_kind = (entry.get("metrics") or {}).get("failures_by_kind") or {}
+        if by_kind:
+            kinds = ", ".join(f"{kind} {count}" for kind, count in by_kind.items())
+            lines.append(f"{entry['nodeid']}: failures by kind: {kinds}")
+    return lines
 
 
 def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:

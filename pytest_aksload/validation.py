@@ -7,8 +7,10 @@ must be `{"result": p}` or `{"result": [p, ...]}` with every `p` a probability i
 that same JSON double-encoded as a JSON string (some Azure ML scoring scripts `json.dumps`
 their return value and the server encodes it again).
 
-Failures are grouped by kind (`FAILURE_KINDS`): `http` (status other than 200), `validation`
-(200 but not a score), `connection` (no HTTP response at all) and `timeout`.
+Failures are grouped by kind (`FAILURE_KINDS`): `throttling` (429 Too Many Requests or 503
+Service Unavailable: the service shed load, a capacity problem rather than a broken model),
+`http` (any other status than 200), `validation` (200 but not a score), `connection` (no HTTP
+response at all) and `timeout`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ import json
 import math
 from typing import Any
 
-FAILURE_KINDS = ("http", "validation", "connection", "timeout")
+FAILURE_KINDS = ("http", "throttling", "validation", "connection", "timeout")
+
+# What AKS/Azure ML answer when they shed load (rate limit, no free replica, queue full).
+THROTTLING_STATUSES = frozenset({429, 503})
 
 MAX_REASON_CHARS = 120
 
@@ -73,6 +78,8 @@ def failure_kind(status: int | None, exception: BaseException | None = None) -> 
         return "timeout"
     if not status:
         return "connection"
+    if status in THROTTLING_STATUSES:
+        return "throttling"
     if status != 200:
         return "http"
     return "validation"

@@ -9,7 +9,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 SMOKE_TEST = """
-import pytest_aksload, requests
+import pytest, pytest_aksload, requests
 
 def test_local_service_from_the_wheel(aks_scoring_uri, aks_auth_headers, criteo_payload):
     assert "site-packages" in pytest_aksload.__file__, pytest_aksload.__file__

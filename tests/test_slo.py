@@ -110,9 +110,13 @@ def test_parse_valid(text: str, metric: str, op: str, threshold: float, quantile
         ),
         ("requests >= 10.5", "slo 'requests >= 10.5': requests must be a whole number, got '10.5'"),
         (
-            "p95 < 300ms over 10s windows",
-            "slo 'p95 < 300ms over 10s windows': windowed SLOs are not supported yet; "
-            "state the objective for the whole run, e.g. 'p95 < 300ms'",
+            "p95 < 300ms over 10 parsecs",
+            "slo 'p95 < 300ms over 10 parsecs': write the window like 'over 10s windows' (a duration: 10s, 1m, 500ms)",
+        ),
+        (
+            "requests >= 10 over 10s windows",
+            "slo 'requests >= 10 over 10s windows': requests has no windowed form; "
+            "bound throughput per window with 'rps >= N over 10s windows'",
         ),
         ("", "slo '': empty objective; write it like 'p95 < 300ms'"),
         ("   ", "slo '   ': empty objective; write it like 'p95 < 300ms'"),
@@ -127,10 +131,22 @@ def test_parse_invalid_names_the_bad_part(text: str, message: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["p95 < 300ms OVER 1m windows", "p95 < 300 over 10s", "p95 < over 10s", "rps >= 5 over 30s windows"]
+    ("text", "window_s", "canonical"),
+    [
+        ("p95 < 300ms OVER 1m windows", 60.0, "p95 < 300ms over 1m windows"),
+        ("failure_rate < 5% over 10s windows", 10.0, "failure_rate < 5% over 10s windows"),
+        ("rps >= 5 over 30 s window", 30.0, "rps >= 5 over 30s windows"),
+    ],
 )
-def test_windowed_objectives_are_reserved(text: str) -> None:
-    with pytest.raises(SloError, match="windowed SLOs are not supported yet"):
+def test_windowed_objectives_parse_and_print_back(text: str, window_s: float, canonical: str) -> None:
+    slo = parse_slo(text)
+    assert slo.window_s == window_s and str(slo) == canonical
+    assert parse_slo(str(slo)) == slo and slo != parse_slo(canonical.partition(" over")[0])
+
+
+@pytest.mark.parametrize("text", ["p95 < 300 over 10s", "p95 < over 10s"])
+def test_windowed_objectives_still_need_a_valid_objective(text: str) -> None:
+    with pytest.raises(SloError):
         parse_slo(text)
 
 
@@ -437,17 +453,17 @@ def test_describe(text: str, result: FakeResult, line: str) -> None:
 def test_format_verdicts_is_an_aligned_table() -> None:
     table = format_verdicts(evaluate(["p95 < 300ms", "failure_rate < 1%", "rps >= 100"], FakeResult()))
     assert table.splitlines() == [
-        "objective          measured    margin  verdict",
-        "p95 < 300ms         530.0ms  -230.0ms  FAIL",
-        "failure_rate < 1%     0.20%    +0.80%  PASS",
-        "rps >= 100          104.2/s    +4.2/s  PASS",
+        "objective          measured  CI    margin  verdict",
+        "p95 < 300ms         530.0ms   -  -230.0ms  FAIL",
+        "failure_rate < 1%     0.20%   -    +0.80%  PASS",
+        "rps >= 100          104.2/s   -    +4.2/s  PASS",
     ]
     assert format_verdicts([]) == "(no SLOs)"
 
 
 def test_format_verdicts_shows_missing_measurements() -> None:
     table = format_verdicts(evaluate("p95 < 300ms", FakeResult(requests=0)))
-    assert table.splitlines()[1].split() == ["p95", "<", "300ms", "n/a", "n/a", "FAIL"]
+    assert table.splitlines()[1].split() == ["p95", "<", "300ms", "n/a", "-", "n/a", "FAIL"]
 
 
 def test_to_dict_is_json_ready() -> None:
@@ -457,9 +473,14 @@ def test_to_dict_is_json_ready() -> None:
         "metric": "p95",
         "op": "<",
         "threshold": 600.0,
+        "window_s": None,
         "measured": 530.0,
         "margin": 70.0,
+        "ci": None,
+        "confidence": None,
         "verdict": PASS,
+        "reason": None,
+        "window": None,
     }
     (empty,) = evaluate("p95 < 600ms", FakeResult(requests=0))
     json.dumps(empty.to_dict(), allow_nan=False)

@@ -102,6 +102,8 @@ KINDS = [
     ("message says timed out", 0, OSError("connect timed out"), "timeout"),
     ("server error", 500, Exception("HTTP 500"), "http"),
     ("not found", 404, Exception("HTTP 404"), "http"),
+    ("rate limited", 429, Exception("HTTP 429"), "throttling"),
+    ("no free replica", 503, Exception("HTTP 503"), "throttling"),
     ("bad body", 200, Exception("result is not a probability: 2"), "validation"),
 ]
 

@@ -54,6 +54,8 @@ because Locust also reads `~/.locust.conf` and `./locust.conf`/`./pyproject.toml
 `AKSLOAD_REQUEST_TIMEOUT_S`    float, default 30: FastHttpUser connection and network timeout
 `AKSLOAD_WAIT_MIN_S/_MAX_S`    floats, default 1 / 2: `wait_time = between(min, max)`
 `AKSLOAD_PROGRESS_S`           float, default 2: interval of progress lines
+`AKSLOAD_CA_BUNDLE`            optional PEM file of CAs to trust for https (--aks-ca-bundle);
+                               `child.ssl_context_factory` reads it
 =============================  ================================================================
 
 stdin (must be a pipe, or /dev/null; never a TTY, which Locust polls for its own keys):

@@ -22,6 +22,7 @@ The result file format (`"format": "pytest-aksload-result/1"`, times are epoch s
      "started_at", "measure_start", "ended_at", "warmup_s", "window_s", "users_peak",
      "generator": {"cpu_percent" (process CPU time / wall time over the run, 100 = one core),
                    "cpu_percent_peak" (Locust's 5 s samples, null if none), "cpu_warning": bool,
+                   "loop_lag_ms": {"p50", "p95", "max"} (how late gevent woke a 0.1 s sleep),
                    "warnings": [Locust's warning log lines, at most 20],
                    "locust_version", "locust": {Locust's own rounded view of the whole run,
                    warm-up included: "requests", "failures", "p50_ms", "p95_ms", "p99_ms"}},
@@ -46,6 +47,7 @@ import os
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import gevent
@@ -53,7 +55,8 @@ import locust
 from hdrh.histogram import HdrHistogram
 from locust import events
 
-from pytest_aksload import child, histograms
+from pytest_aksload import abort, child, histograms
+from pytest_aksload._locust import distributed
 from pytest_aksload.histograms import Latencies
 from pytest_aksload.validation import failure_kind
 
@@ -64,6 +67,8 @@ MAX_ERROR_GROUPS = 50
 MAX_WARNINGS = 20
 OTHER_ENDPOINTS = "(other endpoints)"
 OTHER_MESSAGES = "(other messages)"
+INTENDED_KEY = "aksload_intended"  # request context: the open model's intended send time (epoch s)
+LAG_PROBE_S = 0.1  # the event-loop lag probe's sleep
 RATE_SPAN_S = 5.0  # progress "rps" is measured over about this many recent seconds
 
 
@@ -86,6 +91,7 @@ class _Windows:
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s
         self.closed: list[dict[str, Any]] = []
+        self.on_close: Callable[[dict[str, Any]], None] | None = None  # abort_on watches closed windows
         self.index = 0
         self._histogram: HdrHistogram | None = None
         self._requests = 0
@@ -125,6 +131,8 @@ class _Windows:
         self.index += 1
         self._histogram = None
         self._requests = self._failures = 0
+        if self.on_close is not None:
+            self.on_close(self.closed[-1])
 
 
 class _Errors:
@@ -133,11 +141,11 @@ class _Errors:
     def __init__(self) -> None:
         self.counts: dict[tuple[str, int | None, str], int] = {}
 
-    def add(self, kind: str, status: int | None, message: str) -> None:
+    def add(self, kind: str, status: int | None, message: str, count: int = 1) -> None:
         key = (kind, status, message)
         if key not in self.counts and len(self.counts) >= MAX_ERROR_GROUPS:
             key = (kind, None, OTHER_MESSAGES)
-        self.counts[key] = self.counts.get(key, 0) + 1
+        self.counts[key] = self.counts.get(key, 0) + count
 
     def to_list(self) -> list[dict[str, Any]]:
         ordered = sorted(self.counts.items(), key=lambda item: -item[1])
@@ -186,6 +194,16 @@ class Recorder:
         self.all_requests = 0
         self.all_failures = 0
         self.users_peak = 0
+        # Open model only: the latencies as measured from the actual send (the "corrected" ones,
+        # from the intended send time, go into total/endpoints/windows) and how well the
+        # schedule was kept (counters owned by `open_model`).
+        self.uncorrected: Latencies | None = None
+        self.schedule: dict[str, float] | None = None
+        # Distributed master only: what the workers shipped (see `merge`).
+        self.merged_windows: dict[int, dict[str, Any]] | None = None
+        self.workers_reported: set[str] = set()
+        self.worker_ended_at = 0.0
+        self._drained_windows = 0
 
     @property
     def measure_start(self) -> float:
@@ -220,19 +238,32 @@ class Recorder:
         start_time: float | None,
         status: int | None,
         exception: BaseException | None,
+        intended: float | None = None,
     ) -> None:
-        """One finished request (the hot path: ~3 histogram records and a few dict look-ups)."""
+        """One finished request (the hot path: ~3 histogram records and a few dict look-ups).
+
+        `intended` (open model): when the schedule meant to send it (epoch s). The latency then
+        counts from that moment, so time spent waiting behind a slow service is not hidden
+        (coordinated omission); the latency from the actual send goes to `uncorrected`."""
         if not self.running:
             return
         us = histograms.ms_to_us(response_time_ms)
         failed = exception is not None
         self.all_requests += 1
         self.all_failures += failed
-        self.windows.record(int((time.monotonic() - self._mono_start) / self.window_s), us, failed)
         if start_time is None:  # custom clients may omit it; the completion time minus latency is as good
             start_time = time.time() - response_time_ms / 1000.0
+        if intended is not None:
+            actual_us = us
+            us += max(0, round((start_time - intended) * 1_000_000))
+            start_time = intended
+        self.windows.record(int((time.monotonic() - self._mono_start) / self.window_s), us, failed)
         if start_time < self.measure_start:
             return
+        if intended is not None:
+            if self.uncorrected is None:
+                self.uncorrected = Latencies()
+            self.uncorrected.record(actual_us)
         key = f"{request_type} {name}"
         endpoint = self.endpoints.get(key)
         if endpoint is None:
@@ -251,7 +282,76 @@ class Recorder:
             return None
         return round(self.total.latencies.percentiles_ms([95])[95], 3)
 
+    # --- distributed runs: a worker drains deltas, the master merges them ---------------------
+    def drain(self, final: bool = False) -> dict[str, Any]:
+        """What this worker recorded since the last drain, as mergeable pieces; resets them.
+
+        Histograms travel encoded (a few kB), so a report stays small however many requests
+        it stands for; windows go once they are closed (all of them in the `final` drain)."""
+        delta: dict[str, Any] = {
+            "all_requests": self.all_requests,
+            "all_failures": self.all_failures,
+            "total": self.total.to_dict(),
+            "endpoints": {name: stats.to_dict() for name, stats in self.endpoints.items()},
+            "errors": self.errors.to_list(),
+            "windows": self.windows.closed[self._drained_windows :],
+            "uncorrected": None if self.uncorrected is None else self.uncorrected.to_dict(),
+            "schedule": self.schedule,
+        }
+        if final:
+            delta.update(started_at=self.started_at, ended_at=self.ended_at, cpu_percent=self.cpu_percent)
+        self.all_requests = self.all_failures = 0
+        self.total, self.endpoints, self.errors = _Stats(), {}, _Errors()
+        self.uncorrected = None
+        self.schedule = None if self.schedule is None else dict.fromkeys(self.schedule, 0)
+        self._drained_windows = len(self.windows.closed)
+        return delta
+
+    def merge(self, worker: str, delta: dict[str, Any]) -> None:
+        """Add a worker's `drain` to this (master's) recorder: exact, histograms add bucket by bucket."""
+        self.all_requests += delta["all_requests"]
+        self.all_failures += delta["all_failures"]
+        _merge_stats(self.total, delta["total"])
+        for name, stats in delta["endpoints"].items():
+            if name not in self.endpoints and len(self.endpoints) >= MAX_ENDPOINTS:
+                name = OTHER_ENDPOINTS
+            _merge_stats(self.endpoints.setdefault(name, _Stats()), stats)
+        for group in delta["errors"]:
+            self.errors.add(group["kind"], group["status"], group["message"], group["count"])
+        if delta["uncorrected"] is not None:
+            if self.uncorrected is None:
+                self.uncorrected = Latencies()
+            self.uncorrected.add(Latencies.from_dict(delta["uncorrected"]))
+        if delta["schedule"] is not None:
+            self.schedule = _merge_schedule(self.schedule, delta["schedule"])
+        if self.merged_windows is None:
+            self.merged_windows = {}
+        for window in delta["windows"]:
+            _merge_window(self.merged_windows, window)
+        if "ended_at" in delta:
+            self.workers_reported.add(worker)
+            self.worker_ended_at = max(self.worker_ended_at, delta["ended_at"] or 0.0)
+
+    def _windows_out(self) -> list[dict[str, Any]]:
+        if self.merged_windows is None:
+            return self.windows.closed
+        last = max(self.merged_windows, default=-1)
+        return [self.merged_windows.get(i) or _empty_window(i, self.window_s) for i in range(last + 1)]
+
     def to_dict(self, generator: dict[str, Any], complete: bool) -> dict[str, Any]:
+        if self.workers_reported:
+            # The workers' clock: the master stops a moment after its last worker did, and
+            # counting that moment would understate the rate.
+            self.ended_at = min(self.ended_at or math.inf, max(self.worker_ended_at, self.measure_start))
+            generator = {**generator, "workers": len(self.workers_reported)}
+        extra: dict[str, Any] = {}
+        if self.uncorrected is not None:
+            extra["uncorrected"] = {**self.uncorrected.to_dict(), "failures": self.total.failures}
+        if self.schedule is not None:
+            extra["schedule"] = self.schedule
+        return {**self._result_dict(generator, complete), **extra}
+
+    def _result_dict(self, generator: dict[str, Any], complete: bool) -> dict[str, Any]:
         return {
             "format": child.RESULT_FORMAT,
             "complete": complete,
@@ -264,9 +364,45 @@ class Recorder:
             "generator": {"cpu_percent": self.cpu_percent, **generator},
             "total": self.total.to_dict(),
             "endpoints": {name: stats.to_dict() for name, stats in self.endpoints.items()},
-            "windows": self.windows.closed,
+            "windows": self._windows_out(),
             "errors": self.errors.to_list(),
         }
+
+
+def _merge_stats(stats: _Stats, data: dict[str, Any]) -> None:
+    stats.latencies.add(Latencies.from_dict(data))
+    stats.failures += data["failures"]
+
+
+def _merge_schedule(mine: dict[str, float] | None, theirs: dict[str, float]) -> dict[str, float]:
+    merged = dict(mine or {})
+    for key, value in theirs.items():
+        # "max_*" are maxima, "pool" a per-process size that adds up, the rest counts.
+        merged[key] = max(merged.get(key, 0), value) if key.startswith("max_") else merged.get(key, 0) + value
+    return merged
+
+
+def _merge_window(windows: dict[int, dict[str, Any]], window: dict[str, Any]) -> None:
+    mine = windows.get(window["index"])
+    if mine is None:
+        windows[window["index"]] = dict(window)
+        return
+    encoded = [w["histogram"] for w in (mine, window) if w["histogram"] is not None]
+    mine["histogram"] = histograms.encode(histograms.merge(encoded)) if encoded else None
+    mine["requests"] += window["requests"]
+    mine["failures"] += window["failures"]
+    mine["duration_s"] = max(mine["duration_s"], window["duration_s"])
+
+
+def _empty_window(index: int, window_s: float) -> dict[str, Any]:
+    return {
+        "index": index,
+        "start_offset_s": round(index * window_s, 6),
+        "duration_s": window_s,
+        "requests": 0,
+        "failures": 0,
+        "histogram": None,
+    }
 
 
 def write_json_atomically(path: str, data: dict[str, Any]) -> None:
@@ -284,8 +420,9 @@ class _Session:
 
     def __init__(self, environment: Any) -> None:
         self.environment = environment
+        self.role = distributed.role(environment)
         self.result_file = os.environ.get(child.ENV_RESULT_FILE, "")
-        if not self.result_file:
+        if not self.result_file and self.role != "worker":  # a worker ships its data to the master
             raise RuntimeError(f"{child.ENV_RESULT_FILE} is not set: the recorder has nowhere to write")
         self.progress_s = child._env_float(child.ENV_PROGRESS_S, 2.0) or 2.0
         self.recorder = Recorder(
@@ -293,19 +430,54 @@ class _Session:
             window_s=child._env_float(child.ENV_WINDOW_S, 1.0),
         )
         child.auth_headers()  # parse now: a malformed value fails the child before any request
+        self.aborted: dict[str, Any] | None = None
+        self.abort_watch = abort.AbortWatch(
+            abort.decode_rules(os.environ.get(child.ENV_ABORT_ON, "")), self.recorder.window_s, self.recorder.warmup_s
+        )
+        if self.abort_watch.rules:
+            self.recorder.windows.on_close = self._window_closed
         self.cpu_peak: float | None = None
         self.cpu_warning = False
+        self.loop_lag = Latencies()
+        self._lag: Any = None
         self.warnings = _WarningLog()
         logging.getLogger().addHandler(self.warnings)
         self.written = False
         self._progress = None
         self._rate_samples: deque[tuple[float, int]] = deque()
-        gevent.spawn(_read_stdin_headers)
+        self._forward_headers: Any = None
+
+    def attach(self, hooks: Any) -> None:
+        """Role-specific wiring: distributed messages, and stdin/progress in the one process that
+        talks to the parent (local worker processes share the master's pipes)."""
+        if self.role == "worker":
+            distributed.attach_worker(self.environment, hooks, self.recorder, self._configured)
+            return
+        if self.role == "master":
+            run_time_s = child._env_float(child.ENV_RUN_TIME_S, 0.0)
+            self._forward_headers = distributed.attach_master(self.environment, hooks, self.recorder, run_time_s)
+        gevent.spawn(_read_stdin_headers, self._forward_headers)
+
+    def _configured(self, _config: dict[str, Any]) -> None:
+        """A remote worker got the run's settings from the master."""
+        self.recorder.warmup_s = child._env_float(child.ENV_WARMUP_S, 0.0)
+        self.recorder.window_s = self.recorder.windows.window_s = child._env_float(child.ENV_WINDOW_S, 1.0) or 1.0
 
     # --- Locust event listeners -------------------------------------------------------------
     def on_test_start(self, **_kwargs: Any) -> None:
         self.recorder.start()
-        self._progress = gevent.spawn(self._progress_loop)
+        self._lag = gevent.spawn(self._lag_loop)
+        if self.role != "worker":
+            self._progress = gevent.spawn(self._progress_loop)
+
+    def _lag_loop(self) -> None:
+        """How late the event loop wakes a greenlet: every request of every user waits that long
+        before its send (or after its response), so it is the generator's own queueing, whether
+        the child burns its CPU itself or a competing process starves it."""
+        while True:
+            before = time.monotonic()
+            gevent.sleep(LAG_PROBE_S)
+            self.loop_lag.record(histograms.ms_to_us((time.monotonic() - before - LAG_PROBE_S) * 1000.0))
 
     def on_request(
         self,
@@ -315,10 +487,12 @@ class _Session:
         exception: BaseException | None = None,
         start_time: float | None = None,
         response: Any = None,
+        context: dict[str, Any] | None = None,
         **_kwargs: Any,
     ) -> None:
         status = getattr(response, "status_code", None)
-        self.recorder.record(request_type, name, response_time, start_time, status, exception)
+        intended = context.get(INTENDED_KEY) if context else None
+        self.recorder.record(request_type, name, response_time, start_time, status, exception, intended)
 
     def on_spawning_complete(self, user_count: int, **_kwargs: Any) -> None:
         self.recorder.users_peak = max(self.recorder.users_peak, user_count)
@@ -334,14 +508,27 @@ class _Session:
         self.recorder.stop()
         if self._progress is not None:
             self._progress.kill(block=False)
+        if self._lag is not None:
+            self._lag.kill(block=False)
 
     def on_quitting(self, **_kwargs: Any) -> None:
-        if self.written or self.recorder.started_at is None:
+        if self.role == "worker" or self.written or self.recorder.started_at is None:
             return  # never started: no result; the parent reports the missing file
         complete = self.recorder.ended_at is not None  # else a signal cut the run short
         self.recorder.stop()
         self.written = True
-        write_json_atomically(self.result_file, self.recorder.to_dict(self._generator(), complete))
+        data = self.recorder.to_dict(self._generator(), complete)
+        if self.aborted is not None:
+            data["aborted"] = self.aborted
+        write_json_atomically(self.result_file, data)
+
+    def _window_closed(self, window: dict[str, Any]) -> None:
+        if self.aborted is not None:
+            return
+        self.aborted = self.abort_watch.window_closed(window)
+        if self.aborted is not None:
+            # Not from inside this request-event callback: quitting kills the user greenlets.
+            gevent.spawn(self.environment.runner.quit)
 
     # --- helpers ----------------------------------------------------------------------------
     def _sample_users(self) -> None:
@@ -391,16 +578,19 @@ class _Session:
                     for q in (0.5, 0.95, 0.99)
                 },
             }
+        lag = self.loop_lag.percentiles_ms([50, 95]) if self.loop_lag.count else {}
         return {
             "cpu_percent_peak": self.cpu_peak,
             "cpu_warning": self.cpu_warning,
+            # Event-loop lateness in ms (LAG_PROBE_S probes); None when no probe completed.
+            "loop_lag_ms": {"p50": lag.get(50), "p95": lag.get(95), "max": self.loop_lag.max_ms() if lag else None},
             "warnings": list(self.warnings.messages),
             "locust_version": locust.__version__,
             "locust": own,
         }
 
 
-def _read_stdin_headers() -> None:
+def _read_stdin_headers(forward: Any = None) -> None:
     """Apply `{"headers": {...}}` lines from stdin (token refresh) until EOF.
 
     The blocking `os.read` runs in gevent's native thread pool so the event loop never waits;
@@ -425,16 +615,20 @@ def _read_stdin_headers() -> None:
         *lines, buffer = buffer.split(b"\n")
         for line in lines:
             if line.strip():
-                _apply_header_line(line)
+                _apply_header_line(line, forward)
 
 
-def _apply_header_line(line: bytes) -> None:
+def _apply_header_line(line: bytes, forward: Any = None) -> None:
+    """Use the refreshed headers here and, on a master, pass them on (`forward`) to the workers."""
     try:
         message = json.loads(line)
         child.replace_auth_headers(message["headers"])
     except (ValueError, KeyError, TypeError):
         # Never quote the line: it carries a credential.
         logger.warning('ignored a malformed line on stdin (%d bytes); expected {"headers": {...}}', len(line))
+        return
+    if forward is not None:
+        forward()
 
 
 def install(hooks: Any = events) -> None:
@@ -446,6 +640,7 @@ def install(hooks: Any = events) -> None:
 
     def on_init(environment: Any, **_kwargs: Any) -> None:
         session = _Session(environment)
+        hooks.aksload_recorder = session.recorder  # for open_model, which may be a second copy of this module
         hooks.test_start.add_listener(session.on_test_start)
         hooks.request.add_listener(session.on_request)
         hooks.spawning_complete.add_listener(session.on_spawning_complete)
@@ -455,6 +650,7 @@ def install(hooks: Any = events) -> None:
             hooks.usage_monitor.add_listener(session.on_usage_monitor)
         if hasattr(hooks, "cpu_warning"):
             hooks.cpu_warning.add_listener(session.on_cpu_warning)
+        session.attach(hooks)
 
     hooks.init.add_listener(on_init)
 

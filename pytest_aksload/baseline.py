@@ -1,0 +1,273 @@
+"""Baselines: store a session's load results, and judge later runs against them.
+
+What pytest-benchmark does for micro-benchmarks, for load gates: `--aks-save-baseline PATH` keeps
+every load test's full result (encoded histograms included), `--aks-compare PATH` compares each
+test with its stored result, and `--aks-max-regression "p95=10%,rps=5%,failure_rate=0.5pp"`
+fails a test whose metric got worse by more than its tolerance.
+
+A load test is a sample, so the same service measures a slightly different p95 every run. A
+regression only counts when it is *significant*: the 95 % confidence intervals of baseline and
+current run (confidence.py: order statistics for percentiles, batch means for rps, Wilson for the
+failure rate) must be further apart than the tolerance. Requiring the intervals to separate makes
+a false alarm on an unchanged service rarer than 1 in 40 per metric (each side errs the wrong way
+with at most 2.5 %); a change beyond the tolerance whose intervals do not separate is reported as
+"within noise" and does not fail.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .confidence import percentile_interval, rps_interval, wilson_interval
+from .histograms import Latencies
+from .results import LoadResult, ResultFileError
+
+BASELINE_FORMAT = "pytest-aksload-baseline/1"
+CONFIDENCE = 0.95
+
+# Metrics a baseline compares when no tolerance names them (shown, never failing).
+DEFAULT_METRICS = ("p50", "p95", "p99", "rps", "failure_rate")
+
+OK, NOISE, REGRESSED = "ok", "within noise", "REGRESSED"
+
+_TOLERANCE = re.compile(r"^\s*(?P<metric>[a-z_][a-z0-9_.]*)\s*=\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>%|ms|pp)\s*$")
+TOLERANCE_FORM = 'comma-separated metric=tolerance, e.g. "p95=10%,p99=50ms,rps=5%,failure_rate=0.5pp"'
+
+
+class BaselineError(Exception):
+    """A baseline file is missing, unreadable or not a pytest-aksload baseline."""
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How much a metric may get worse: `relative` fraction, or `absolute` ms / fraction-points."""
+
+    metric: str  # "p95", "rps", "failure_rate"
+    amount: float  # fraction for % (0.10), ms for ms, fraction points for pp (0.005)
+    unit: str  # "%", "ms", "pp"
+
+    def __str__(self) -> str:
+        shown = self.amount * 100 if self.unit in ("%", "pp") else self.amount
+        return f"{'-' if self.metric == 'rps' else '+'}{shown:g}{self.unit}"
+
+
+def parse_tolerances(text: str) -> dict[str, Tolerance]:
+    """`"p95=10%,rps=5%,failure_rate=0.5pp"` -> tolerances by metric; ValueError naming the bad part."""
+    tolerances: dict[str, Tolerance] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        match = _TOLERANCE.match(part.lower())
+        if match is None:
+            raise ValueError(part.strip())
+        metric, number, unit = match["metric"], float(match["number"]), match["unit"]
+        latency = _quantile(metric) is not None
+        allowed = ("%", "ms") if latency else {"rps": ("%",), "failure_rate": ("pp",)}.get(metric)
+        if allowed is None or unit not in allowed:
+            raise ValueError(part.strip())
+        amount = number if unit == "ms" else number / 100.0
+        tolerances[metric] = Tolerance(metric, amount, unit)
+    if not tolerances:
+        raise ValueError(text)
+    return tolerances
+
+
+def _quantile(metric: str) -> float | None:
+    if not metric.startswith("p"):
+        return None
+    try:
+        q = float(metric[1:])
+    except ValueError:
+        return None
+    return q if 0 < q < 100 else None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One metric of one test: baseline and current value, their intervals and the judgement."""
+
+    metric: str
+    baseline: float
+    now: float
+    baseline_interval: tuple[float, float]
+    now_interval: tuple[float, float]
+    tolerance: Tolerance | None
+    status: str  # OK, NOISE or REGRESSED
+
+    @property
+    def regressed(self) -> bool:
+        return self.status == REGRESSED
+
+    @property
+    def change(self) -> str:
+        if self.metric == "failure_rate":
+            return f"{(self.now - self.baseline) * 100:+.2f}pp"
+        if self.baseline == 0 or math.isnan(self.baseline) or math.isnan(self.now):
+            return "n/a"
+        return f"{(self.now / self.baseline - 1) * 100:+.1f}%"
+
+    def describe(self) -> str:
+        """One line: baseline, now, change, tolerance and whether the change is significant."""
+        tolerance = "" if self.tolerance is None else f" (tolerance {self.tolerance})"
+        line = f"{self.metric}: baseline {_show(self.metric, self.baseline)}, now {_show(self.metric, self.now)}, "
+        line += f"change {self.change}{tolerance}"
+        intervals = (
+            f"95% intervals {_show_interval(self.metric, self.baseline_interval)} "
+            f"vs {_show_interval(self.metric, self.now_interval)}"
+        )
+        if self.status == REGRESSED:
+            return f"{line}: REGRESSED, significant ({intervals})"
+        if self.status == NOISE:
+            return f"{line}: beyond tolerance but within noise ({intervals}), not failed"
+        return line
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "baseline": _json(self.baseline),
+            "now": _json(self.now),
+            "change": self.change,
+            "baseline_interval": [_json(v) for v in self.baseline_interval],
+            "now_interval": [_json(v) for v in self.now_interval],
+            "tolerance": None if self.tolerance is None else str(self.tolerance),
+            "status": self.status,
+        }
+
+
+def compare(
+    baseline: LoadResult, now: LoadResult, tolerances: Mapping[str, Tolerance] | None = None
+) -> list[Comparison]:
+    """Compare every tolerated metric (or DEFAULT_METRICS, informational) of `now` with `baseline`."""
+    tolerances = dict(tolerances or {})
+    metrics = list(tolerances) or list(DEFAULT_METRICS)
+    return [_compare_metric(metric, baseline, now, tolerances.get(metric)) for metric in metrics]
+
+
+def regression_message(comparisons: list[Comparison]) -> str | None:
+    """The failure message when any comparison regressed significantly, else None."""
+    regressed = [c for c in comparisons if c.regressed]
+    if not regressed:
+        return None
+    lines = [f"regression against the baseline: {len(regressed)} of {len(comparisons)} metrics significantly worse"]
+    return "\n".join(lines + [c.describe() for c in comparisons])
+
+
+def _compare_metric(metric: str, baseline: LoadResult, now: LoadResult, tolerance: Tolerance | None) -> Comparison:
+    base_value, base_interval = _estimate(metric, baseline)
+    now_value, now_interval = _estimate(metric, now)
+    status = OK
+    if tolerance is not None:
+        beyond, significant = _beyond_tolerance(metric, tolerance, base_value, base_interval, now_value, now_interval)
+        if significant:
+            status = REGRESSED
+        elif beyond:
+            status = NOISE
+    return Comparison(metric, base_value, now_value, base_interval, now_interval, tolerance, status)
+
+
+def _beyond_tolerance(
+    metric: str,
+    tolerance: Tolerance,
+    base_value: float,
+    base_interval: tuple[float, float],
+    now_value: float,
+    now_interval: tuple[float, float],
+) -> tuple[bool, bool]:
+    """(point estimate worse than the tolerance allows, and significantly so)."""
+    if metric == "rps":  # lower is worse; the tolerance is relative
+        factor = 1 - tolerance.amount
+        return now_value < base_value * factor, now_interval[1] < base_interval[0] * factor
+    if tolerance.unit == "%":
+        factor = 1 + tolerance.amount
+        return now_value > base_value * factor, now_interval[0] > base_interval[1] * factor
+    return now_value > base_value + tolerance.amount, now_interval[0] > base_interval[1] + tolerance.amount
+
+
+def _estimate(metric: str, result: LoadResult) -> tuple[float, tuple[float, float]]:
+    """Point estimate and 95 % interval of `metric` over the measured (post-warm-up) part of `result`."""
+    if metric == "rps":
+        warmup_end = result.measure_start - result.started_at
+        measured = [w for w in result.timeline if w.start_offset_s >= warmup_end - 1e-6]
+        interval = rps_interval([w.requests for w in measured], [w.duration_s for w in measured], CONFIDENCE)
+        return result.rps, interval
+    if metric == "failure_rate":
+        return result.failure_rate, wilson_interval(result.failures, result.requests, CONFIDENCE)
+    q = _quantile(metric)
+    assert q is not None, metric  # parse_tolerances admits nothing else
+    latencies = Latencies.from_dict(result.to_dict()["total"])
+    return result.percentile(q), percentile_interval(latencies, q, CONFIDENCE)
+
+
+def _show(metric: str, value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
+    if math.isinf(value):
+        return "unbounded"
+    if metric == "rps":
+        return f"{value:.1f}/s"
+    if metric == "failure_rate":
+        return f"{value * 100:.2f}%"
+    return f"{value:.1f}ms"
+
+
+def _show_interval(metric: str, interval: tuple[float, float]) -> str:
+    return f"{_show(metric, interval[0])}..{_show(metric, interval[1])}"
+
+
+def _json(value: float) -> float | None:
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+# -- the baseline file -----------------------------------------------------------------------
+
+
+def load(path: str | Path) -> dict[str, LoadResult]:
+    """The stored results by test node id; BaselineError (one line) if the file is unusable."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise BaselineError(f"cannot read baseline {path}: {error}") from None
+    if not isinstance(data, dict) or data.get("format") != BASELINE_FORMAT or not isinstance(data.get("tests"), dict):
+        raise BaselineError(f"{path} is not a pytest-aksload baseline (expected format {BASELINE_FORMAT!r})")
+    results = {}
+    for nodeid, entry in data["tests"].items():
+        try:
+            results[nodeid] = LoadResult.from_dict(entry["result"])
+        except (ResultFileError, KeyError, TypeError) as error:
+            raise BaselineError(f"baseline {path}, test {nodeid}: {error}") from None
+    return results
+
+
+def save(path: str | Path, entries: list[Mapping[str, Any]]) -> int:
+    """Store the results of `entries` (report records with a "result"), keeping other tests
+    already in the file, so a run of a subset of the gates updates only those. Returns how many."""
+    path = Path(path)
+    tests: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(old, dict) and old.get("format") == BASELINE_FORMAT and isinstance(old.get("tests"), dict):
+                tests = old["tests"]
+        except (OSError, ValueError):
+            pass  # an unreadable old file is replaced, not merged
+    saved = 0
+    for entry in entries:
+        if entry.get("result") is None:
+            continue
+        tests[entry["nodeid"]] = {"profile": entry["profile"], "target": entry.get("target"), "result": entry["result"]}
+        saved += 1
+    path.parent.mkdir(parents=True, exist_ok=True)
+    saved_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    document = {"format": BASELINE_FORMAT, "saved_at": saved_at, "tests": tests}
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(document, allow_nan=False), encoding="utf-8")
+    temporary.replace(path)  # a crash mid-write must not destroy the previous baseline
+    return saved

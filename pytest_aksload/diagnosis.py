@@ -1,0 +1,30 @@
+"""What the failed requests of a run say to do next: the most frequent error groups with a hint each.
+
+A violated failure-rate objective alone does not tell a 429 storm (capacity) from an expired key
+(credentials) from a crashing model (code); the hint names the likely cause per failure kind.
+"""
+
+from __future__ import annotations
+
+from .results import ErrorGroup, LoadResult
+
+HINTS = {
+    "throttling": "the service shed load (429/503): add replicas or autoscaling, or run fewer users",
+    "auth": "the endpoint refused the key mid-run: it expired or was rotated; check the key/token",
+    "http": "the scoring server failed: see the deployment's logs",
+    "validation": "HTTP 200 without a score: the scoring script returned an error or a malformed body",
+    "connection": "no HTTP answer (refused or reset): the service crashed, restarted or dropped connections",
+    "timeout": "no answer within the request timeout: the service is overloaded or hung",
+}
+
+
+def hint(group: ErrorGroup) -> str:
+    if group.kind == "http" and group.status in (401, 403):
+        return HINTS["auth"]
+    return HINTS.get(group.kind, "")
+
+
+def failure_lines(result: LoadResult, limit: int = 3) -> list[str]:
+    """Up to `limit` lines, most frequent error group first: count, kind, message, hint."""
+    groups = sorted(result.errors, key=lambda group: -group.count)[:limit]
+    return [f"{group.count} x {group.kind}: {group.message} -> {hint(group)}" for group in groups]

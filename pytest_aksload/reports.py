@@ -1,0 +1,198 @@
+"""Gate outputs for CI: the per-test record, JUnit properties, `--aks-report` files, Markdown summary.
+
+A *record* is the JSON-safe account of one load test (built on the process that ran it, carried
+to the xdist controller on its TestReport). Everything a CI system reads is derived from records:
+
+* JUnit: `junit_properties(record)` become `<property>` entries of the test case (`--junitxml`);
+* `--aks-report DIR`: `<test>.json` (the `LoadResult.to_dict()`, histograms included, readable
+  by `LoadResult.from_file`), `<test>.locust.html` (written by the Locust child itself),
+  `summary.json`, `summary.md` and `report.html` (charts, see report_html.py);
+* GitHub Actions: the Markdown summary appended to `$GITHUB_STEP_SUMMARY`.
+
+Nothing here sees a secret: records hold the target's name, never its headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .baseline import Comparison
+from .report_html import render_session_page
+from .results import LoadResult
+from .slo import SloVerdict
+
+SUMMARY_FORMAT = "pytest-aksload-summary/1"
+
+
+def file_stem(nodeid: str) -> str:
+    """A file name for a test: readable, filesystem-safe, unique per node id."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", nodeid.replace("::", "__")).strip("_")
+    if len(readable) > 100 or readable != nodeid.replace("::", "__"):
+        # Different ids can clean to the same name (a[x/y] vs a[x_y]): a short hash keeps them apart.
+        readable = f"{readable[:100]}-{hashlib.sha1(nodeid.encode()).hexdigest()[:8]}"
+    return readable
+
+
+def report_fields(
+    target_name: str | None,
+    result: LoadResult | None,
+    verdicts: Sequence[SloVerdict],
+    comparisons: Sequence[Comparison],
+    locust_html: str | None,
+) -> dict[str, Any]:
+    """What the reports add to the plugin's summary record of one load test (JSON-safe)."""
+    return {
+        "target": target_name,
+        "slos": [{**v.to_dict(), "passed": v.passed, "description": v.describe()} for v in verdicts],
+        "comparisons": [comparison.to_dict() for comparison in comparisons],
+        "overlapping_tests": [] if result is None else list(result.overlapping_tests),
+        "locust_html": locust_html,
+        "result": None if result is None else result.to_dict(),
+    }
+
+
+def junit_properties(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(name, value) pairs for `item.user_properties`, which `--junitxml` writes as <property>."""
+    properties = [("aksload.verdict", entry["verdict"]), ("aksload.profile", entry["profile"])]
+    if entry.get("target"):
+        properties.append(("aksload.target", entry["target"]))
+    for name, value in (entry.get("metrics") or {}).items():
+        if isinstance(value, Mapping):  # e.g. failures_by_kind
+            properties += [(f"aksload.{name}.{key}", _plain(count)) for key, count in value.items()]
+        else:
+            properties.append((f"aksload.{name}", _plain(value)))
+    for slo in entry.get("slos", []):
+        properties.append((f"aksload.slo.{slo['objective']}", slo.get("description") or _plain(slo["measured"])))
+    for comparison in entry.get("comparisons", []):
+        properties.append((f"aksload.baseline.{comparison['metric']}", _comparison_text(comparison)))
+    if entry.get("metrics") is not None:
+        properties.append(("aksload.overlapping_tests", str(len(entry.get("overlapping_tests", [])))))
+    return properties
+
+
+# -- Markdown ---------------------------------------------------------------------------------
+
+_MD_HEADER = (
+    "test",
+    "target",
+    "profile",
+    "requests",
+    "failure %",
+    "RPS",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "SLOs",
+    "verdict",
+)
+
+
+def markdown_summary(entries: Iterable[Mapping[str, Any]]) -> str:
+    """The session's load tests as a Markdown table (+ baseline regressions and overlap notes)."""
+    entries = sorted(entries, key=lambda e: e["nodeid"])
+    lines = [
+        "## pytest-aksload load tests",
+        "",
+        "| " + " | ".join(_MD_HEADER) + " |",
+        "|" + "|".join("---" if i < 3 or i >= 9 else "---:" for i in range(len(_MD_HEADER))) + "|",
+    ]
+    for entry in entries:
+        metrics = entry.get("metrics")
+        numbers = ["-"] * 6
+        if metrics is not None:
+            numbers = [
+                str(metrics["requests"]),
+                f"{100 * metrics['failure_rate']:.2f}",
+                f"{metrics['rps']:.1f}",
+                *(_fixed(metrics[name]) for name in ("p50_ms", "p95_ms", "p99_ms")),
+            ]
+        slos = "<br>".join(slo.get("description", slo["objective"]) for slo in entry.get("slos", []))
+        cells = [f"`{entry['nodeid']}`", entry.get("target") or "-", entry["profile"], *numbers, slos or "-"]
+        cells.append(f"**{entry['verdict']}**")
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    notes = comparison_notes(entries, quote="`")
+    if notes:
+        lines += ["", "Baseline comparison and notes:", "", *(f"- {note}" for note in notes)]
+    return "\n".join(lines) + "\n"
+
+
+def comparison_notes(entries: Iterable[Mapping[str, Any]], quote: str = "") -> list[str]:
+    """One line per baseline comparison worth reading (informational, within noise, regressed)
+    and per load test that shared the machine with other tests."""
+    notes = []
+    for entry in entries:
+        test = f"{quote}{entry['nodeid']}{quote}"
+        for comparison in entry.get("comparisons", []):
+            if comparison["status"] != "ok" or comparison["tolerance"] is None:
+                notes.append(f"{test} {_comparison_text(comparison)}")
+        if entry.get("overlapping_tests"):
+            others = ", ".join(f"{quote}{nodeid}{quote}" for nodeid in entry["overlapping_tests"])
+            notes.append(f"{test} ran while {len(entry['overlapping_tests'])} other test(s) ran: {others}")
+    return notes
+
+
+def _comparison_text(comparison: Mapping[str, Any]) -> str:
+    def show(value: float | None) -> str:
+        if value is None:
+            return "n/a"
+        if comparison["metric"] == "failure_rate":
+            return f"{value * 100:.2f}%"
+        return f"{value:.1f}/s" if comparison["metric"] == "rps" else f"{value:.1f}ms"
+
+    tolerance = "" if comparison["tolerance"] is None else f", tolerance {comparison['tolerance']}"
+    return (
+        f"{comparison['metric']}: baseline {show(comparison['baseline'])}, now {show(comparison['now'])}, "
+        f"change {comparison['change']}{tolerance}: {comparison['status']}"
+    )
+
+
+# -- files --------------------------------------------------------------------------------------
+
+
+def write_report_dir(directory: str | Path, entries: Sequence[Mapping[str, Any]]) -> Path:
+    """Write every session-level file of `--aks-report` (the Locust HTML is already there); returns the page."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    entries = sorted(entries, key=lambda e: e["nodeid"])
+    tests = []
+    for entry in entries:
+        summary = {key: value for key, value in entry.items() if key != "result"}
+        if entry.get("result") is not None:
+            name = f"{file_stem(entry['nodeid'])}.json"
+            (directory / name).write_text(json.dumps(entry["result"], allow_nan=False), encoding="utf-8")
+            summary["result_json"] = name
+        tests.append(summary)
+    summary_doc = {"format": SUMMARY_FORMAT, "tests": tests}
+    (directory / "summary.json").write_text(json.dumps(summary_doc, indent=2, allow_nan=False), encoding="utf-8")
+    (directory / "summary.md").write_text(markdown_summary(entries), encoding="utf-8")
+    page = directory / "report.html"
+    page.write_text(render_session_page(entries), encoding="utf-8")
+    return page
+
+
+def append_github_summary(path: str | Path, entries: Sequence[Mapping[str, Any]]) -> None:
+    """Append the Markdown summary to the file GitHub Actions shows on the run's page."""
+    with open(path, "a", encoding="utf-8") as summary:
+        summary.write(markdown_summary(entries) + "\n")
+
+
+def _number(value: float) -> float | None:
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _fixed(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)

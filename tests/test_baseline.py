@@ -1,0 +1,109 @@
+"""Baselines: save a session's results, compare a later session with them, fail on a significant
+regression beyond the tolerance and never on noise alone. Real Locust children against loopback
+scoring servers whose latency the test sets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from loopback_servers import ScoringServer
+
+from pytest_aksload.baseline import BASELINE_FORMAT, parse_tolerances
+
+# 20..58 ms, uniformly: a latency distribution with a spread, so percentiles mean something.
+DELAYS_S = [0.020 + 0.002 * i for i in range(20)]
+TOLERANCES = "p95=10%,rps=5%,failure_rate=0.5pp"
+
+GATE = """
+import pytest
+
+@pytest.mark.load_test(users=5, spawn_rate=50, duration="3s", wait=(0.02, 0.05), rows=5)
+def test_gate(load_result):
+    pass
+"""
+
+
+def _run(pytester: pytest.Pytester, delays_s: list[float], *options: str) -> pytest.RunResult:
+    with ScoringServer(delays_s=delays_s) as server:
+        return pytester.runpytest_subprocess("--aks-scoring-uri", server.url, "-p", "no:cacheprovider", *options)
+
+
+def test_regression_fails_and_an_unchanged_service_passes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_gate=GATE)
+    baseline = pytester.path / "baseline.json"
+    _run(pytester, DELAYS_S, "--aks-save-baseline", str(baseline)).assert_outcomes(passed=1)
+    stored = json.loads(baseline.read_text())
+    assert stored["format"] == BASELINE_FORMAT and list(stored["tests"]) == ["test_gate.py::test_gate"]
+    assert stored["tests"]["test_gate.py::test_gate"]["result"]["total"]["histogram"].startswith("HISTF")
+
+    compare = ("--aks-compare", str(baseline), "--aks-max-regression", TOLERANCES)
+    slowed = _run(pytester, [delay * 1.3 for delay in DELAYS_S], *compare)
+    slowed.assert_outcomes(failed=1)
+    slowed.stdout.fnmatch_lines(
+        [
+            "*regression against the baseline: * significantly worse*",
+            "*p95: baseline *ms, now *ms, change +*% (tolerance +10%): REGRESSED, significant (95% intervals *",
+        ]
+    )
+    # Noise must not fail a gate: bench/baseline_noise.py repeats this 10 times; 2 here keep the suite short.
+    for _ in range(2):
+        unchanged = _run(pytester, DELAYS_S, *compare)
+        unchanged.assert_outcomes(passed=1)
+
+
+def test_compare_is_informational_without_tolerances(pytester: pytest.Pytester) -> None:
+    """--aks-compare alone reports the change (JUnit, summary) and fails nothing."""
+    pytester.makepyfile(test_gate=GATE.replace('duration="3s"', 'duration="2s"'))
+    baseline = pytester.path / "baseline.json"
+    _run(pytester, [0.005], "--aks-save-baseline", str(baseline)).assert_outcomes(passed=1)
+    run = _run(pytester, [0.030], "--aks-compare", str(baseline), "--junitxml", "junit.xml")
+    run.assert_outcomes(passed=1)
+    junit = (pytester.path / "junit.xml").read_text()
+    assert 'name="aksload.baseline.p95"' in junit and "change +" in junit
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--aks-compare", "missing.json"], "--aks-compare: cannot use 'missing.json'*expected the path of an*"),
+        (["--aks-compare", "bad.json"], "--aks-compare: *bad.json is not a pytest-aksload baseline*"),
+        (
+            ["--aks-compare", "bad.json", "--aks-max-regression", "p95=ten"],
+            "--aks-max-regression: cannot use 'p95=ten'*expected comma-separated metric=tolerance*",
+        ),
+        (["--aks-max-regression", "p95=10%"], "--aks-max-regression needs --aks-compare PATH*"),
+    ],
+)
+def test_bad_baseline_options_are_one_line_usage_errors(
+    pytester: pytest.Pytester, options: list[str], message: str
+) -> None:
+    (pytester.path / "bad.json").write_text('{"not": "a baseline"}')
+    run = pytester.runpytest_inprocess("-p", "no:cacheprovider", *options)
+    assert run.ret == pytest.ExitCode.USAGE_ERROR
+    run.stderr.fnmatch_lines([f"ERROR: {message}"])
+    assert "Traceback" not in run.stderr.str()
+
+
+def test_tolerance_grammar() -> None:
+    parsed = parse_tolerances("p95=10%, p99.9=50ms,rps=5%,failure_rate=0.5pp")
+    assert {name: (t.amount, t.unit) for name, t in parsed.items()} == {
+        "p95": (0.10, "%"),
+        "p99.9": (50.0, "ms"),
+        "rps": (0.05, "%"),
+        "failure_rate": (0.005, "pp"),
+    }
+    for bad in ("p95=10", "rps=5ms", "failure_rate=1%", "mean=10%", "p101=1%", ""):
+        with pytest.raises(ValueError):
+            parse_tolerances(bad)
+
+
+def test_saving_keeps_other_tests_of_the_baseline(tmp_path: Path) -> None:
+    from pytest_aksload.baseline import save
+
+    path = tmp_path / "b.json"
+    entry = {"nodeid": "t.py::a", "profile": "p", "target": "x", "result": {"format": "stub"}}
+    save(path, [entry])
+    save(path, [{**entry, "nodeid": "t.py::b"}, {**entry, "nodeid": "t.py::c", "result": None}])
+    assert sorted(json.loads(path.read_text())["tests"]) == ["t.py::a", "t.py::b"]

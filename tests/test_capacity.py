@@ -1,0 +1,52 @@
+"""Capacity search (`capacity=`): against a loopback service whose capacity is known by
+construction, the plugin finds it. An inner pytest run, real Locust children, a real server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from statistics import mean
+
+import pytest
+from loopback_servers import ScoringServer
+
+from pytest_aksload.results import LoadResult
+
+SLOTS = 4
+SERVICE_S = 0.04  # 4 slots x 40 ms: about 100 requests per second, no more
+
+
+def test_capacity_search_finds_the_known_capacity(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RESULT_DUMP", str(tmp_path / "result.json"))
+    pytester.makepyfile(
+        """
+        import os, pytest
+
+        @pytest.mark.load_test(
+            capacity={"start": 40, "step": "2s", "hold": "4s", "max_duration": "100s"},
+            slo="p95 < 100ms",
+            timeout="2s",
+        )
+        def test_capacity(load_result):
+            with open(os.environ["RESULT_DUMP"], "w") as out:
+                out.write(load_result.to_json())
+            assert load_result.capacity_rps >= 50
+        """
+    )
+    with ScoringServer(delays_s=(SERVICE_S,), slots=SLOTS) as server:
+        run = pytester.runpytest_subprocess("--aks-scoring-uri", server.url, "-p", "no:cacheprovider")
+        # The truth: slots / the service time the server actually spent (sleep overshoot included).
+        true_capacity = SLOTS / mean(r.delay_s for r in server.scoring_requests())
+    run.assert_outcomes(passed=1)
+    result = LoadResult.from_dict(json.loads((tmp_path / "result.json").read_text()))
+    assert result.capacity is not None and result.capacity_rps is not None
+    assert result.capacity_rps == pytest.approx(true_capacity, rel=0.10)
+    steps = result.capacity["steps"]
+    # It ramped past the capacity, bisected, and confirmed the rate it reports, within its budget.
+    assert [s["phase"] for s in steps][:2] == ["ramp", "ramp"] and not steps[-1]["violated"]
+    assert steps[-1]["phase"] == "confirm" and steps[-1]["rate"] == result.capacity_rps
+    assert any(not s["passed"] for s in steps) and not result.capacity["bounded"]
+    # The result handed to the test is the confirmation run, at that rate, meeting the SLO.
+    assert result.rps == pytest.approx(result.capacity_rps, rel=0.15) and result.p95_ms < 100

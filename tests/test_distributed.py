@@ -1,0 +1,164 @@
+"""Distributed load on Locust's own master/worker engine: inner pytest runs, real Locust masters
+and workers, a loopback scoring server that counts what it served."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from loopback_servers import ScoringServer, closed_port
+
+from pytest_aksload.results import LoadResult
+
+KEY = "k3y-DISTRIBUTED-0123456789-abcdef"
+
+# A custom locustfile: the packaged user, plus a listener that keeps every raw latency Locust
+# reports in this process and writes them out at quit (one file per worker process).
+RAW_LATENCIES_LOCUSTFILE = """
+import json, os
+from locust import events
+from pytest_aksload._locust import locustfile as packaged
+
+class Scorer(packaged.ScoringUser):
+    pass
+
+_raw = []
+
+@events.request.add_listener
+def _keep(response_time, **_kwargs):
+    _raw.append(response_time)
+
+@events.quitting.add_listener
+def _dump(**_kwargs):
+    if _raw:
+        with open(os.path.join(os.environ["RAW_DIR"], f"{os.getpid()}.json"), "w") as out:
+            json.dump(_raw, out)
+"""
+
+DUMP_RESULT = """
+import os, pytest
+
+@pytest.mark.load_test({marker})
+def test_load(load_result):
+    with open(os.environ["RESULT_DUMP"], "w") as out:
+        out.write(load_result.to_json())
+"""
+
+
+def _nearest_rank(values: list[int], q: float) -> int:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def test_local_workers_merge_histograms_exactly(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw_dir = tmp_path / "raw"
+    raw_dir.mkdir()
+    monkeypatch.setenv("RAW_DIR", str(raw_dir))
+    monkeypatch.setenv("RESULT_DUMP", str(tmp_path / "result.json"))
+    pytester.makepyfile(raw_latencies=RAW_LATENCIES_LOCUSTFILE)
+    pytester.makepyfile(
+        test_dump=DUMP_RESULT.format(
+            marker='users=6, spawn_rate=50, duration="3s", wait=(0, 0.01), locustfile="raw_latencies.py"'
+        )
+    )
+    # Spread latencies, so the percentiles compared below are different numbers.
+    with ScoringServer(delays_s=(0.0, 0.002, 0.005, 0.0, 0.012, 0.001, 0.030)) as server:
+        run = pytester.runpytest_subprocess(
+            "--aks-scoring-uri", server.url, "--aks-workers", "2", "-p", "no:cacheprovider"
+        )
+        served = len(server.scoring_requests()) - 1  # the pre-flight request is not part of the load
+    run.assert_outcomes(passed=1)
+    result = LoadResult.from_dict(json.loads((tmp_path / "result.json").read_text()))
+    per_worker = [json.loads(path.read_text()) for path in raw_dir.glob("*.json")]
+    raw_us = [round(ms * 1000) for values in per_worker for ms in values]
+
+    # Two worker processes generated the load; the master merged both.
+    assert len(per_worker) == 2 and all(per_worker) and result.generator["workers"] == 2
+    # Request counts add up exactly: every request served was recorded, once.
+    assert result.requests == len(raw_us) == served
+    assert sum(window.requests for window in result.timeline) == served
+    # Merged percentiles are those of all raw latencies together, within HDR precision (half a
+    # bucket: 0.05 %, and exact below 2.048 ms), plus the 1 µs rounding of ms to µs.
+    for q in (50, 75, 90, 95, 99, 99.9, 100):
+        exact_us = _nearest_rank(raw_us, q)
+        assert result.percentile(q) * 1000 == pytest.approx(exact_us, rel=0.0005, abs=1), q
+    assert result.mean_ms * 1000 == pytest.approx(sum(raw_us) / len(raw_us), rel=1e-9, abs=1e-3)
+
+
+def _worker_command(port: int) -> list[str]:
+    script = Path(sys.executable).with_name("aksload-worker")  # the installed console script
+    return [str(script), "--master-host", "127.0.0.1", "--master-port", str(port)]
+
+
+def _proc_bytes(pid: int, name: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/{name}").read_bytes()
+    except OSError:
+        return b""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="samples /proc")
+def test_remote_workers_run_a_gate_and_never_hold_the_key_in_argv_or_environment(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = closed_port()
+    monkeypatch.setenv("AKS_KEY", KEY)
+    monkeypatch.setenv("RESULT_DUMP", str(tmp_path / "result.json"))
+    pytester.makepyfile(
+        test_dump=DUMP_RESULT.format(
+            marker='users=4, spawn_rate=50, duration="3s", wait=(0, 0.01), slo=["failure_rate < 1%", "p99 < 2s"]'
+        )
+    )
+    with ScoringServer(delays_s=(0.001,)) as server:
+        # Started first, like a Deployment that waits for its master; their environment is the
+        # test's own, which holds the key only under AKS_KEY: the worker must drop nothing it needs.
+        worker_env = {k: v for k, v in os.environ.items() if k != "AKS_KEY"}
+        workers = [subprocess.Popen(_worker_command(port), env=worker_env) for _ in range(2)]
+        samples: list[bytes] = []
+
+        def sample_while_loaded() -> None:
+            deadline = time.monotonic() + 60
+            while not server.scoring_requests() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            for worker in workers:
+                samples.append(_proc_bytes(worker.pid, "cmdline") + b"\n" + _proc_bytes(worker.pid, "environ"))
+
+        sampler = threading.Thread(target=sample_while_loaded)
+        sampler.start()
+        try:
+            run = pytester.runpytest_subprocess(
+                "--aks-scoring-uri",
+                server.url,
+                "--aks-expect-workers",
+                "2",
+                "--aks-master-bind",
+                f"127.0.0.1:{port}",
+                "-p",
+                "no:cacheprovider",
+            )
+            sampler.join(60)
+            exits = [worker.wait(30) for worker in workers]
+        finally:
+            for worker in workers:
+                if worker.poll() is None:
+                    worker.kill()
+        requests = server.scoring_requests()
+    run.assert_outcomes(passed=1)
+    result = LoadResult.from_dict(json.loads((tmp_path / "result.json").read_text()))
+    assert result.generator["workers"] == 2 and result.requests == len(requests) - 1 > 0  # - pre-flight
+    # The workers authorised every request with the key, which reached them only as a Locust message...
+    assert {r.authorization for r in requests} == {f"Bearer {KEY}"}
+    # ...never through their command line or environment (sampled while they sent load).
+    assert len(samples) == 2 and all(b"locust" in sample and b"--worker" in sample for sample in samples)
+    assert not any(KEY.encode() in sample for sample in samples)
+    # The master told them to quit at the end of the run.
+    assert exits == [0, 0]

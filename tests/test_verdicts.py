@@ -1,0 +1,416 @@
+"""Verdicts that do not flake: three-way verdicts, windowed SLOs, warm-up, generator health,
+early abort and extension. Synthetic results where the truth must be known exactly; real Locust
+children against loopback servers where the point is the whole path."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from statistics import NormalDist
+from typing import Any
+
+import pytest
+from loopback_servers import ScoringServer
+
+from pytest_aksload import histograms
+from pytest_aksload.abort import AbortWatch
+from pytest_aksload.child import RESULT_FORMAT
+from pytest_aksload.decision import decide
+from pytest_aksload.extend import merge_results, until_decided
+from pytest_aksload.health import generator_issues
+from pytest_aksload.histograms import Latencies
+from pytest_aksload.profile import LoadProfile
+from pytest_aksload.results import LoadResult
+from pytest_aksload.slo import FAIL, INCONCLUSIVE, PASS, evaluate, parse_slo
+from pytest_aksload.steady_state import apply_auto_warmup
+
+STARTED = 1_700_000_000.0
+KEY = "k3y-VERDICTS-0123456789"
+
+
+def result_from_windows(
+    windows: list[tuple[list[int], int]], *, window_s: float = 1.0, warmup_s: float = 0.0, **extra: Any
+) -> LoadResult:
+    """A result as the recorder writes it: `windows` are (latencies in µs, failures) per window;
+    the totals hold the windows after `warmup_s` (the recorder's view when every request
+    finishes in the window it started in)."""
+    total, encoded, measured_failures = Latencies(), [], 0
+    for index, (values, failures) in enumerate(windows):
+        histogram = histograms.new_histogram()
+        for us in values:
+            histogram.record_value(us)
+            if index * window_s >= warmup_s:
+                total.record(us)
+        measured_failures += failures if index * window_s >= warmup_s else 0
+        encoded.append(
+            {
+                "index": index,
+                "start_offset_s": index * window_s,
+                "duration_s": window_s,
+                "requests": len(values),
+                "failures": failures,
+                "histogram": histograms.encode(histogram) if values else None,
+            }
+        )
+    data = {
+        "format": RESULT_FORMAT,
+        "complete": True,
+        "started_at": STARTED,
+        "measure_start": STARTED + warmup_s,
+        "ended_at": STARTED + len(windows) * window_s,
+        "warmup_s": warmup_s,
+        "window_s": window_s,
+        "users_peak": 10,
+        "generator": {"cpu_percent": 20.0, "cpu_percent_peak": 25.0, "cpu_warning": False, "warnings": []},
+        "total": {**total.to_dict(), "failures": measured_failures},
+        "endpoints": {},
+        "windows": encoded,
+        "errors": [],
+        **extra,
+    }
+    return LoadResult.from_dict(data)
+
+
+def profile(**changes: Any) -> LoadProfile:
+    fields: dict[str, Any] = {
+        "users": 10,
+        "spawn_rate": 10.0,
+        "duration_s": 20.0,
+        "wait_s": (0.5, 1.5),
+        "slos": (),
+        "warmup_s": 0.0,
+        "rows": 10,
+        "locustfile": None,
+        "request_timeout_s": 10.0,
+    }
+    fields.update(changes)
+    return LoadProfile(**fields)
+
+
+# -- three-way verdicts -----------------------------------------------------------------------
+
+
+def on_the_threshold(seed: int, requests: int = 2000) -> LoadResult:
+    """A run of a service whose TRUE p95 is exactly 300 ms (lognormal latencies, sigma 0.5)."""
+    rng = random.Random(seed)
+    sigma = 0.5
+    mu = math.log(300_000) - sigma * NormalDist().inv_cdf(0.95)
+    return result_from_windows([([round(rng.lognormvariate(mu, sigma)) for _ in range(requests)], 0)])
+
+
+def test_a_p95_exactly_on_the_threshold_is_inconclusive_not_a_coin_flip() -> None:
+    """Ten runs: the point estimate says PASS in some and FAIL in others; the interval verdict
+    is INCONCLUSIVE. A 95 % interval misses the truth in up to 5 % of runs by design, so 1 of
+    10 may be decided (it is, for these seeds); over 200 runs the decided share stays near 5 %."""
+    point, interval = [], []
+    for seed in range(10):
+        result = on_the_threshold(seed)
+        point.append(PASS if result.p95_ms < 300 else FAIL)
+        (verdict,) = evaluate("p95 < 300ms", result)
+        interval.append(verdict.verdict)
+    assert point.count(PASS) >= 3 and point.count(FAIL) >= 3  # the coin flip a point estimate makes
+    assert interval.count(INCONCLUSIVE) >= 9
+    decided = sum(
+        evaluate("p95 < 300ms", on_the_threshold(seed, 500))[0].verdict != INCONCLUSIVE for seed in range(200)
+    )
+    assert decided <= 16  # 5 % of 200 is 10; 16 is > 2 sd above it
+
+
+def test_clear_cases_are_decided_and_few_requests_are_not() -> None:
+    fast = result_from_windows([([50_000 + i for i in range(200)], 0)] * 5)  # 1000 requests at ~50 ms
+    verdicts = evaluate(["p95 < 300ms", "p95 < 40ms", "p99.9 < 300ms", "failure_rate < 1%", "rps >= 150"], fast)
+    # p99.9 needs ~3,700 requests before even the slowest one bounds it from above.
+    assert [v.verdict for v in verdicts] == [PASS, FAIL, INCONCLUSIVE, PASS, PASS]
+    tiny = result_from_windows([([50_000] * 50, 0)])
+    (p99, failure_rate) = evaluate(["p99 < 300ms", "failure_rate < 1%"], tiny)
+    # 50 requests can bound neither: p99 needs the 51st order statistic, 0/50 failures allow 7 %.
+    assert p99.verdict == INCONCLUSIVE and p99.high == math.inf
+    assert "too few requests (50) to bound p99" in p99.describe()
+    assert failure_rate.verdict == INCONCLUSIVE and failure_rate.high > 0.07
+
+
+def test_result_exposes_intervals_in_ci_and_to_dict() -> None:
+    result = result_from_windows([([10_000 * (1 + i % 10) for i in range(100)], 5)] * 10)
+    low, high = result.ci("p95")
+    assert low <= result.p95_ms <= high
+    assert result.ci("failure_rate")[0] < result.failure_rate < result.ci("failure_rate")[1]
+    assert result.ci("rps") == (100.0, 100.0)  # every window had exactly 100 requests
+    summary = json.loads(result.to_json())["summary"]
+    assert summary["ci"]["p95"] == [low, high] and summary["confidence"] == 0.95
+    assert set(summary["ci"]) == {"p50", "p95", "p99", "p99.9", "mean", "failure_rate", "rps"}
+    with pytest.raises(ValueError, match="no confidence interval for 'median'"):
+        result.ci("median")
+
+
+# -- windowed objectives ----------------------------------------------------------------------
+
+
+def healthy_then_failing() -> LoadResult:
+    """20 s healthy then 5 s of failures: 40 requests/s at 20 ms, 1 s windows."""
+    ok = ([20_000] * 40, 0)
+    broken = ([20_000] * 40, 40)
+    return result_from_windows([ok] * 20 + [broken] * 5)
+
+
+def test_windowed_objective_catches_what_the_whole_run_average_hides() -> None:
+    result = healthy_then_failing()
+    whole, windowed = evaluate(["failure_rate < 25%", "failure_rate < 5% over 10s windows"], result)
+    assert whole.verdict == PASS and result.failure_rate == 0.2
+    assert windowed.verdict == FAIL and windowed.window == (20.0, 25.0)
+    assert "worst window 20-25s" in windowed.describe() and "measured 100.00%" in windowed.describe()
+    spans = result.windows(10)
+    assert [(s.start_offset_s, s.duration_s, s.requests) for s in spans] == [(0, 10, 400), (10, 10, 400), (20, 5, 200)]
+    # A tail shorter than half a window joins the window before it: no request goes unjudged.
+    short_tail = result_from_windows([([20_000] * 40, 0)] * 22)
+    assert [(s.start_offset_s, s.duration_s) for s in short_tail.windows(10)] == [(0, 10), (10, 12)]
+
+
+def test_windowed_latency_objective_names_the_slow_window() -> None:
+    fast, slow = ([20_000] * 100, 0), ([900_000] * 100, 0)
+    result = result_from_windows([fast] * 10 + [slow] * 5 + [fast] * 10)
+    (verdict,) = evaluate("p95 < 300ms over 5s windows", result)
+    assert verdict.verdict == FAIL and verdict.window == (10.0, 15.0)
+    (passing,) = evaluate("p95 < 1s over 5s windows", result)
+    assert passing.verdict == PASS
+
+
+def test_windows_leave_out_the_warm_up() -> None:
+    cold, warm = ([900_000] * 50, 0), ([20_000] * 50, 0)
+    result = result_from_windows([cold] * 5 + [warm] * 20, warmup_s=5.0)
+    (verdict,) = evaluate("p95 < 300ms over 5s windows", result)
+    assert verdict.verdict == PASS and result.windows(5)[0].start_offset_s == 5.0
+
+
+# -- warm-up="auto" ---------------------------------------------------------------------------
+
+
+def test_auto_warm_up_cuts_the_transient_and_recomputes_totals() -> None:
+    rng = random.Random(3)
+    transient = [([round(rng.uniform(1, 1.1) * (400_000 - 35_000 * i)) for _ in range(30)], 0) for i in range(10)]
+    steady = [([round(rng.uniform(1, 1.1) * 50_000) for _ in range(30)], 0) for _ in range(40)]
+    raw = result_from_windows(transient + steady)
+    cut = apply_auto_warmup(raw)
+    assert cut.warmup_method == "MSER-5" and 10 <= cut.warmup_s <= 15
+    assert cut.requests == 30 * (50 - int(cut.warmup_s)) and cut.p95_ms < 60 < raw.p95_ms
+    steady_only = apply_auto_warmup(result_from_windows(steady))
+    assert steady_only.warmup_s <= 5
+
+
+# -- generator health -------------------------------------------------------------------------
+
+
+def test_a_saturated_or_lagging_generator_makes_every_verdict_inconclusive() -> None:
+    windows = [([20_000] * 10, 0)] * 20  # 10 requests/s
+    healthy = result_from_windows(windows)
+    # 10 users, 0.5-1.5 s waits, 20 ms latency: ~9.8 requests/s; the run sent 10/s.
+    assert generator_issues(healthy, profile()) == []
+    busy = result_from_windows(windows, generator={"cpu_percent": 97.0, "cpu_warning": True, "warnings": []})
+    lagging = result_from_windows([([20_000] * 2, 0)] * 20)
+    assert "CPU averaged 97%" in generator_issues(busy, profile())[0]
+    assert "could not keep up" in generator_issues(lagging, profile())[0]
+    busy.generator_issues = generator_issues(busy, profile())
+    decided = decide(profile(slos=(parse_slo("p95 < 1s"), parse_slo("p95 < 1ms"))), busy, "fail")
+    assert [v.verdict for v in decided.verdicts] == [INCONCLUSIVE, INCONCLUSIVE]
+    assert decided.failure is not None and "untrustworthy measurement: load generator CPU" in decided.failure
+
+
+# -- policies, abort, extension ---------------------------------------------------------------
+
+
+def test_inconclusive_policies() -> None:
+    tiny = result_from_windows([([50_000] * 50, 0)])
+    gate = profile(slos=(parse_slo("p99 < 300ms"),))
+    assert "1 of 1 SLOs INCONCLUSIVE" in (decide(gate, tiny, "fail").failure or "")
+    passed = decide(gate, tiny, "pass")
+    assert passed.failure is None and "passed by --aks-inconclusive=pass" in (passed.warning or "")
+
+
+def test_abort_watch_fires_on_the_first_window_that_proves_the_rule() -> None:
+    watch = AbortWatch([parse_slo("failure_rate > 50% over 3s windows")], window_s=1.0, warmup_s=1.0)
+    result = result_from_windows([([20_000] * 20, 20)] + [([20_000] * 20, 0)] * 5 + [([20_000] * 20, 20)] * 5)
+    fired = [watch.window_closed(window) for window in result.to_dict()["windows"]]
+    # The warm-up window (all failures) is ignored. 5-8 s is the first 3 s window whose failure
+    # rate is above 50 % beyond doubt (40 of 60: Wilson 95 % interval 54-77 %).
+    assert fired[:7] == [None] * 7
+    assert fired[7] == {
+        "rule": "failure_rate > 50% over 3s windows",
+        "reason": "failure_rate > 50% over 3s windows held in window 5-8s (measured 66.67%)",
+        "at_s": 8.0,
+    }
+
+
+def test_extension_merges_runs_until_the_verdict_is_decided() -> None:
+    def piece(seed: int) -> LoadResult:
+        rng = random.Random(seed)
+        return result_from_windows([([round(rng.uniform(10_000, 30_000)) for _ in range(20)], 0)] * 5)
+
+    gate = profile(slos=(parse_slo("p99 < 100ms"), parse_slo("failure_rate < 2%")), duration_s=5.0, max_duration_s=60.0)
+    first = piece(0)
+    assert decide(gate, first, "extend").failure is not None  # 100 requests cannot show < 2 % failures
+    pieces = []
+
+    def run_more(more_profile: LoadProfile) -> LoadResult:
+        assert more_profile.duration_s == 5.0
+        pieces.append(piece(len(pieces) + 1))
+        return pieces[-1]
+
+    merged = until_decided(first, gate, run_more)
+    assert decide(gate, merged, "extend").failure is None
+    assert merged.requests == 100 * (1 + len(pieces)) and 2 <= len(pieces) <= 10
+    assert [w["index"] for w in merged.to_dict()["windows"]] == list(range(5 * (1 + len(pieces))))
+    again = merge_results(first, piece(1))
+    assert again.duration_s == 10.0 and again.p50_ms == pytest.approx(20, rel=0.1)
+
+
+# -- live: real Locust children against loopback servers ----------------------------------------
+
+
+@pytest.fixture
+def key_env() -> Iterator[None]:
+    os.environ["AKS_KEY"] = KEY
+    yield
+    del os.environ["AKS_KEY"]
+
+
+def run_inner(pytester: pytest.Pytester, server: ScoringServer, test_code: str, *args: str) -> pytest.RunResult:
+    pytester.makepyfile(test_inner=textwrap.dedent(test_code))
+    return pytester.runpytest_subprocess("--aks-scoring-uri", server.url, "-p", "no:cacheprovider", *args)
+
+
+def test_live_windowed_slo_fails_the_last_five_seconds_the_whole_run_hides(
+    pytester: pytest.Pytester, key_env: None
+) -> None:
+    """Healthy for 20 s, then every request fails for the last 5 s (timed from the first load
+    request; the pre-flight request is n = 0)."""
+    first_load_request: list[float] = []
+
+    def outcome(n: int) -> str:
+        if n == 1:
+            first_load_request.append(time.monotonic())
+        return "http500" if first_load_request and time.monotonic() - first_load_request[0] >= 20 else "ok"
+
+    with ScoringServer(delays_s=(0.005,), outcomes=outcome) as server:
+        run = run_inner(
+            pytester,
+            server,
+            """
+            import pytest
+
+            @pytest.mark.load_test(users=8, spawn_rate=50, duration="25s", wait=(0.05, 0.15),
+                                   slo=["failure_rate < 25%", "failure_rate < 5% over 5s windows"])
+            def test_gate(load_result):
+                assert load_result.requests > 1000
+            """,
+        )
+    run.assert_outcomes(failed=1)
+    run.stdout.fnmatch_lines(
+        [
+            "*1 of 2 SLOs violated*",
+            "failure_rate < 25% *PASS",
+            "failure_rate < 5% over 5s windows *FAIL (worst window 20-2*s)",
+        ]
+    )
+
+
+def test_live_cpu_starved_generator_is_reported_and_judges_nothing(pytester: pytest.Pytester, key_env: None) -> None:
+    """A locustfile that burns CPU before every request: the generator, not the service, is the bottleneck."""
+    pytester.makepyfile(
+        busy_user="""
+        import time
+        from locust import FastHttpUser, constant, task
+        from pytest_aksload import child
+
+        class BusyUser(FastHttpUser):
+            wait_time = constant(0)
+
+            @task
+            def score(self):
+                deadline = time.process_time() + 0.05
+                while time.process_time() < deadline:
+                    pass
+                with self.client.post(child.scoring_path(), json=child.sample_rows()[0],
+                                      headers=child.auth_headers(), catch_response=True) as response:
+                    child.check_response(response)
+        """
+    )
+    with ScoringServer() as server:
+        run = run_inner(
+            pytester,
+            server,
+            """
+            import pytest
+
+            @pytest.mark.load_test(users=4, spawn_rate=50, duration="6s", locustfile="busy_user.py",
+                                   slo=["p95 < 10s", "failure_rate < 50%"])
+            def test_gate(load_result):
+                print("ISSUES", load_result.generator_issues)
+            """,
+            "-s",
+        )
+    run.assert_outcomes(failed=1)
+    run.stdout.fnmatch_lines(["ISSUES ['load generator*", "*2 of 2 SLOs INCONCLUSIVE*", "*untrustworthy*"])
+
+
+def test_live_abort_on_stops_a_doomed_run_early(pytester: pytest.Pytester, key_env: None) -> None:
+    with ScoringServer(outcomes=lambda n: "ok" if n == 0 else "http500") as server:
+        started = time.monotonic()
+        run = run_inner(
+            pytester,
+            server,
+            """
+            import pytest
+
+            @pytest.mark.load_test(users=4, spawn_rate=50, duration="60s", wait=(0.05, 0.1),
+                                   abort_on=["failure_rate > 50% over 2s windows"])
+            def test_gate(load_result):
+                pass
+            """,
+        )
+        elapsed = time.monotonic() - started
+    run.assert_outcomes(failed=1)
+    run.stdout.fnmatch_lines(["*load aborted early after *s: failure_rate > 50% over 2s windows held in window*"])
+    assert elapsed < 30  # a 60 s run, stopped after a few seconds
+
+
+def test_live_too_few_requests_are_inconclusive_and_the_policy_decides(
+    pytester: pytest.Pytester, key_env: None, tmp_path: Path
+) -> None:
+    code = """
+        import pytest
+
+        @pytest.mark.load_test(users=2, spawn_rate=50, duration="2s", wait=(0.2, 0.3), slo="p99.9 < 5s")
+        def test_gate(load_result):
+            pass
+        """
+    with ScoringServer() as server:
+        failing = run_inner(pytester, server, code)
+        lenient = run_inner(pytester, server, code, "--aks-inconclusive=pass")
+    failing.assert_outcomes(failed=1)
+    failing.stdout.fnmatch_lines(["*1 of 1 SLOs INCONCLUSIVE*", "*too few requests*", "*test_gate*INCONCLUSIVE*"])
+    lenient.assert_outcomes(passed=1, warnings=1)
+    lenient.stdout.fnmatch_lines(["*passed by --aks-inconclusive=pass*"])
+
+
+def test_live_extend_keeps_loading_until_the_verdict_is_decided(pytester: pytest.Pytester, key_env: None) -> None:
+    """0 failures in ~150 requests cannot show a rate under 2 % (Wilson upper bound ~2.5 %); a few
+    more 3 s runs can. With --aks-inconclusive=fail the same test fails."""
+    code = """
+        import pytest
+
+        @pytest.mark.load_test(users=4, spawn_rate=50, duration="3s", wait=(0.05, 0.1), max_duration="30s",
+                               slo="failure_rate < 2%")
+        def test_gate(load_result):
+            print("EXTENDED", load_result.requests, load_result.to_dict().get("extended_by_s", 0))
+        """
+    with ScoringServer(delays_s=(0.002,)) as server:
+        extended = run_inner(pytester, server, code, "--aks-inconclusive=extend", "-s")
+    extended.assert_outcomes(passed=1)
+    line = next(line for line in extended.outlines if line.startswith("EXTENDED"))
+    requests, extended_by_s = int(line.split()[1]), float(line.split()[2])
+    assert requests >= 300 and 3 <= extended_by_s <= 27
