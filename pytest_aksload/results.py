@@ -439,6 +439,12 @@ def _validated(data: Any) -> dict[str, Any]:
     overlapping = data.get("overlapping_tests", [])
     if not isinstance(overlapping, list) or not all(isinstance(nodeid, str) for nodeid in overlapping):
         raise ResultFileError("result.overlapping_tests must be a list of test ids")
+    issues = data.get("generator_issues", [])
+    if not isinstance(issues, list) or not all(isinstance(issue, str) for issue in issues):
+        raise ResultFileError("result.generator_issues must be a list of strings")
+    aborted = data.get("aborted")
+    if aborted is not None and (not isinstance(aborted, Mapping) or not {"rule", "reason", "at_s"} <= set(aborted)):
+        raise ResultFileError("result.aborted must be null or an object with rule, reason and at_s")
     uncorrected = [("uncorrected", data["uncorrected"])] if data.get("uncorrected") is not None else []
     for where, stats in [("total", data["total"]), *uncorrected] + [
         (f"endpoints[{name!r}]", stats) for name, stats in data["endpoints"].items()

@@ -398,8 +398,8 @@ def test_live_too_few_requests_are_inconclusive_and_the_policy_decides(
 
 
 def test_live_extend_keeps_loading_until_the_verdict_is_decided(pytester: pytest.Pytester, key_env: None) -> None:
-    """0 failures in ~150 requests cannot show a rate under 2 % (Wilson upper bound ~2.5 %); a few
-    more 3 s runs can. With --aks-inconclusive=fail the same test fails."""
+    """0 failures in ~130 requests cannot show a rate under 2 % (Wilson upper bound ~2.9 %); one or
+    two more 3 s runs can, and the merged result holds them all."""
     code = """
         import pytest
 
@@ -413,4 +413,4 @@ def test_live_extend_keeps_loading_until_the_verdict_is_decided(pytester: pytest
     extended.assert_outcomes(passed=1)
     line = next(line for line in extended.outlines if line.startswith("EXTENDED"))
     requests, extended_by_s = int(line.split()[1]), float(line.split()[2])
-    assert requests >= 300 and 3 <= extended_by_s <= 27
+    assert requests >= 200 and 2 <= extended_by_s <= 27

@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import KEY, SHORT, Gates
+from conftest import KEY, SHORT, Gates, wait_until_gone
 from loopback_servers import ScoringServer, closed_port, self_signed_certificate
 
 from pytest_aksload.profile import profile_from_marker
@@ -180,6 +180,7 @@ def test_tls_load_generator_verifies_certificates(gates: Gates, certificate: tup
         target = Target(server.url, name="tls", kind="scoring-uri", credential=Credential.key(KEY))
         result = run_load(target, profile, [{"x": 1}])
         assert not server.scoring_requests()
+    assert not wait_until_gone(gates.tag)
     assert result.requests == result.failures > 0
     assert set(result.failures_by_kind) == {"connection"}
     assert any("CERTIFICATE_VERIFY_FAILED" in group.message for group in result.errors), result.errors

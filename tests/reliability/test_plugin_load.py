@@ -3,11 +3,14 @@ complete without file-descriptor exhaustion or lost results."""
 
 from __future__ import annotations
 
+import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import KEY
+from conftest import GATE, KEY, Gates
 from loopback_servers import ScoringServer
 
 from pytest_aksload.fdlimit import open_files_problem
@@ -45,3 +48,26 @@ def test_two_thousand_users_for_thirty_seconds(tmp_path: Path) -> None:
     assert result.requests == served  # nothing lost between the server and the result
     assert not [w for w in result.generator["warnings"] if "open file" in w.lower()]
     assert elapsed < 60
+
+
+def test_too_few_open_files_is_refused_with_the_limit_to_raise(gates: Gates) -> None:
+    """Where the OS will not allow enough descriptors, say which limit to raise, before any load."""
+    gates.pytester.makepyfile(test_gate=GATE.format(marker='users=5000, duration="2s"'))
+
+    def low_hard_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+
+    with ScoringServer() as server:
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--aks-scoring-uri", server.url],
+            cwd=gates.pytester.path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=low_hard_limit,
+        )
+        load_requests = len(server.scoring_requests()) - 1  # [0] is pre-flight
+    assert run.returncode == pytest.ExitCode.TESTS_FAILED, run.stdout
+    assert "users=5000 need about 5128 open files" in run.stdout
+    assert "raise the limit (ulimit -n 5128" in run.stdout
+    assert load_requests == 0
