@@ -14,8 +14,9 @@ measures, in alternating order per repetition (A/B/C/D, B/C/D/A, ...):
 
 Every variant is measured the same way, by nginx: its access log stamps each request (`$msec`),
 and the RPS is the count over the middle of the run (the first 2 s and last 1 s cut: spawn
-and stop). CPU seconds of the load generator's process tree and of nginx are reported per run
-(on a 2-core machine the server and the generator share the cores; this shows where they went).
+and stop). The CPU of the load generator's process tree and of nginx is reported per run
+(sampled mid-run; on a 2-core machine the server and the generator share the cores, and this
+shows where they went).
 Prints a table of medians and the ratios the project promises (plugin >= 95 % of Locust).
 """
 
@@ -24,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import signal
 import socket
@@ -42,6 +42,7 @@ from pytest_aksload import criteo
 
 CUT_START_S = 2.0
 CUT_END_S = 1.0
+SAMPLE_S = 3.0  # CPU sampling inside the counted part of a run (needs --seconds >= 8)
 
 NGINX_CONF = """
 worker_processes 1;
@@ -158,9 +159,29 @@ class Nginx:
             self.process.kill()
 
 
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # every reaped descendant, recursively
-    return usage.ru_utime + usage.ru_stime
+def _tree_cpu_s(root: psutil.Process) -> float:
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _cores_mid_run(process: subprocess.Popen[bytes], nginx: Nginx, offset: int) -> dict[str, float]:
+    """CPU (in cores) of the load generator's process tree and of nginx over SAMPLE_S in the
+    steady part of the run: where the 2-core machine's CPU went while the RPS was counted."""
+    deadline = time.monotonic() + 60
+    while nginx.log_size() <= offset and time.monotonic() < deadline:  # the load has started
+        time.sleep(0.05)
+    time.sleep(CUT_START_S)
+    root = psutil.Process(process.pid)
+    gen0, web0, t0 = _tree_cpu_s(root), nginx.cpu_s(), time.monotonic()
+    time.sleep(SAMPLE_S)
+    gen1, web1, t1 = _tree_cpu_s(root), nginx.cpu_s(), time.monotonic()
+    return {"gen_cores": (gen1 - gen0) / (t1 - t0), "nginx_cores": (web1 - web0) / (t1 - t0)}
 
 
 def _steady_rps(stamps: list[float]) -> float:
@@ -174,7 +195,7 @@ def _steady_rps(stamps: list[float]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=12)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--users", type=int, default=32)
     args = parser.parse_args()
@@ -214,32 +235,33 @@ def main() -> None:
         for rep in range(args.reps):
             order = names[rep % len(names) :] + names[: rep % len(names)]  # rotate: no variant always first
             for name in order:
-                offset, nginx_cpu, gen_cpu = nginx.log_size(), nginx.cpu_s(), _children_cpu_s()
-                done = subprocess.run(variants[name], cwd=workdir, env=env, capture_output=True, timeout=300)
-                if done.returncode != 0:
-                    output = done.stdout.decode()[-3000:] + done.stderr.decode()[-3000:]
-                    sys.exit(f"{name} failed ({done.returncode}):\n{output}")
-                stamps = nginx.stamps_since(offset)
-                runs[name].append(
-                    {
-                        "rps": _steady_rps(stamps),
-                        "gen_cpu_s": _children_cpu_s() - gen_cpu,
-                        "nginx_cpu_s": nginx.cpu_s() - nginx_cpu,
-                    }
+                offset = nginx.log_size()
+                process = subprocess.Popen(
+                    variants[name], cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
                 )
-                print(f"rep {rep + 1} {name:10s} {runs[name][-1]['rps']:9.0f} rps", flush=True)
+                cores = _cores_mid_run(process, nginx, offset)
+                output = process.communicate(timeout=300)[0].decode()
+                if process.returncode != 0:
+                    sys.exit(f"{name} failed ({process.returncode}):\n{output[-5000:]}")
+                runs[name].append({"rps": _steady_rps(nginx.stamps_since(offset)), **cores})
+                last = runs[name][-1]
+                print(
+                    f"rep {rep + 1} {name:10s} {last['rps']:9.0f} rps, generator {last['gen_cores']:.2f} cores, "
+                    f"nginx {last['nginx_cores']:.2f}",
+                    flush=True,
+                )
     finally:
         nginx.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
     median = {name: statistics.median(r["rps"] for r in runs[name]) for name in names}
     print(f"\n{os.cpu_count()} CPUs; {args.users} connections/users, {args.seconds}s runs, {args.reps} reps (medians)")
-    print(f"{'variant':10s} {'rps':>9s} {'runs':>26s} {'gen CPU s':>10s} {'nginx CPU s':>12s}")
+    print(f"{'variant':10s} {'rps':>9s} {'runs':>34s} {'generator cores':>16s} {'nginx cores':>12s}")
     for name in names:
         each = " ".join(f"{r['rps']:.0f}" for r in runs[name])
-        gen = statistics.median(r["gen_cpu_s"] for r in runs[name])
-        web = statistics.median(r["nginx_cpu_s"] for r in runs[name])
-        print(f"{name:10s} {median[name]:9.0f} {each:>26s} {gen:10.1f} {web:12.1f}")
+        gen = statistics.median(r["gen_cores"] for r in runs[name])
+        web = statistics.median(r["nginx_cores"] for r in runs[name])
+        print(f"{name:10s} {median[name]:9.0f} {each:>34s} {gen:16.2f} {web:12.2f}")
     print(textwrap.dedent(f"""
         plugin / locust     = {median['plugin'] / median['locust']:.3f}   (promise: >= 0.95)
         plugin-2w / plugin  = {median['plugin-2w'] / median['plugin']:.2f}    (goal on 2 cores: >= 1.6)

@@ -39,6 +39,34 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)
 
 
+# The recorder's hot path records every request twice (its endpoint and its time window).
+# hdrh finds a value's counter through four method calls per record (~0.8 µs); `counts_index`
+# is the same arithmetic inlined (`bit_length` is hdrh's 64 - clz), computed once per request,
+# and `record_at` adds to a histogram at that index. Valid for `new_histogram()`'s layout only;
+# tests/test_histograms_fast.py checks it against hdrh for every value class.
+_LAYOUT = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)
+_UNIT = _LAYOUT.unit_magnitude
+_MASK = _LAYOUT.sub_bucket_mask
+_HALF_MAGNITUDE = _LAYOUT.sub_bucket_half_count_magnitude
+_HALF = _LAYOUT.sub_bucket_half_count
+
+
+def counts_index(us: int) -> int:
+    """hdrh's counts index of `us` (an int within LOWEST_US..HIGHEST_US) in a `new_histogram()`."""
+    bucket = (us | _MASK).bit_length() - _UNIT - (_HALF_MAGNITUDE + 1)
+    return ((bucket + 1) << _HALF_MAGNITUDE) + (us >> (bucket + _UNIT)) - _HALF
+
+
+def record_at(histogram: HdrHistogram, index: int, us: int) -> None:
+    """`histogram.record_value(us)` given `index == counts_index(us)`."""
+    histogram.counts[index] += 1
+    histogram.total_count += 1
+    if us < histogram.min_value:
+        histogram.min_value = us
+    if us > histogram.max_value:
+        histogram.max_value = us
+
+
 def ms_to_us(ms: float) -> int:
     """Locust reports milliseconds as a float measured with `perf_counter`: keep that precision."""
     return round(ms * 1000.0)
@@ -182,12 +210,13 @@ class Latencies:
         self.max_us: int | None = None
         self.clamped = 0
 
-    def record(self, us: int) -> None:
-        """Record one latency in µs (clamped to the trackable range, and counted if so)."""
+    def record(self, us: int, index: int | None = None) -> None:
+        """Record one latency in µs (clamped to the trackable range, and counted if so);
+        `index`: `counts_index` of the clamped value, when the caller already has it."""
         if us < LOWEST_US or us > HIGHEST_US:
             us = LOWEST_US if us < LOWEST_US else HIGHEST_US
             self.clamped += 1
-        self.histogram.record_value(us)
+        record_at(self.histogram, counts_index(us) if index is None else index, us)
         self.count += 1
         self.sum_us += us
         if self.min_us is None or us < self.min_us:

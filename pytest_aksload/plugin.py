@@ -189,7 +189,8 @@ def _aksload_run(request: pytest.FixtureRequest) -> None:
             result = capacity.find_capacity(profile, run, pool_size=arrivals.pool_size)
         else:
             result = run(profile)
-        if settings.aks_inconclusive == "extend" and profile.max_duration_s is not None:
+        # A capacity search already spent max_duration= on its steps.
+        if settings.aks_inconclusive == "extend" and profile.max_duration_s is not None and profile.capacity is None:
             result = extend.until_decided(result, profile, run)
         item.stash[result_key] = result
         off_schedule = arrivals.schedule_problem(result.schedule)

@@ -119,6 +119,13 @@ def _wait(value: Any) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def _warmup(value: Any) -> float:
+    try:
+        return parse_duration(value, what="warmup", allow_zero=True)
+    except UnitError as error:
+        raise ProfileError(f"warmup={value!r}: {error}, or 'auto' to detect the end of the warm-up") from None
+
+
 def _rows(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ProfileError(f"rows={value!r}: expected the number of sample rows to cycle through, >= 1")
@@ -182,7 +189,7 @@ def profile_from_marker(
         raise ProfileError(f"unknown argument {unknown[0]!r}; accepted: {', '.join(ACCEPTED_ARGUMENTS)}")
     duration_s = _duration("duration", kwargs["duration"]) if "duration" in kwargs else settings.aks_duration
     warmup_auto = isinstance(kwargs.get("warmup"), str) and kwargs["warmup"].strip().lower() == "auto"
-    warmup_s = _duration("warmup", kwargs["warmup"], allow_zero=True) if "warmup" in kwargs and not warmup_auto else 0.0
+    warmup_s = _warmup(kwargs["warmup"]) if "warmup" in kwargs and not warmup_auto else 0.0
     if warmup_s >= duration_s:
         raise ProfileError(f"warmup={kwargs.get('warmup')!r}: must be shorter than the duration ({duration_s:g}s)")
     profile = LoadProfile(

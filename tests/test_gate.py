@@ -69,7 +69,8 @@ def test_slos_pass_and_fail_against_the_local_service(pytester: pytest.Pytester)
             pass
         """
     )
-    run = pytester.runpytest_subprocess("--aks-local", "-p", "no:cacheprovider")
+    # 3 s cannot prove "< 1%" or bound p95 (INCONCLUSIVE, test_verdicts.py); this test is about PASS vs FAIL.
+    run = pytester.runpytest_subprocess("--aks-local", "-p", "no:cacheprovider", "--aks-inconclusive=pass")
     run.assert_outcomes(passed=1, failed=1)
     out = run.stdout.str()
     # The failure names the violated objective with its measured value and margin...
@@ -140,7 +141,9 @@ def test_load_tests_and_plain_tests_under_xdist(pytester: pytest.Pytester) -> No
         """
     )
     with ScoringServer() as server:
-        run = pytester.runpytest_subprocess("-n", "2", "--aks-scoring-uri", server.url, "-p", "no:cacheprovider")
+        run = pytester.runpytest_subprocess(
+            "-n", "2", "--aks-scoring-uri", server.url, "-p", "no:cacheprovider", "--aks-inconclusive=pass"
+        )
     run.assert_outcomes(passed=3)
     run.stdout.fnmatch_lines(["*aksload load tests*", "*test_load_a*PASS*", "*test_load_b*PASS*"])
 

@@ -48,7 +48,9 @@ def test_wheel_installed_outside_the_checkout_runs_a_local_gate(tmp_path: Path) 
     work.mkdir()
     (work / "test_smoke.py").write_text(SMOKE_TEST)
     run = subprocess.run(
-        [python, "-m", "pytest", "-p", "no:cacheprovider", "--aks-local", "-q", "test_smoke.py"],
+        # 2 s cannot prove "< 1%" (an INCONCLUSIVE verdict): this test is about the wheel, not statistics.
+        [python, "-m", "pytest", "-p", "no:cacheprovider", "--aks-local", "-q"]
+        + ["--aks-inconclusive=pass", "test_smoke.py"],
         cwd=work,
         capture_output=True,
         text=True,

@@ -25,8 +25,9 @@ from pytest_aksload.decision import decide
 from pytest_aksload.extend import merge_results, until_decided
 from pytest_aksload.health import generator_issues
 from pytest_aksload.histograms import Latencies
-from pytest_aksload.profile import LoadProfile
+from pytest_aksload.profile import LoadProfile, ProfileError, profile_from_marker
 from pytest_aksload.results import LoadResult
+from pytest_aksload.settings import Settings
 from pytest_aksload.slo import FAIL, INCONCLUSIVE, PASS, evaluate, parse_slo
 from pytest_aksload.steady_state import apply_auto_warmup
 
@@ -266,6 +267,36 @@ def test_extension_merges_runs_until_the_verdict_is_decided() -> None:
     assert [w["index"] for w in merged.to_dict()["windows"]] == list(range(5 * (1 + len(pieces))))
     again = merge_results(first, piece(1))
     assert again.duration_s == 10.0 and again.p50_ms == pytest.approx(20, rel=0.1)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            {"warmup": "automatic"},
+            "warmup='automatic': warmup: cannot read 'automatic'; use seconds (90) or a "
+            "duration like 90s, 1m, 1h30m, or 'auto' to detect the end of the warm-up",
+        ),
+        (
+            {"abort_on": "failure_rate > 50%"},
+            "abort_on: 'failure_rate > 50%' must be a windowed latency or "
+            "failure_rate rule that states when to give up, e.g. 'failure_rate > 50% over 10s windows'",
+        ),
+        ({"duration": "5s", "max_duration": "1s"}, "max_duration='1s': must be at least the duration (5s)"),
+    ],
+)
+def test_new_marker_arguments_are_validated(arguments: dict[str, Any], message: str) -> None:
+    with pytest.raises(ProfileError) as info:
+        profile_from_marker((), arguments, Settings(), Path("."))
+    assert str(info.value) == message
+
+
+def test_new_marker_arguments_reach_the_profile() -> None:
+    built = profile_from_marker(
+        (), {"warmup": "auto", "max_duration": "1m", "abort_on": ["p99 > 2s over 10s windows"]}, Settings(), Path(".")
+    )
+    assert built.warmup_auto and built.warmup_s == 0 and built.max_duration_s == 60
+    assert [str(rule) for rule in built.abort_on] == ["p99 > 2s over 10s windows"]
 
 
 # -- live: real Locust children against loopback servers ----------------------------------------

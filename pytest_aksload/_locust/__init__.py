@@ -56,6 +56,14 @@ because Locust also reads `~/.locust.conf` and `./locust.conf`/`./pyproject.toml
 `AKSLOAD_PROGRESS_S`           float, default 2: interval of progress lines
 `AKSLOAD_CA_BUNDLE`            optional PEM file of CAs to trust for https (--aks-ca-bundle);
                                `child.ssl_context_factory` reads it
+`AKSLOAD_RATE`                 open model (marker rate=; locustfile `open_model.py`): requests
+                               per second of this process (with --processes N: rate / N)
+`AKSLOAD_ARRIVALS`             open model: "constant" (default) or "poisson"
+`AKSLOAD_RUN_TIME_S`           distributed runs only, instead of `--run-time`: the master ends
+                               the run itself (see `distributed.py`)
+`AKSLOAD_ABORT_ON`             optional JSON list of abort_on rules ("failure_rate > 50% over
+                               10s windows"); `pytest_aksload.abort.AbortWatch` checks them as
+                               each window closes and the recorder quits the runner when one holds
 =============================  ================================================================
 
 stdin (must be a pipe, or /dev/null; never a TTY, which Locust polls for its own keys):
@@ -70,8 +78,14 @@ over the last ~5 s), `p95_ms` (measured part so far; null during warm-up) and `w
 Everything else on stdout/stderr is Locust's own output (e.g. the final summary table), to be
 shown to the user when the child crashes. The parent must drain both pipes continuously.
 
+Distributed runs replace `--run-time` with `--processes N` (local workers), or with `--master
+--expect-workers N --expect-workers-max-wait 120 --master-bind-host H --master-bind-port P`
+(remote `aksload-worker`s, which get the settings, rows and headers from the master in a Locust
+message: `distributed.py`). Only the master reads stdin, prints progress and writes the result.
+
 Exit: after the run time and stop timeout, Locust fires `quitting` and the recorder writes the
 result file (format in `pytest_aksload._locust.recorder`, parsed by `pytest_aksload.results`).
-A child stopped with SIGTERM still writes it, with `"complete": false`. No result file (and a
+A child stopped with SIGTERM still writes it, with `"complete": false`; one stopped by an
+abort_on rule writes it with `"aborted": {"rule", "reason", "at_s"}`. No result file (and a
 non-zero exit) means it crashed before the test started.
 """

@@ -47,6 +47,7 @@ import json
 import logging
 import math
 import os
+import stat
 import sys
 import time
 from collections import deque
@@ -54,6 +55,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
+import gevent.os
 import locust
 from hdrh.histogram import HdrHistogram
 from locust import events
@@ -100,12 +102,13 @@ class _Windows:
         self._requests = 0
         self._failures = 0
 
-    def record(self, index: int, us: int, failed: bool) -> None:
+    def record(self, index: int, us: int, failed: bool, counts_index: int) -> None:
+        """`us` already clamped; `counts_index` is its `histograms.counts_index`."""
         if index > self.index:
             self.advance(index)
         if self._histogram is None:  # lazily: empty windows cost no allocation
             self._histogram = histograms.new_histogram()
-        self._histogram.record_value(histograms.clamp_us(us)[0])
+        histograms.record_at(self._histogram, counts_index, us)
         self._requests += 1
         self._failures += failed
 
@@ -259,7 +262,10 @@ class Recorder:
             actual_us = us
             us += max(0, round((start_time - intended) * 1_000_000))
             start_time = intended
-        self.windows.record(int((time.monotonic() - self._mono_start) / self.window_s), us, failed)
+        clamped_us = histograms.clamp_us(us)[0]
+        counts_index = histograms.counts_index(clamped_us)  # once for both histograms
+        window = int((time.monotonic() - self._mono_start) / self.window_s)
+        self.windows.record(window, clamped_us, failed, counts_index)
         if start_time < self.measure_start:
             return
         if intended is not None:
@@ -272,7 +278,7 @@ class Recorder:
             if len(self.endpoints) >= MAX_ENDPOINTS:
                 key = OTHER_ENDPOINTS
             endpoint = self.endpoints.setdefault(key, _Stats())
-        endpoint.latencies.record(us)
+        endpoint.latencies.record(us, counts_index)
         if exception is not None:
             endpoint.failures += 1
             self.errors.add(failure_kind(status, exception), status or None, child.describe_failure(exception))
@@ -601,20 +607,23 @@ class _Session:
 def _read_stdin_headers(forward: Any = None) -> None:
     """Apply `{"headers": {...}}` lines from stdin (token refresh) until EOF.
 
-    The blocking `os.read` runs in gevent's native thread pool so the event loop never waits;
-    `os.read` (not `sys.stdin`) because a thread blocked inside a buffered reader at exit
-    aborts the interpreter. A TTY is left alone: Locust polls it for its own keys.
+    The pipe is read non-blocking on gevent's event loop (`gevent.os.nb_read`), never from a
+    native thread: a thread parked in `os.read` for the whole run cost the load generator 15-25 %
+    of its requests per second (measured with bench/throughput.py's fast target). Only a pipe
+    or socket can carry refreshes: a TTY is left alone (Locust polls it for its own keys), and
+    /dev/null or a file has nothing to wait for.
     """
     try:
-        if os.isatty(0):
-            return
+        mode = os.fstat(0).st_mode
     except OSError:
         return
-    pool = gevent.get_hub().threadpool
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+        return
+    os.set_blocking(0, False)
     buffer = b""
     while True:
         try:
-            chunk = pool.apply(os.read, (0, 65536))
+            chunk = gevent.os.nb_read(0, 65536)
         except OSError:
             return
         if not chunk:

@@ -53,7 +53,7 @@ def _assert_one_line_no_traceback(run: pytest.RunResult, expected: str) -> None:
 
 @pytest.mark.parametrize(("args", "expected"), OPTION_CASES, ids=[c[0][0] for c in OPTION_CASES])
 def test_bad_option_is_a_usage_error(pytester: pytest.Pytester, args: list[str], expected: str) -> None:
-    pytester.makepyfile(test_gate=GATE.format(marker=""))
+    pytester.makepyfile(test_bad_marker_gate=GATE.format(marker=""))
     run = pytester.runpytest(*args)
     assert run.ret == pytest.ExitCode.USAGE_ERROR
     _assert_one_line_no_traceback(run, expected)
@@ -61,7 +61,7 @@ def test_bad_option_is_a_usage_error(pytester: pytest.Pytester, args: list[str],
 
 def test_bad_environment_variable_names_its_source(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AKS_REQUEST_TIMEOUT", "-3s")
-    pytester.makepyfile(test_gate=GATE.format(marker=""))
+    pytester.makepyfile(test_bad_marker_gate=GATE.format(marker=""))
     run = pytester.runpytest()
     assert run.ret == pytest.ExitCode.USAGE_ERROR
     _assert_one_line_no_traceback(run, "(from environment variable AKS_REQUEST_TIMEOUT); expected seconds")
@@ -69,7 +69,7 @@ def test_bad_environment_variable_names_its_source(pytester: pytest.Pytester, mo
 
 def test_bad_ini_key_names_its_source(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\naks_key_env = 1-not-a-name\n")
-    pytester.makepyfile(test_gate=GATE.format(marker=""))
+    pytester.makepyfile(test_bad_marker_gate=GATE.format(marker=""))
     run = pytester.runpytest()
     assert run.ret == pytest.ExitCode.USAGE_ERROR
     _assert_one_line_no_traceback(run, "ini key aks_key_env: cannot use '1-not-a-name' (from ini key aks_key_env)")
@@ -89,11 +89,11 @@ MARKER_CASES = [
 
 @pytest.mark.parametrize(("marker", "expected"), MARKER_CASES, ids=[c[0] for c in MARKER_CASES])
 def test_bad_marker_argument_is_a_collection_error(pytester: pytest.Pytester, marker: str, expected: str) -> None:
-    pytester.makepyfile(test_gate=GATE.format(marker=marker))
+    pytester.makepyfile(test_bad_marker_gate=GATE.format(marker=marker))
     # A target that would accept load: the point is that none is sent (collection stops first).
     run = pytester.runpytest("--aks-scoring-uri", "http://127.0.0.1:9/score")
     assert run.ret == pytest.ExitCode.INTERRUPTED  # "1 error during collection": nothing ran
-    _assert_one_line_no_traceback(run, f"test_gate.py::test_gate: @pytest.mark.load_test: {expected}")
+    _assert_one_line_no_traceback(run, f"test_bad_marker_gate.py::test_gate: @pytest.mark.load_test: {expected}")
     assert "def test_gate" not in run.stdout.str()  # no source excerpt either
 
 
