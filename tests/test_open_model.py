@@ -59,8 +59,10 @@ def test_rate_is_kept_with_a_pool_sized_automatically(
     # A service whose latency (40 ms) exceeds the 25 ms between arrivals: a closed model with
     # one user would send at most 25/s; the open model must still send 40/s.
     with ScoringServer(delays_s=(0.04,)) as server:
-        result, out = _run(pytester, tmp_path, server, 'rate=40, arrivals="poisson", duration="3s", slo="p95 < 1s"')
-    assert result.rps == pytest.approx(40, rel=0.25)
+        # 5 s: spawning the 400-user pool at once takes up to a second on a busy 2-core box, and the
+        # measured interval includes it.
+        result, out = _run(pytester, tmp_path, server, 'rate=40, arrivals="poisson", duration="5s", slo="p95 < 1s"')
+    assert result.rps == pytest.approx(40, rel=0.25), (result.rps, result.schedule, result.duration_s)
     assert result.schedule is not None and result.schedule["pool"] == 400  # rate x the 10 s timeout
     assert result.schedule["missed"] <= 2 and result.schedule["backlogged"] == 0
     assert "arrival schedule was not kept" not in out

@@ -22,9 +22,10 @@ SERVICE = "lightgbm-criteo"
 GATE = """
 import pytest
 
-@pytest.mark.load_test(users=3, spawn_rate=10, duration="{duration}", slo=["failure_rate < 1%"])
+@pytest.mark.load_test(users=3, spawn_rate=10, duration="{duration}")
 def test_gate(load_result, aks_target):
-    assert load_result.requests > 0
+    # A few seconds of load cannot prove an SLO (it would be INCONCLUSIVE): check the counts.
+    assert load_result.requests > 0 and load_result.failures == 0, load_result.errors
     print("RESOLVED", aks_target.kind, aks_target.auth_mode, aks_target.scoring_uri)
 """
 
