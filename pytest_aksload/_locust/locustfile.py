@@ -21,7 +21,6 @@ from locust import FastHttpUser, task
 
 from pytest_aksload import child
 
-_JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 _user_numbers = itertools.count()
 
 
@@ -59,8 +58,7 @@ class ScoringUser(FastHttpUser):
         bodies = _bodies()
         body = bodies[self._next]
         self._next = (self._next + 1) % len(bodies)
-        headers = {**_JSON, **child.auth_headers()}
         with self.client.post(
-            self._path, data=body, headers=headers, catch_response=True, context=context or {}
+            self._path, data=body, headers=child.json_request_headers(), catch_response=True, context=context or {}
         ) as response:
             child.check_response(response)
