@@ -65,6 +65,15 @@ def fake_azure(azure_env):
 
 
 @pytest.fixture
+def azure_sp_env(fake_azure, azure_env):
+    """The service-principal variables DefaultAzureCredential reads (SDK v2), as a CI job sets them."""
+    azure_env.setenv("AZURE_TENANT_ID", fake_azure.tenant_id)
+    azure_env.setenv("AZURE_CLIENT_ID", fake_azure.client_id)
+    azure_env.setenv("AZURE_CLIENT_SECRET", fake_azure.client_secret)
+    return azure_env
+
+
+@pytest.fixture
 def workspace_config(fake_azure, tmp_path) -> str:
     """The workspace's config.json, where `--aks-workspace-config` would point."""
     path = tmp_path / "config.json"

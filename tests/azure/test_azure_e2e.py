@@ -80,15 +80,9 @@ def test_aks_service_token_is_refreshed_during_the_run_and_reaches_the_child(
 
 
 def test_aml_endpoint_with_deployment_header_gates_the_resolved_endpoint(
-    pytester: pytest.Pytester, fake_azure, azure_env, workspace_config: str
+    pytester: pytest.Pytester, fake_azure, azure_sp_env, workspace_config: str
 ) -> None:
     pytest.importorskip("azure.ai.ml", reason="the SDK v2 end-to-end test needs the azureml-v2 extra")
-    for var, value in {
-        "AZURE_TENANT_ID": fake_azure.tenant_id,
-        "AZURE_CLIENT_ID": fake_azure.client_id,
-        "AZURE_CLIENT_SECRET": fake_azure.client_secret,
-    }.items():
-        azure_env.setenv(var, value)
     fake_azure.add_online_endpoint(SERVICE, auth_mode="key", traffic={"blue": 100, "green": 0})
     primary, _ = fake_azure.endpoint_keys[SERVICE]
     pytester.makepyfile(GATE.format(duration="2s"))

@@ -69,13 +69,9 @@ def test_key_auth(fake_azure, workspace_config, credential):
     assert ("https://management.azure.com/.default",) in credential.scopes
 
 
-def test_default_azure_credential_signs_in_with_service_principal_env_vars(fake_azure, workspace_config, azure_env):
-    for var, value in {
-        "AZURE_TENANT_ID": fake_azure.tenant_id,
-        "AZURE_CLIENT_ID": fake_azure.client_id,
-        "AZURE_CLIENT_SECRET": fake_azure.client_secret,
-    }.items():
-        azure_env.setenv(var, value)
+def test_default_azure_credential_signs_in_with_service_principal_env_vars(
+    fake_azure, workspace_config, azure_sp_env
+):
     fake_azure.add_online_endpoint(ENDPOINT, auth_mode="key")
 
     target = resolve_aml_endpoint(ENDPOINT, workspace_config=workspace_config)
