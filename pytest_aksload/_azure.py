@@ -51,10 +51,11 @@ def import_sdk(module: str, *, extra: str, option: str) -> ModuleType:
 
 
 def installed(module: str) -> bool:
-    """Whether `module` can be imported, without importing it (find_spec raises when a parent is absent)."""
+    """Whether `module` can be imported, without importing it (find_spec raises ImportError when a
+    parent is absent, ValueError when a loaded module has no spec)."""
     try:
         return importlib.util.find_spec(module) is not None
-    except ImportError:
+    except (ImportError, ValueError):
         return False
 
 

@@ -9,7 +9,6 @@ option is its name in capitals (`--aks-users` → `AKS_USERS`). Bad values becom
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from ._azure import installed
 from .baseline import TOLERANCE_FORM, Tolerance, parse_tolerances
 from .units import UnitError, parse_duration
 
@@ -423,14 +423,8 @@ def _check_combination(settings: Settings) -> None:
     target = settings.target_option
     if target in SDK_EXTRAS:
         module, extra = SDK_EXTRAS[target]
-        if not _importable(module):
+        if not installed(module):
             raise pytest.UsageError(
                 f"{OPTIONS_BY_NAME[target].flag} needs the '{extra}' extra: pip install \"pytest-aksload[{extra}]\""
             )
 
-
-def _importable(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
