@@ -36,7 +36,8 @@ def parse_arrivals(value: Any) -> str:
 
 def pool_size(rate: float, request_timeout_s: float) -> int:
     """Users needed to keep `rate` even while every request takes the whole timeout (bounded)."""
-    return max(MIN_POOL, min(MAX_POOL, math.ceil(rate * request_timeout_s)))
+    # Bound before rounding: an absurd rate x timeout overflows to inf, which ceil cannot take.
+    return max(MIN_POOL, math.ceil(min(MAX_POOL, rate * request_timeout_s)))
 
 
 OFF_SCHEDULE_LIMIT = 0.01  # more than 1 % of requests late, queued for a user or never sent
