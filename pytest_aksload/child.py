@@ -55,9 +55,18 @@ ENV_RATE = "AKSLOAD_RATE"  # open model: requests per second of THIS process (a 
 ENV_ARRIVALS = "AKSLOAD_ARRIVALS"  # open model: "constant" or "poisson"
 ENV_RUN_TIME_S = "AKSLOAD_RUN_TIME_S"  # distributed master: it ends the run itself (no --run-time)
 ENV_ABORT_ON = "AKSLOAD_ABORT_ON"  # JSON list of abort_on rules ("failure_rate > 50% over 10s windows")
+ENV_STREAM_WINDOWS = "AKSLOAD_STREAM_WINDOWS"  # "1": print each closed window (WINDOW_PREFIX lines)
+ENV_WORKER_HOME = "AKSLOAD_WORKER_HOME"  # aksload-worker's own temp directory: removed when it quits
 
 PROGRESS_PREFIX = "AKSLOAD-PROGRESS "
 """Start of a progress line on the child's stdout; a JSON object follows."""
+
+WINDOW_PREFIX = "AKSLOAD-WINDOW "
+"""Start of a closed-window line on the child's stdout (with AKSLOAD_STREAM_WINDOWS); a window
+object of the result file follows, so the parent can judge the run while it goes on."""
+
+STOP_LINE = b'{"stop": true}\n'
+"""What the parent writes on the child's stdin to end the run now, as if its run time were up."""
 
 RESULT_FORMAT = "pytest-aksload-result/1"
 """Value of the `format` key of the result file the recorder writes."""

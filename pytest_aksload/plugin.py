@@ -175,23 +175,30 @@ def _aksload_run(request: pytest.FixtureRequest) -> None:
         )
     except PreflightError as error:
         _fail(error)
-    printer = ProgressPrinter(request.config, item.name, profile.duration_s)
+    extending = extend.wants_extension(profile, settings.aks_inconclusive)
+    run_profile = extend.extended(profile) if extending else profile
+    printer = ProgressPrinter(request.config, item.name, run_profile.duration_s)
     html_report = _locust_html(item, settings)
 
-    def run(piece: LoadProfile) -> LoadResult:
+    def run(piece: LoadProfile, stop_when: extend.StopWhen | None = None) -> LoadResult:
         raw = run_load(
-            target, piece, payloads, on_progress=printer, ca_bundle=settings.aks_ca_bundle, html_report=html_report
+            target,
+            piece,
+            payloads,
+            on_progress=printer,
+            ca_bundle=settings.aks_ca_bundle,
+            html_report=html_report,
+            stop_when=stop_when,
         )
         return decision.prepare(raw, piece)
 
     try:
         if profile.capacity is not None:
             result = capacity.find_capacity(profile, run, pool_size=arrivals.pool_size)
+        elif extending:
+            result = run(run_profile, extend.decided_after(profile))
         else:
             result = run(profile)
-        # A capacity search already spent max_duration= on its steps.
-        if settings.aks_inconclusive == "extend" and profile.max_duration_s is not None and profile.capacity is None:
-            result = extend.until_decided(result, profile, run)
         item.stash[result_key] = result
         off_schedule = arrivals.schedule_problem(result.schedule)
         if off_schedule is not None:

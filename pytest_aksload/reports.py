@@ -26,6 +26,7 @@ from .baseline import Comparison
 from .report_html import render_session_page
 from .results import LoadResult
 from .slo import SloVerdict
+from .terminal import metric_cells
 
 SUMMARY_FORMAT = "pytest-aksload-summary/1"
 
@@ -103,19 +104,12 @@ def markdown_summary(entries: Iterable[Mapping[str, Any]]) -> str:
         "|" + "|".join("---" if i < 3 or i >= 9 else "---:" for i in range(len(_MD_HEADER))) + "|",
     ]
     for entry in entries:
-        metrics = entry.get("metrics")
-        numbers = ["-"] * 6
-        if metrics is not None:
-            numbers = [
-                str(metrics["requests"]),
-                f"{100 * metrics['failure_rate']:.2f}",
-                f"{metrics['rps']:.1f}",
-                *(_fixed(metrics[name]) for name in ("p50_ms", "p95_ms", "p99_ms")),
-            ]
+        numbers = metric_cells(entry.get("metrics"))
         slos = "<br>".join(slo.get("description", slo["objective"]) for slo in entry.get("slos", []))
         cells = [f"`{entry['nodeid']}`", entry.get("target") or "-", entry["profile"], *numbers, slos or "-"]
         cells.append(f"**{entry['verdict']}**")
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    lines += ["", "Figures: measured (95 % confidence interval; `inf`: too few requests to bound it)."]
     notes = comparison_notes(entries, quote="`")
     if notes:
         lines += ["", "Baseline comparison and notes:", "", *(f"- {note}" for note in notes)]
@@ -184,10 +178,6 @@ def append_github_summary(path: str | Path, entries: Sequence[Mapping[str, Any]]
 
 def _number(value: float) -> float | None:
     return None if isinstance(value, float) and math.isnan(value) else value
-
-
-def _fixed(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
 
 
 def _plain(value: Any) -> str:

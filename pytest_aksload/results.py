@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -310,9 +310,30 @@ class LoadResult(LatencyStats):
         data["warmup_s"] = warmup_s
         data["measure_start"] = self.started_at + warmup_s
         data["warmup_method"] = method
-        kept = [w for w in data["windows"] if w["start_offset_s"] >= warmup_s - 1e-6]
-        data["total"] = {**latencies_of_windows(kept).to_dict(), "failures": sum(w["failures"] for w in kept)}
+        data["total"] = _total_of_windows(data["windows"], warmup_s)
         return LoadResult(data)
+
+    @classmethod
+    def from_windows(cls, windows: Sequence[Mapping[str, Any]], warmup_s: float) -> LoadResult:
+        """A provisional result from a running load's closed windows alone (what the child
+        streams): totals by completion time after `warmup_s`, no endpoints or errors, times in
+        seconds from the start. `windows` must not be empty; all but the last are full."""
+        data = {
+            "format": RESULT_FORMAT,
+            "complete": False,
+            "started_at": 0.0,
+            "measure_start": warmup_s,
+            "ended_at": windows[-1]["start_offset_s"] + windows[-1]["duration_s"],
+            "warmup_s": warmup_s,
+            "window_s": windows[0]["duration_s"],
+            "users_peak": 0,
+            "generator": {},
+            "total": _total_of_windows(windows, warmup_s),
+            "endpoints": {},
+            "windows": [dict(w) for w in windows],
+            "errors": [],
+        }
+        return cls(data)
 
     def to_dict(self) -> dict[str, Any]:
         """The result file's content (encoded histograms included, so it can be re-analysed
@@ -341,7 +362,12 @@ class LoadResult(LatencyStats):
         return None if self.capacity is None else self.capacity["capacity_rps"]
 
 
-def latencies_of_windows(windows: list[dict[str, Any]]) -> Latencies:
+def _total_of_windows(windows: Sequence[Mapping[str, Any]], warmup_s: float) -> dict[str, Any]:
+    kept = [w for w in windows if w["start_offset_s"] >= warmup_s - 1e-6]
+    return {**latencies_of_windows(kept).to_dict(), "failures": sum(w["failures"] for w in kept)}
+
+
+def latencies_of_windows(windows: Sequence[Mapping[str, Any]]) -> Latencies:
     """Merged latencies of recorded windows; sum/min/max are the histogram's (within 0.05 %)."""
     merged = histograms.merge(w["histogram"] for w in windows if w["histogram"] is not None)
     latencies = Latencies(merged)

@@ -166,10 +166,12 @@ def child_environment(
 
 
 class _ChildOutput:
-    """Reads the child's stdout on a thread: progress lines to a callback, the rest kept as a tail."""
+    """Reads the child's stdout on a thread: progress lines to a callback, closed windows into
+    `windows` (when the child streams them), the rest kept as a tail."""
 
     def __init__(self, stream: Any, on_progress: Callable[[Progress], None] | None) -> None:
         self.tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self.windows: list[dict[str, Any]] = []  # appended by the reader thread only
         self._on_progress = on_progress
         self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
         self._thread.start()
@@ -179,6 +181,8 @@ class _ChildOutput:
             line = raw.decode("utf-8", "replace").rstrip()
             if line.startswith(child.PROGRESS_PREFIX):
                 self._progress(line[len(child.PROGRESS_PREFIX) :])
+            elif line.startswith(child.WINDOW_PREFIX):
+                self._window(line[len(child.WINDOW_PREFIX) :])
             elif line:
                 self.tail.append(line)
 
@@ -198,6 +202,14 @@ class _ChildOutput:
         except (ValueError, KeyError, TypeError):
             return
         self._on_progress(progress)
+
+    def _window(self, payload: str) -> None:
+        try:
+            window = json.loads(payload)
+        except ValueError:
+            return
+        if isinstance(window, dict):
+            self.windows.append(window)
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
@@ -232,9 +244,14 @@ def run_load(
     on_progress: Callable[[Progress], None] | None = None,
     html_report: Path | None = None,
     ca_bundle: str | None = None,
+    stop_when: Callable[[Sequence[Mapping[str, Any]]], bool] | None = None,
 ) -> LoadResult:
     """Run the profile against the target and return the exact result; raise LoadRunError otherwise,
-    LoadInterrupted on Ctrl-C. `ca_bundle`: PEM file of CAs the child trusts for https."""
+    LoadInterrupted on Ctrl-C. `ca_bundle`: PEM file of CAs the child trusts for https.
+
+    `stop_when`: called with the windows closed so far (result-file window objects) whenever
+    new ones arrive; once it returns True the run ends early, exactly as if its run time were
+    up (the result is complete). Used to extend a run only until its verdicts are decided."""
     problem = open_files_problem(profile.users)
     if problem is not None:
         raise LoadRunError(problem)
@@ -245,6 +262,8 @@ def run_load(
         result_file = workdir / "result.json"
         stderr_path = workdir / "locust-stderr.log"
         env = child_environment(target, profile, rows_file, result_file)
+        if stop_when is not None:
+            env[child.ENV_STREAM_WINDOWS] = "1"
         if ca_bundle:
             env[child.ENV_CA_BUNDLE] = ca_bundle
         with open(stderr_path, "wb") as stderr:
@@ -259,7 +278,7 @@ def run_load(
             )
             output = _ChildOutput(process.stdout, on_progress)
             try:
-                returncode = _supervise(process, target, profile.deadline_s)
+                returncode = _supervise(process, target, profile.deadline_s, _early_stop(output, stop_when))
             except KeyboardInterrupt as interrupt:
                 _kill_group(process)  # SIGTERM first: the recorder then writes what it has
                 raise LoadInterrupted(_partial_result(result_file), interrupt) from None
@@ -306,9 +325,30 @@ def _partial_result(result_file: Path) -> LoadResult | None:
         return None
 
 
-def _supervise(process: subprocess.Popen[bytes], target: Target, deadline_s: float) -> int:
-    """Wait for the child within its deadline, passing refreshed auth headers on stdin."""
+def _early_stop(
+    output: _ChildOutput, stop_when: Callable[[Sequence[Mapping[str, Any]]], bool] | None
+) -> Callable[[], bool]:
+    """True once `stop_when` holds for the windows streamed so far (asked again only when new ones came)."""
+    seen = 0
+
+    def check() -> bool:
+        nonlocal seen
+        windows = output.windows[:]  # the reader thread only appends
+        if stop_when is None or len(windows) == seen:
+            return False
+        seen = len(windows)
+        return stop_when(windows)
+
+    return check
+
+
+def _supervise(
+    process: subprocess.Popen[bytes], target: Target, deadline_s: float, stop_now: Callable[[], bool]
+) -> int:
+    """Wait for the child within its deadline, passing refreshed auth headers on stdin, and asking
+    it to end the run once `stop_now()` says so."""
     deadline = time.monotonic() + deadline_s
+    stop_sent = False
     while True:
         try:
             return process.wait(POLL_S)
@@ -321,13 +361,16 @@ def _supervise(process: subprocess.Popen[bytes], target: Target, deadline_s: flo
             )
         if target.credential.needs_refresh():
             target.credential.refresh()
-            _send_headers(process, target)
+            _send_line(process, (json.dumps({"headers": dict(target.headers(refresh=False))}) + "\n").encode())
+        if not stop_sent and stop_now():
+            _send_line(process, child.STOP_LINE)
+            stop_sent = True
 
 
-def _send_headers(process: subprocess.Popen[bytes], target: Target) -> None:
+def _send_line(process: subprocess.Popen[bytes], line: bytes) -> None:
     assert process.stdin is not None
     try:
-        process.stdin.write((json.dumps({"headers": dict(target.headers(refresh=False))}) + "\n").encode())
+        process.stdin.write(line)
         process.stdin.flush()
     except (BrokenPipeError, OSError):
         pass  # the child is exiting; its exit code tells the rest

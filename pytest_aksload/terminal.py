@@ -67,26 +67,24 @@ SUMMARY_COLUMNS = ("test", "requests", "fail %", "rps", "p50 ms", "p95 ms", "p99
 
 
 def summary_rows(entries: Iterable[Mapping[str, Any]]) -> list[tuple[str, ...]]:
-    rows = []
-    for entry in entries:
-        metrics = entry.get("metrics")
-        if metrics is None:
-            rows.append((entry["nodeid"], "-", "-", "-", "-", "-", "-", entry["verdict"]))
-            continue
-        ci = metrics.get("ci") or {}
-        rows.append(
-            (
-                entry["nodeid"],
-                str(metrics["requests"]),
-                _with_ci(metrics["failure_rate"], ci.get("failure_rate"), ".2f", 100),
-                _with_ci(metrics["rps"], ci.get("rps"), ".1f"),
-                _with_ci(metrics["p50_ms"], ci.get("p50"), ".1f"),
-                _with_ci(metrics["p95_ms"], ci.get("p95"), ".1f"),
-                _with_ci(metrics["p99_ms"], ci.get("p99"), ".1f"),
-                entry["verdict"],
-            )
-        )
-    return rows
+    return [(entry["nodeid"], *metric_cells(entry.get("metrics")), entry["verdict"]) for entry in entries]
+
+
+def metric_cells(metrics: Mapping[str, Any] | None) -> list[str]:
+    """requests, fail %, rps, p50, p95 and p99 ms of one load test, each figure with its 95 %
+    confidence interval; all "-" when the test measured nothing. The terminal table and
+    summary.md both show these."""
+    if metrics is None:
+        return ["-"] * 6
+    ci = metrics.get("ci") or {}
+    return [
+        str(metrics["requests"]),
+        _with_ci(metrics["failure_rate"], ci.get("failure_rate"), ".2f", 100),
+        _with_ci(metrics["rps"], ci.get("rps"), ".1f"),
+        _with_ci(metrics["p50_ms"], ci.get("p50"), ".1f"),
+        _with_ci(metrics["p95_ms"], ci.get("p95"), ".1f"),
+        _with_ci(metrics["p99_ms"], ci.get("p99"), ".1f"),
+    ]
 
 
 def _with_ci(value: float | None, interval: list[float | None] | None, spec: str, scale: float = 1) -> str:

@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -118,6 +119,7 @@ def test_remote_workers_run_a_gate_and_never_hold_the_key_in_argv_or_environment
             marker='users=4, spawn_rate=50, duration="3s", wait=(0, 0.01), slo=["failure_rate < 1%", "p99 < 2s"]'
         )
     )
+    worker_homes = set(Path(tempfile.gettempdir()).glob("aksload-worker-*"))
     with ScoringServer(delays_s=(0.001,)) as server:
         # Started first, like a Deployment that waits for its master; their environment is the
         # test's own, which holds the key only under AKS_KEY: the worker must drop nothing it needs.
@@ -160,5 +162,48 @@ def test_remote_workers_run_a_gate_and_never_hold_the_key_in_argv_or_environment
     # ...never through their command line or environment (sampled while they sent load).
     assert len(samples) == 2 and all(b"locust" in sample and b"--worker" in sample for sample in samples)
     assert not any(KEY.encode() in sample for sample in samples)
-    # The master told them to quit at the end of the run.
+    # The master told them to quit at the end of the run, and they left no working directory behind.
     assert exits == [0, 0]
+    assert set(Path(tempfile.gettempdir()).glob("aksload-worker-*")) == worker_homes
+
+
+def test_local_workers_obey_abort_rules_and_extension(pytester: pytest.Pytester) -> None:
+    """The master judges the windows merged from its workers: an abort rule ends a doomed
+    60 s run within seconds, and an extended run stops as soon as its verdict is decided."""
+    pytester.makepyfile(
+        test_doomed="""
+        import pytest
+
+        @pytest.mark.load_test(users=4, spawn_rate=50, duration="60s", wait=(0.05, 0.1),
+                               abort_on=["failure_rate > 50% over 2s windows"])
+        def test_gate(load_result):
+            pass
+        """,
+        test_undecided="""
+        import pytest
+
+        @pytest.mark.load_test(users=4, spawn_rate=50, duration="3s", wait=(0.05, 0.1), max_duration="40s",
+                               slo="failure_rate < 2%")
+        def test_gate(load_result):
+            print("EXTENDED", load_result.requests, load_result.duration_s)
+        """,
+    )
+    with ScoringServer(outcomes=lambda n: "ok" if n == 0 else "http500") as failing:
+        started = time.monotonic()
+        doomed = pytester.runpytest_subprocess(
+            "test_doomed.py", "--aks-scoring-uri", failing.url, "--aks-workers", "2", "-p", "no:cacheprovider"
+        )
+        aborted_after_s = time.monotonic() - started
+    doomed.assert_outcomes(failed=1)
+    doomed.stdout.fnmatch_lines(["*load aborted early after *s: failure_rate > 50% over 2s windows held in window*"])
+    assert aborted_after_s < 35
+    with ScoringServer(delays_s=(0.002,)) as healthy:
+        extended = pytester.runpytest_subprocess(
+            "test_undecided.py", "-s", "--aks-scoring-uri", healthy.url, "--aks-workers", "2",
+            "--aks-inconclusive=extend", "-p", "no:cacheprovider",
+        )
+    extended.assert_outcomes(passed=1)
+    line = next(line for line in extended.outlines if line.startswith("EXTENDED"))
+    requests, duration_s = int(line.split()[1]), float(line.split()[2])
+    # Decided (Wilson bound under 2 %) at ~190 requests; the master sees windows ~3 s late.
+    assert requests >= 190 and duration_s <= 25

@@ -7,6 +7,7 @@ artifacts that the first tests read; it runs once per module to keep the suite s
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -108,14 +109,21 @@ def test_report_files_agree_with_load_result(session: Session) -> None:
     failing = session.results["failing"]
     row = next(line for line in markdown.splitlines() if NODEIDS["failing"] in line)
     cells = [cell.strip() for cell in row.strip("|").split("|")]
+
+    def with_interval(value: float, name: str, scale: float, digits: int) -> str:
+        low, high = failing.ci(name)
+        bounds = "-".join("inf" if math.isinf(v) else f"{v * scale:.{digits}f}" for v in (low, high))
+        return f"{value * scale:.{digits}f} ({bounds})"
+
     assert cells[3:9] == [
         str(failing.requests),
-        f"{100 * failing.failure_rate:.2f}",
-        f"{failing.rps:.1f}",
-        f"{failing.p50_ms:.1f}",
-        f"{failing.p95_ms:.1f}",
-        f"{failing.p99_ms:.1f}",
+        with_interval(failing.failure_rate, "failure_rate", 100, 2),
+        with_interval(failing.rps, "rps", 1, 1),
+        with_interval(failing.p50_ms, "p50", 1, 1),
+        with_interval(failing.p95_ms, "p95", 1, 1),
+        with_interval(failing.p99_ms, "p99", 1, 1),
     ]
+    assert "Figures: measured (95 % confidence interval" in markdown
     assert cells[-1] == "**FAIL**" and "p50 < 1ms" in cells[-2]
 
 

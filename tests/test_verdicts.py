@@ -11,6 +11,7 @@ import random
 import textwrap
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
@@ -18,11 +19,10 @@ from typing import Any
 import pytest
 from loopback_servers import ScoringServer
 
-from pytest_aksload import histograms
+from pytest_aksload import extend, histograms
 from pytest_aksload.abort import AbortWatch
 from pytest_aksload.child import RESULT_FORMAT
 from pytest_aksload.decision import decide
-from pytest_aksload.extend import merge_results, until_decided
 from pytest_aksload.health import generator_issues
 from pytest_aksload.histograms import Latencies
 from pytest_aksload.profile import LoadProfile, ProfileError, profile_from_marker
@@ -246,27 +246,23 @@ def test_abort_watch_fires_on_the_first_window_that_proves_the_rule() -> None:
     }
 
 
-def test_extension_merges_runs_until_the_verdict_is_decided() -> None:
-    def piece(seed: int) -> LoadResult:
-        rng = random.Random(seed)
-        return result_from_windows([([round(rng.uniform(10_000, 30_000)) for _ in range(20)], 0)] * 5)
-
-    gate = profile(slos=(parse_slo("p99 < 100ms"), parse_slo("failure_rate < 2%")), duration_s=5.0, max_duration_s=60.0)
-    first = piece(0)
-    assert decide(gate, first, "extend").failure is not None  # 100 requests cannot show < 2 % failures
-    pieces = []
-
-    def run_more(more_profile: LoadProfile) -> LoadResult:
-        assert more_profile.duration_s == 5.0
-        pieces.append(piece(len(pieces) + 1))
-        return pieces[-1]
-
-    merged = until_decided(first, gate, run_more)
-    assert decide(gate, merged, "extend").failure is None
-    assert merged.requests == 100 * (1 + len(pieces)) and 2 <= len(pieces) <= 10
-    assert [w["index"] for w in merged.to_dict()["windows"]] == list(range(5 * (1 + len(pieces))))
-    again = merge_results(first, piece(1))
-    assert again.duration_s == 10.0 and again.p50_ms == pytest.approx(20, rel=0.1)
+def test_extension_stops_the_run_once_its_windows_decide_every_verdict() -> None:
+    """20 requests a second, none failing: 100 (5 s) cannot show a failure rate under 2 % (the
+    Wilson upper bound of 0/n falls under 2 % from n = 189) nor bound p99 from above (that takes
+    n >= 367, where even the slowest request is above the true p99 with 97.5 % confidence)."""
+    rng = random.Random(7)
+    healthy = result_from_windows([([round(rng.uniform(10_000, 30_000)) for _ in range(20)], 0)] * 30)
+    windows = healthy.to_dict()["windows"]
+    gate = profile(slos=(parse_slo("p99 < 100ms"), parse_slo("failure_rate < 2%")), duration_s=5.0, max_duration_s=30.0)
+    assert extend.wants_extension(gate, "extend") and extend.extended(gate).duration_s == 30.0
+    decided = extend.decided_after(gate)
+    stops = [n for n in range(1, 31) if decided(windows[:n])]
+    assert stops == list(range(19, 31))  # from 380 requests on
+    failing = result_from_windows([([20_000] * 20, 10)] * 30).to_dict()["windows"]
+    decided = extend.decided_after(gate)
+    assert not decided(failing[:4]) and decided(failing[:5])  # a FAIL is final: stop at duration=
+    assert not extend.wants_extension(gate, "fail")
+    assert not extend.wants_extension(replace(gate, slos=()), "extend")  # nothing to decide
 
 
 @pytest.mark.parametrize(
@@ -409,6 +405,50 @@ def test_live_abort_on_stops_a_doomed_run_early(pytester: pytest.Pytester, key_e
     assert elapsed < 30  # a 60 s run, stopped after a few seconds
 
 
+def on_the_threshold_cycle(threshold_s: float, seed: int = 11) -> list[float]:
+    """100 delays a server answers with in turn: 95 under `threshold_s`, 5 over, shuffled. Exactly
+    95 % of its requests are faster than the threshold, so its true p95 sits on it; and unlike
+    random draws, any run of consecutive requests holds that share to within 5 requests, so
+    what varies from run to run is only what the load generator adds."""
+    rng = random.Random(seed)
+    fast = [rng.uniform(0.2, 0.9) * threshold_s for _ in range(95)]
+    slow = [rng.uniform(1.1, 2.0) * threshold_s for _ in range(5)]
+    delays = fast + slow
+    rng.shuffle(delays)
+    return delays
+
+
+def test_live_p95_on_the_threshold_is_inconclusive_in_ten_runs_of_ten(
+    pytester: pytest.Pytester, key_env: None
+) -> None:
+    """Ten real runs against a service whose p95 is exactly the 100 ms threshold: every one
+    INCONCLUSIVE. A point estimate flips between the slowest fast delay and the fastest slow one
+    (89.8 vs 116.6 ms) with where the run's last cycle ends: a coin flip the interval does not make."""
+    with ScoringServer(delays_s=on_the_threshold_cycle(0.100)) as server:
+        run = run_inner(
+            pytester,
+            server,
+            """
+            import pytest
+
+            @pytest.mark.parametrize("repetition", range(10))
+            @pytest.mark.load_test(users=20, spawn_rate=200, duration="3s", wait=(0, 0.01), slo="p95 < 100ms")
+            def test_gate(load_result, repetition):
+                print("POINT", load_result.requests, load_result.p95_ms)
+            """,
+            "-s",
+            "--aks-report",
+            "report",
+        )
+    summary = json.loads((pytester.path / "report" / "summary.json").read_text())
+    verdicts = [test["slos"][0]["verdict"] for test in summary["tests"]]
+    assert verdicts == [INCONCLUSIVE] * 10, run.stdout.str()[-3000:]
+    points = [float(line.split()[2]) for line in run.outlines if line.startswith("POINT")]
+    # Each point estimate is one of the delays next to the threshold (89.8 ms fast, 116.6 ms slow).
+    assert len(points) == 10 and all(85 <= p95 <= 170 for p95 in points)
+    run.assert_outcomes(failed=10)  # --aks-inconclusive=fail: an undecided gate does not let a release through
+
+
 def test_live_too_few_requests_are_inconclusive_and_the_policy_decides(
     pytester: pytest.Pytester, key_env: None, tmp_path: Path
 ) -> None:
@@ -429,19 +469,23 @@ def test_live_too_few_requests_are_inconclusive_and_the_policy_decides(
 
 
 def test_live_extend_keeps_loading_until_the_verdict_is_decided(pytester: pytest.Pytester, key_env: None) -> None:
-    """0 failures in ~130 requests cannot show a rate under 2 % (Wilson upper bound ~2.9 %); one or
-    two more 3 s runs can, and the merged result holds them all."""
+    """0 failures in ~130 requests cannot show a rate under 2 % (Wilson upper bound ~2.9 %); a
+    few more seconds of the same run can. One continuous run: the 4 users keep their 4
+    connections (a second run would ramp up new ones), and it stops long before max_duration=."""
     code = """
         import pytest
 
         @pytest.mark.load_test(users=4, spawn_rate=50, duration="3s", wait=(0.05, 0.1), max_duration="30s",
                                slo="failure_rate < 2%")
         def test_gate(load_result):
-            print("EXTENDED", load_result.requests, load_result.to_dict().get("extended_by_s", 0))
+            print("EXTENDED", load_result.requests, load_result.duration_s)
         """
     with ScoringServer(delays_s=(0.002,)) as server:
         extended = run_inner(pytester, server, code, "--aks-inconclusive=extend", "-s")
+        requests = server.scoring_requests()
+    load = [r for r in requests if not r.headers.get("User-Agent", "").startswith("python-requests")]  # not pre-flight
     extended.assert_outcomes(passed=1)
     line = next(line for line in extended.outlines if line.startswith("EXTENDED"))
-    requests, extended_by_s = int(line.split()[1]), float(line.split()[2])
-    assert requests >= 200 and 2 <= extended_by_s <= 27
+    measured, duration_s = int(line.split()[1]), float(line.split()[2])
+    assert measured >= 190 and 4 <= duration_s <= 20
+    assert len({r.client_port for r in load}) == 4

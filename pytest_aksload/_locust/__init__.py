@@ -63,18 +63,28 @@ because Locust also reads `~/.locust.conf` and `./locust.conf`/`./pyproject.toml
                                the run itself (see `distributed.py`)
 `AKSLOAD_ABORT_ON`             optional JSON list of abort_on rules ("failure_rate > 50% over
                                10s windows"); `pytest_aksload.abort.AbortWatch` checks them as
-                               each window closes and the recorder quits the runner when one holds
+                               each window closes and the recorder ends the run when one holds
+`AKSLOAD_STREAM_WINDOWS`       "1": print each closed window on stdout (below), for a parent
+                               that judges the run as it goes (--aks-inconclusive=extend)
 =============================  ================================================================
+
+A window is closed when its time is up, whether or not a request completed in it. A distributed
+master closes a window once every worker that sends windows has sent it (worker reports come
+every 3 s, so it judges a few seconds behind).
 
 stdin (must be a pipe, or /dev/null; never a TTY, which Locust polls for its own keys):
 lines `{"headers": {...}}`, each replacing the auth headers for all later requests (token
-refresh in a long run). Read in gevent's thread pool, so the event loop never blocks. EOF
-ends reading; malformed lines are ignored with a warning that does not quote them.
+refresh in a long run), and `{"stop": true}` (`child.STOP_LINE`): end the run now, exactly as
+when its run time is up (users finish their in-flight requests; the result is complete). Read
+non-blocking on gevent's event loop. EOF ends reading; malformed lines are ignored with a
+warning that does not quote them.
 
 stdout: lines `AKSLOAD-PROGRESS {json}` (`child.PROGRESS_PREFIX`) every `AKSLOAD_PROGRESS_S`
 seconds after the test starts, with `elapsed_s` (since test start), `users` (running now),
 `requests` and `failures` (completed so far, warm-up included), `rps` (completions per second
 over the last ~5 s), `p95_ms` (measured part so far; null during warm-up) and `warmup` (bool).
+With `AKSLOAD_STREAM_WINDOWS`, also lines `AKSLOAD-WINDOW {json}` (`child.WINDOW_PREFIX`), one
+per closed window, in the result file's window form.
 Everything else on stdout/stderr is Locust's own output (e.g. the final summary table), to be
 shown to the user when the child crashes. The parent must drain both pipes continuously.
 

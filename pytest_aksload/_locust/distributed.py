@@ -23,6 +23,8 @@ settings and the auth headers) over the same Locust connection; refreshed header
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import time
 from collections.abc import Callable
 from typing import Any
@@ -64,8 +66,14 @@ def attach_worker(environment: Any, hooks: Any, recorder: Any, configured: Calla
         recorder.stop()
         runner.send_message(MSG_FINAL, recorder.drain(final=True))
 
+    def on_quitting(**_kwargs: Any) -> None:
+        home = os.environ.get(child.ENV_WORKER_HOME)
+        if home:  # aksload-worker's empty working directory (it exec'd into this process)
+            shutil.rmtree(home, ignore_errors=True)
+
     hooks.report_to_master.add_listener(on_report)
     hooks.test_stop.add_listener(on_test_stop)
+    hooks.quitting.add_listener(on_quitting)
     runner.register_message(MSG_HEADERS, lambda msg, **_kw: child.replace_auth_headers(msg.data["headers"]))
     if not child.is_configured():
 
@@ -77,10 +85,13 @@ def attach_worker(environment: Any, hooks: Any, recorder: Any, configured: Calla
         runner.send_message(MSG_HELLO)
 
 
-def attach_master(environment: Any, hooks: Any, recorder: Any, run_time_s: float) -> Callable[[], None]:
+def attach_master(
+    environment: Any, hooks: Any, recorder: Any, run_time_s: float
+) -> tuple[Callable[[], None], Callable[[], None]]:
     """Merge worker reports, answer remote workers, end the run after `run_time_s`.
 
-    Returns the function that forwards refreshed auth headers to every worker."""
+    Returns the function that forwards refreshed auth headers to every worker, and the one that
+    ends the run early (an abort rule fired, or the parent has its verdict)."""
     runner = environment.runner
 
     def on_worker_report(client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
@@ -91,7 +102,13 @@ def attach_master(environment: Any, hooks: Any, recorder: Any, run_time_s: float
         expected = getattr(environment.parsed_options, "expect_workers", 1) or 1
         runner.send_message(MSG_CONFIG, child.run_config(expected), client_id=msg.node_id)
 
+    finished = False
+
     def finish() -> None:
+        nonlocal finished
+        if finished:  # the run time and an early stop may both come
+            return
+        finished = True
         workers = [client.id for client in runner.clients.all]
         for worker in workers:
             runner.send_message("quit", None, client_id=worker)
@@ -110,4 +127,4 @@ def attach_master(environment: Any, hooks: Any, recorder: Any, run_time_s: float
     hooks.test_start.add_listener(on_test_start)
     runner.register_message(MSG_FINAL, lambda msg, **_kw: recorder.merge(msg.node_id, msg.data))
     runner.register_message(MSG_HELLO, on_hello)
-    return lambda: runner.send_message(MSG_HEADERS, {"headers": child.auth_headers()})
+    return lambda: runner.send_message(MSG_HEADERS, {"headers": child.auth_headers()}), finish

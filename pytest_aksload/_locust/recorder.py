@@ -210,6 +210,10 @@ class Recorder:
         self.workers_reported: set[str] = set()
         self.worker_ended_at = 0.0
         self._drained_windows = 0
+        self._worker_windows: dict[str, int] = {}  # master: windows received so far, per worker
+        self._announced_windows = 0
+        # Master: told of each merged window once complete (its own `windows` stay empty).
+        self.on_merged_window: Callable[[dict[str, Any]], None] | None = None
 
     @property
     def measure_start(self) -> float:
@@ -235,6 +239,12 @@ class Recorder:
 
     def elapsed_s(self) -> float:
         return time.monotonic() - self._mono_start
+
+    def advance_windows(self) -> None:
+        """Close the windows that have ended even when no request completes in them (a hung
+        service): abort rules and the parent's extension judge closed windows."""
+        if self.running:
+            self.windows.advance(int(self.elapsed_s() / self.window_s))
 
     def record(
         self,
@@ -343,9 +353,22 @@ class Recorder:
             self.merged_windows = {}
         for window in delta["windows"]:
             _merge_window(self.merged_windows, window)
+            self._worker_windows[worker] = max(self._worker_windows.get(worker, 0), window["index"] + 1)
+        self._announce_merged_windows()
         if "ended_at" in delta:
             self.workers_reported.add(worker)
             self.worker_ended_at = max(self.worker_ended_at, delta["ended_at"] or 0.0)
+
+    def _announce_merged_windows(self) -> None:
+        """Master: a window is complete once every worker that sends windows has sent it; hand
+        the complete ones to `on_merged_window` in order, as a single process closes its own."""
+        if self.on_merged_window is None or self.merged_windows is None or not self._worker_windows:
+            return
+        complete = min(self._worker_windows.values())
+        while self._announced_windows < complete:
+            index = self._announced_windows
+            self.on_merged_window(self.merged_windows.get(index) or _empty_window(index, self.window_s))
+            self._announced_windows += 1
 
     def _windows_out(self) -> list[dict[str, Any]]:
         if self.merged_windows is None:
@@ -449,8 +472,15 @@ class _Session:
         self.abort_watch = abort.AbortWatch(
             abort.decode_rules(os.environ.get(child.ENV_ABORT_ON, "")), self.recorder.window_s, self.recorder.warmup_s
         )
-        if self.abort_watch.rules:
-            self.recorder.windows.on_close = self._window_closed
+        # The parent judges the run while it goes on (--aks-inconclusive=extend): closed windows on stdout.
+        self.stream_windows = os.environ.get(child.ENV_STREAM_WINDOWS) == "1"
+        if self.abort_watch.rules or self.stream_windows:
+            if self.role == "master":
+                self.recorder.on_merged_window = self._window_closed
+            elif self.role == "local":
+                self.recorder.windows.on_close = self._window_closed
+        self._stop_run: Callable[[], None] = lambda: self.environment.runner.quit()
+        self._stopping = False
         self.cpu_peak: float | None = None
         self.cpu_warning = False
         self.loop_lag = Latencies()
@@ -460,7 +490,7 @@ class _Session:
         self.written = False
         self._progress = None
         self._rate_samples: deque[tuple[float, int]] = deque()
-        self._forward_headers: Any = None
+        self._forward_headers: Callable[[], None] | None = None
 
     def attach(self, hooks: Any) -> None:
         """Role-specific wiring: distributed messages, and stdin/progress in the one process that
@@ -470,8 +500,10 @@ class _Session:
             return
         if self.role == "master":
             run_time_s = child._env_float(child.ENV_RUN_TIME_S, 0.0)
-            self._forward_headers = distributed.attach_master(self.environment, hooks, self.recorder, run_time_s)
-        gevent.spawn(_read_stdin_headers, self._forward_headers)
+            self._forward_headers, self._stop_run = distributed.attach_master(
+                self.environment, hooks, self.recorder, run_time_s
+            )
+        gevent.spawn(_read_stdin, self._stdin_line)
 
     def _configured(self, _config: dict[str, Any]) -> None:
         """A remote worker got the run's settings from the master."""
@@ -493,6 +525,7 @@ class _Session:
             before = time.monotonic()
             gevent.sleep(LAG_PROBE_S)
             self.loop_lag.record(histograms.ms_to_us((time.monotonic() - before - LAG_PROBE_S) * 1000.0))
+            self.recorder.advance_windows()
 
     def on_request(
         self,
@@ -538,12 +571,27 @@ class _Session:
         write_json_atomically(self.result_file, data)
 
     def _window_closed(self, window: dict[str, Any]) -> None:
-        if self.aborted is not None:
+        if self.stream_windows:
+            sys.stdout.write(child.WINDOW_PREFIX + json.dumps(window) + "\n")
+            sys.stdout.flush()
+        if self.aborted is not None or not self.abort_watch.rules:
             return
         self.aborted = self.abort_watch.window_closed(window)
         if self.aborted is not None:
-            # Not from inside this request-event callback: quitting kills the user greenlets.
-            gevent.spawn(self.environment.runner.quit)
+            self._end_run()
+
+    def _end_run(self) -> None:
+        """End the run now, as its run time would (users finish their in-flight requests)."""
+        if not self._stopping:
+            self._stopping = True
+            # Not from inside a request-event callback: quitting kills the user greenlets.
+            gevent.spawn(self._stop_run)
+
+    def _stdin_line(self, line: bytes) -> None:
+        if line.strip() == child.STOP_LINE.strip():
+            self._end_run()
+        else:
+            _apply_header_line(line, self._forward_headers)
 
     # --- helpers ----------------------------------------------------------------------------
     def _sample_users(self) -> None:
@@ -605,8 +653,9 @@ class _Session:
         }
 
 
-def _read_stdin_headers(forward: Any = None) -> None:
-    """Apply `{"headers": {...}}` lines from stdin (token refresh) until EOF.
+def _read_stdin(on_line: Callable[[bytes], None]) -> None:
+    """Hand each line from stdin to `on_line` until EOF: `{"headers": {...}}` (a token refresh)
+    or `{"stop": true}` (the parent has its verdict: end the run now).
 
     The pipe is read non-blocking on gevent's event loop (`gevent.os.nb_read`), never from a
     native thread: a thread parked in `os.read` for the whole run cost the load generator 15-25 %
@@ -633,17 +682,19 @@ def _read_stdin_headers(forward: Any = None) -> None:
         *lines, buffer = buffer.split(b"\n")
         for line in lines:
             if line.strip():
-                _apply_header_line(line, forward)
+                on_line(line)
 
 
-def _apply_header_line(line: bytes, forward: Any = None) -> None:
+def _apply_header_line(line: bytes, forward: Callable[[], None] | None = None) -> None:
     """Use the refreshed headers here and, on a master, pass them on (`forward`) to the workers."""
     try:
         message = json.loads(line)
         child.replace_auth_headers(message["headers"])
     except (ValueError, KeyError, TypeError):
         # Never quote the line: it carries a credential.
-        logger.warning('ignored a malformed line on stdin (%d bytes); expected {"headers": {...}}', len(line))
+        logger.warning(
+            'ignored a malformed line on stdin (%d bytes); expected {"headers": {...}} or {"stop": true}', len(line)
+        )
         return
     if forward is not None:
         forward()

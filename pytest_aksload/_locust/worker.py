@@ -46,6 +46,7 @@ def worker_environment(base: dict[str, str], home: str) -> dict[str, str]:
     of the run's settings (a stale AKSLOAD_* value would silently override them)."""
     env = {k: v for k, v in base.items() if not k.startswith(("LOCUST_", "AKSLOAD_"))}
     env["HOME"] = env["USERPROFILE"] = home  # Locust reads ~/.locust.conf
+    env[child.ENV_WORKER_HOME] = home  # this process becomes Locust: it removes the directory at quit
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
