@@ -56,6 +56,7 @@ ENV_ARRIVALS = "AKSLOAD_ARRIVALS"  # open model: "constant" or "poisson"
 ENV_RUN_TIME_S = "AKSLOAD_RUN_TIME_S"  # distributed master: it ends the run itself (no --run-time)
 ENV_ABORT_ON = "AKSLOAD_ABORT_ON"  # JSON list of abort_on rules ("failure_rate > 50% over 10s windows")
 ENV_STREAM_WINDOWS = "AKSLOAD_STREAM_WINDOWS"  # "1": print each closed window (WINDOW_PREFIX lines)
+ENV_WINDOW_DETAIL = "AKSLOAD_WINDOW_DETAIL"  # "1": windows also split by endpoint, with failure groups
 ENV_WORKER_HOME = "AKSLOAD_WORKER_HOME"  # aksload-worker's own temp directory: removed when it quits
 
 PROGRESS_PREFIX = "AKSLOAD-PROGRESS "
@@ -258,6 +259,7 @@ SHARED_SETTINGS = (
     ENV_WAIT_MAX_S,
     ENV_RATE,
     ENV_ARRIVALS,
+    ENV_WINDOW_DETAIL,
 )
 
 

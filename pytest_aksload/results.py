@@ -303,14 +303,19 @@ class LoadResult(LatencyStats):
     def with_warmup(self, warmup_s: float, method: str) -> LoadResult:
         """This result with the first `warmup_s` seconds cut, totals recomputed from the windows.
 
-        Windows hold requests by completion time (a fixed warm-up cuts by start time), and carry
-        no per-endpoint split: `endpoints` and `errors` keep the child's view.
+        Windows hold requests by completion time (a fixed warm-up cuts by start time). When they
+        are detailed (the child splits them by endpoint for warmup="auto"), `endpoints` and
+        `errors` are recomputed too; otherwise they keep the child's view.
         """
         data = copy.deepcopy(self._data)
         data["warmup_s"] = warmup_s
         data["measure_start"] = self.started_at + warmup_s
         data["warmup_method"] = method
         data["total"] = _total_of_windows(data["windows"], warmup_s)
+        kept = [w for w in data["windows"] if w["start_offset_s"] >= warmup_s - 1e-6]
+        if kept and all("endpoints" in w for w in data["windows"]):
+            data["endpoints"] = _endpoints_of_windows(kept)
+            data["errors"] = _errors_of_windows(kept)
         return LoadResult(data)
 
     @classmethod
@@ -360,6 +365,27 @@ class LoadResult(LatencyStats):
     def capacity_rps(self) -> float | None:
         """Capacity search only: the highest arrival rate (requests/s) that met every SLO."""
         return None if self.capacity is None else self.capacity["capacity_rps"]
+
+
+def _endpoints_of_windows(windows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    parts: dict[str, list[Mapping[str, Any]]] = {}
+    for window in windows:
+        for name, part in window["endpoints"].items():
+            parts.setdefault(name, []).append(part)
+    return {
+        name: {**latencies_of_windows(group).to_dict(), "failures": sum(p["failures"] for p in group)}
+        for name, group in parts.items()
+    }
+
+
+def _errors_of_windows(windows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    counts: dict[tuple[str, int | None, str], int] = {}
+    for window in windows:
+        for group in window["errors"]:
+            key = (group["kind"], group["status"], group["message"])
+            counts[key] = counts.get(key, 0) + group["count"]
+    ordered = sorted(counts.items(), key=lambda item: -item[1])
+    return [{"kind": k, "status": s, "message": m, "count": c} for (k, s, m), c in ordered]
 
 
 def _total_of_windows(windows: Sequence[Mapping[str, Any]], warmup_s: float) -> dict[str, Any]:

@@ -162,6 +162,8 @@ def child_environment(
     )
     if profile.abort_on:
         env[child.ENV_ABORT_ON] = abort.encode_rules(profile.abort_on)
+    if profile.warmup_auto:  # the cut is found after the run: endpoints and errors must be cuttable too
+        env[child.ENV_WINDOW_DETAIL] = "1"
     return env
 
 

@@ -169,7 +169,8 @@ def test_remote_workers_run_a_gate_and_never_hold_the_key_in_argv_or_environment
 
 def test_local_workers_obey_abort_rules_and_extension(pytester: pytest.Pytester) -> None:
     """The master judges the windows merged from its workers: an abort rule ends a doomed
-    60 s run within seconds, and an extended run stops as soon as its verdict is decided."""
+    60 s run within seconds, and an extended run stops as soon as its verdict is decided (with
+    warmup="auto", whose cut then applies to the endpoints merged from the workers' windows)."""
     pytester.makepyfile(
         test_doomed="""
         import pytest
@@ -183,9 +184,10 @@ def test_local_workers_obey_abort_rules_and_extension(pytester: pytest.Pytester)
         import pytest
 
         @pytest.mark.load_test(users=4, spawn_rate=50, duration="3s", wait=(0.05, 0.1), max_duration="40s",
-                               slo="failure_rate < 2%")
+                               slo="failure_rate < 2%", warmup="auto")
         def test_gate(load_result):
-            print("EXTENDED", load_result.requests, load_result.duration_s)
+            endpoint_requests = sum(e.requests for e in load_result.endpoints.values())
+            print("EXTENDED", load_result.requests, load_result.duration_s, endpoint_requests)
         """,
     )
     with ScoringServer(outcomes=lambda n: "ok" if n == 0 else "http500") as failing:
@@ -204,6 +206,8 @@ def test_local_workers_obey_abort_rules_and_extension(pytester: pytest.Pytester)
         )
     extended.assert_outcomes(passed=1)
     line = next(line for line in extended.outlines if line.startswith("EXTENDED"))
-    requests, duration_s = int(line.split()[1]), float(line.split()[2])
+    requests, duration_s, endpoint_requests = int(line.split()[1]), float(line.split()[2]), int(line.split()[3])
     # Decided (Wilson bound under 2 %) at ~190 requests; the master sees windows ~3 s late.
     assert requests >= 190 and duration_s <= 25
+    # warmup="auto": the workers' windows, split by endpoint, merge so endpoints are cut like the total.
+    assert endpoint_requests == requests

@@ -449,6 +449,42 @@ def test_live_p95_on_the_threshold_is_inconclusive_in_ten_runs_of_ten(
     run.assert_outcomes(failed=10)  # --aks-inconclusive=fail: an undecided gate does not let a release through
 
 
+def test_live_auto_warm_up_cuts_the_cold_start_from_totals_endpoints_and_errors(
+    pytester: pytest.Pytester, key_env: None
+) -> None:
+    """A cold start: the first 16 load requests (~2 s) take 400 ms and every third fails; then
+    5 ms and no failures. warmup="auto" finds the cut after the cold start (MSER-5 cuts whole
+    5 s batches, at most half the run), and the totals, the per-endpoint figures and the
+    failure groups all leave it out."""
+    cold = 17  # the pre-flight request (n = 0) and 16 load requests
+
+    with ScoringServer(
+        delays_s=[0.4] * cold + [0.005] * 100_000,
+        outcomes=lambda n: "http500" if 0 < n < cold and n % 3 == 0 else "ok",
+    ) as server:
+        run = run_inner(
+            pytester,
+            server,
+            """
+            import json, pytest
+
+            @pytest.mark.load_test(users=4, spawn_rate=50, duration="20s", wait=(0.05, 0.1), warmup="auto")
+            def test_gate(load_result):
+                endpoints = {name: (e.requests, e.failures) for name, e in load_result.endpoints.items()}
+                print("CUT", json.dumps([load_result.warmup_method, load_result.warmup_s, load_result.requests,
+                                         load_result.failures, load_result.p95_ms, endpoints,
+                                         [e.count for e in load_result.errors]]))
+            """,
+            "-s",
+        )
+    run.assert_outcomes(passed=1)
+    line = next(line for line in run.outlines if line.startswith("CUT"))
+    method, warmup_s, requests, failures, p95_ms, endpoints, errors = json.loads(line[4:])
+    assert method == "MSER-5" and warmup_s == 5
+    assert failures == 0 and errors == [] and p95_ms < 100
+    assert list(endpoints.values()) == [[requests, 0]]  # the one endpoint, cut like the totals
+
+
 def test_live_too_few_requests_are_inconclusive_and_the_policy_decides(
     pytester: pytest.Pytester, key_env: None, tmp_path: Path
 ) -> None:

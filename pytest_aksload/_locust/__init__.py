@@ -66,6 +66,9 @@ because Locust also reads `~/.locust.conf` and `./locust.conf`/`./pyproject.toml
                                each window closes and the recorder ends the run when one holds
 `AKSLOAD_STREAM_WINDOWS`       "1": print each closed window on stdout (below), for a parent
                                that judges the run as it goes (--aks-inconclusive=extend)
+`AKSLOAD_WINDOW_DETAIL`        "1" (warmup="auto"): each window also holds "endpoints" ({name:
+                               {"requests", "failures", "histogram"}}) and "errors" (failure
+                               groups), so a warm-up found after the run cuts those too
 =============================  ================================================================
 
 A window is closed when its time is up, whether or not a request completed in it. A distributed

@@ -28,7 +28,9 @@ The result file format (`"format": "pytest-aksload-result/1"`, times are epoch s
                    warm-up included: "requests", "failures", "p50_ms", "p95_ms", "p99_ms"}},
      "total": STATS, "endpoints": {name: STATS},
      "windows": [{"index", "start_offset_s", "duration_s", "requests", "failures",
-                  "histogram": encoded or null when empty}],
+                  "histogram": encoded or null when empty,
+                  detailed windows only (AKSLOAD_WINDOW_DETAIL): "endpoints": {name: {"requests",
+                  "failures", "histogram"}}, "errors": [as below]}],
      "errors": [{"kind", "status" (int or null), "message", "count"}],
      open model only: "uncorrected": STATS (latency from the actual send; total/endpoints/
      windows then count from the intended send time), "schedule": {"intended", "sent", "late",
@@ -78,6 +80,9 @@ LAG_PROBE_S = 0.1  # the event-loop lag probe's sleep
 RATE_SPAN_S = 5.0  # progress "rps" is measured over about this many recent seconds
 
 
+ErrorGroupKey = tuple[str, "int | None", str]  # (kind, status, message)
+
+
 class _Stats:
     """Latencies plus a failure count: one endpoint, or the total."""
 
@@ -102,6 +107,11 @@ class _Windows:
         self._histogram: HdrHistogram | None = None
         self._requests = 0
         self._failures = 0
+        # warmup="auto" cuts after the run, from the windows: "detailed" windows also split their
+        # requests by endpoint and keep their failure groups, so the cut applies to those too.
+        self.detailed = False
+        self._endpoints: dict[str, list[Any]] = {}  # name -> [histogram, requests, failures]
+        self._errors = _Errors()
 
     def record(self, index: int, us: int, failed: bool, counts_index: int) -> None:
         """`us` already clamped; `counts_index` is its `histograms.counts_index`."""
@@ -112,6 +122,17 @@ class _Windows:
         histograms.record_at(self._histogram, counts_index, us)
         self._requests += 1
         self._failures += failed
+
+    def record_detail(self, endpoint: str, us: int, counts_index: int, error: ErrorGroupKey | None) -> None:
+        """The current window's share of `endpoint`, and the failure group of `error` (detailed windows)."""
+        stats = self._endpoints.get(endpoint)
+        if stats is None:
+            stats = self._endpoints[endpoint] = [histograms.new_histogram(), 0, 0]
+        histograms.record_at(stats[0], counts_index, us)
+        stats[1] += 1
+        if error is not None:
+            stats[2] += 1
+            self._errors.add(*error)
 
     def advance(self, index: int) -> None:
         """Close the current window and any empty ones before `index`."""
@@ -125,16 +146,22 @@ class _Windows:
         self._close(max(0.0, min(self.window_s, elapsed_s - start)))
 
     def _close(self, duration_s: float) -> None:
-        self.closed.append(
-            {
-                "index": self.index,
-                "start_offset_s": round(self.index * self.window_s, 6),
-                "duration_s": round(duration_s, 6),
-                "requests": self._requests,
-                "failures": self._failures,
-                "histogram": histograms.encode(self._histogram) if self._requests else None,
+        window = {
+            "index": self.index,
+            "start_offset_s": round(self.index * self.window_s, 6),
+            "duration_s": round(duration_s, 6),
+            "requests": self._requests,
+            "failures": self._failures,
+            "histogram": histograms.encode(self._histogram) if self._requests else None,
+        }
+        if self.detailed:
+            window["endpoints"] = {
+                name: {"requests": requests, "failures": failures, "histogram": histograms.encode(histogram)}
+                for name, (histogram, requests, failures) in self._endpoints.items()
             }
-        )
+            window["errors"] = self._errors.to_list()
+            self._endpoints, self._errors = {}, _Errors()
+        self.closed.append(window)
         self.index += 1
         self._histogram = None
         self._requests = self._failures = 0
@@ -146,7 +173,7 @@ class _Errors:
     """Failure counts by (kind, status, message), cardinality bounded."""
 
     def __init__(self) -> None:
-        self.counts: dict[tuple[str, int | None, str], int] = {}
+        self.counts: dict[ErrorGroupKey, int] = {}
 
     def add(self, kind: str, status: int | None, message: str, count: int = 1) -> None:
         key = (kind, status, message)
@@ -290,9 +317,13 @@ class Recorder:
                 key = OTHER_ENDPOINTS
             endpoint = self.endpoints.setdefault(key, _Stats())
         endpoint.latencies.record(us, counts_index)
+        error = None
         if exception is not None:
             endpoint.failures += 1
-            self.errors.add(failure_kind(status, exception), status or None, child.describe_failure(exception))
+            error = (failure_kind(status, exception), status or None, child.describe_failure(exception))
+            self.errors.add(*error)
+        if self.windows.detailed:
+            self.windows.record_detail(key, clamped_us, counts_index, error)
 
     def total(self) -> _Stats:
         """All endpoints together. Merged on demand rather than recorded per request: one
@@ -425,11 +456,27 @@ def _merge_window(windows: dict[int, dict[str, Any]], window: dict[str, Any]) ->
     if mine is None:
         windows[window["index"]] = dict(window)
         return
-    encoded = [w["histogram"] for w in (mine, window) if w["histogram"] is not None]
-    mine["histogram"] = histograms.encode(histograms.merge(encoded)) if encoded else None
-    mine["requests"] += window["requests"]
-    mine["failures"] += window["failures"]
+    _merge_counts(mine, window)
     mine["duration_s"] = max(mine["duration_s"], window["duration_s"])
+    if "endpoints" in window:  # detailed windows
+        endpoints = mine.setdefault("endpoints", {})
+        for name, stats in window["endpoints"].items():
+            if name in endpoints:
+                _merge_counts(endpoints[name], stats)
+            else:
+                endpoints[name] = dict(stats)
+        errors = _Errors()
+        for group in mine.get("errors", []) + window["errors"]:
+            errors.add(group["kind"], group["status"], group["message"], group["count"])
+        mine["errors"] = errors.to_list()
+
+
+def _merge_counts(mine: dict[str, Any], theirs: dict[str, Any]) -> None:
+    """Add `theirs` requests, failures and histogram to `mine` (a window, or its part for one endpoint)."""
+    encoded = [w["histogram"] for w in (mine, theirs) if w["histogram"] is not None]
+    mine["histogram"] = histograms.encode(histograms.merge(encoded)) if encoded else None
+    mine["requests"] += theirs["requests"]
+    mine["failures"] += theirs["failures"]
 
 
 def _empty_window(index: int, window_s: float) -> dict[str, Any]:
@@ -467,6 +514,7 @@ class _Session:
             warmup_s=child._env_float(child.ENV_WARMUP_S, 0.0),
             window_s=child._env_float(child.ENV_WINDOW_S, 1.0),
         )
+        self.recorder.windows.detailed = child._setting(child.ENV_WINDOW_DETAIL) == "1"
         child.auth_headers()  # parse now: a malformed value fails the child before any request
         self.aborted: dict[str, Any] | None = None
         self.abort_watch = abort.AbortWatch(
@@ -509,6 +557,7 @@ class _Session:
         """A remote worker got the run's settings from the master."""
         self.recorder.warmup_s = child._env_float(child.ENV_WARMUP_S, 0.0)
         self.recorder.window_s = self.recorder.windows.window_s = child._env_float(child.ENV_WINDOW_S, 1.0) or 1.0
+        self.recorder.windows.detailed = child._setting(child.ENV_WINDOW_DETAIL) == "1"
 
     # --- Locust event listeners -------------------------------------------------------------
     def on_test_start(self, **_kwargs: Any) -> None:
