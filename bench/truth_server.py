@@ -8,7 +8,7 @@ held to. The n-th request (over all connections, in arrival order) is answered a
 
     with TruthServer(delays_s=[0.3]) as server:
         ...load server.url...
-        served = server.requests()  # [(arrived_at epoch s, served_s), ...] in arrival order
+        served = server.requests()  # [(arrived_at epoch s, served_s, delay_s), ...] in arrival order
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ RESPONSE = (
 class TruthServer:
     def __init__(self, delays_s: Sequence[float]) -> None:
         self._delays_s = list(delays_s)
-        self._log: list[tuple[float, float]] = []
+        self._log: list[tuple[float, float, float]] = []
         self._count = 0
         self._loop = asyncio.new_event_loop()
         self._server: Any = None
@@ -44,8 +44,8 @@ class TruthServer:
         port = self._server.sockets[0].getsockname()[1]
         return f"http://127.0.0.1:{port}/score"
 
-    def requests(self) -> list[tuple[float, float]]:
-        """(arrival epoch seconds, served seconds) of every answered request, in arrival order."""
+    def requests(self) -> list[tuple[float, float, float]]:
+        """(arrival epoch s, served s, drawn delay s) of every answered request, in arrival order."""
         return sorted(self._log)
 
     def __enter__(self) -> TruthServer:
@@ -97,10 +97,11 @@ class _Connection(asyncio.Protocol):
                 return
             self._buffer = self._buffer[end:]
             arrived, started = time.time(), time.perf_counter()
-            self._server._loop.call_later(self._server._next_delay(), self._answer, arrived, started)
+            delay = self._server._next_delay()
+            self._server._loop.call_later(delay, self._answer, arrived, started, delay)
 
-    def _answer(self, arrived: float, started: float) -> None:
+    def _answer(self, arrived: float, started: float, delay: float) -> None:
         if self._transport.is_closing():
             return
         self._transport.write(RESPONSE)
-        self._server._log.append((arrived, time.perf_counter() - started))
+        self._server._log.append((arrived, time.perf_counter() - started, delay))
