@@ -4,24 +4,10 @@ pytest-aksload starts Locust in a child process and hands it the endpoint, the c
 the request bodies through environment variables (never argv or files: the key is a secret).
 A custom locustfile (`@pytest.mark.load_test(locustfile="...")`) reads them through these
 functions, so it needs no knowledge of that protocol, and validates responses with the same
-rules as the default user, so an HTTP 200 carrying an error string still counts as a failure::
-
-    import itertools
-    from locust import FastHttpUser, between, task
-    from pytest_aksload import child
-
-    class Scorer(FastHttpUser):
-        wait_time = between(*child.wait_range())
-        connection_timeout = network_timeout = child.request_timeout_s()
-        insecure = False  # verify TLS like pre-flight does (Locust's default skips it)
-        ssl_context_factory = staticmethod(child.ssl_context_factory)
-        rows = itertools.cycle(child.sample_rows())
-
-        @task
-        def score(self):
-            with self.client.post(child.scoring_path(), json=next(self.rows),
-                                  headers=child.auth_headers(), catch_response=True) as response:
-                child.check_response(response)
+rules as the default user, so an HTTP 200 carrying an error string still counts as a failure:
+in a task, post `sample_rows()` to `scoring_path()` with `headers=auth_headers()` and
+`catch_response=True`, and pass the response to `check_response`. A complete user is
+examples/locustfiles/batch_user.py (TLS verified through `pytest_aksload._locust.tls`).
 
 `auth_headers()` must be called per request: a long run gets refreshed tokens mid-way.
 This module imports neither locust nor gevent; the pytest process imports it for the protocol
@@ -145,13 +131,10 @@ def wait_range() -> tuple[float, float]:
     return _env_float(ENV_WAIT_MIN_S, 1.0), _env_float(ENV_WAIT_MAX_S, 2.0)
 
 
-def ssl_context_factory(cafile: str | None = None) -> Any:
-    """A verifying TLS context for FastHttpUser (`ssl_context_factory = staticmethod(...)`):
-    trusts the run's CA bundle (--aks-ca-bundle) when one was given, else `cafile`
-    (geventhttpclient passes its default CA file)."""
-    import gevent.ssl  # child only: the pytest process never imports gevent
-
-    return gevent.ssl.create_default_context(cafile=_setting(ENV_CA_BUNDLE) or cafile)
+def ca_bundle() -> str | None:
+    """The PEM file of CAs the run trusts for https (--aks-ca-bundle), or None for the system's
+    (`pytest_aksload._locust.tls.ssl_context_factory` builds the users' TLS context from it)."""
+    return _setting(ENV_CA_BUNDLE) or None
 
 
 def check_response(response: Any) -> None:

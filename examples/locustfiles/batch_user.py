@@ -2,7 +2,8 @@
 
 It runs inside the gate's Locust child process; `pytest_aksload.child` hands it the scoring path,
 the auth headers (refreshed tokens included) and the sample rows, and checks responses the same
-way the packaged user does.
+way the packaged user does. Like the packaged user it verifies the endpoint's TLS certificate
+(Locust's default does not), trusting --aks-ca-bundle when given.
 """
 
 import random
@@ -10,12 +11,15 @@ import random
 from locust import FastHttpUser, between, task
 
 from pytest_aksload import child
+from pytest_aksload._locust.tls import ssl_context_factory
 
 BATCH = 20
 
 
 class BatchScoringUser(FastHttpUser):
     wait_time = between(0.2, 0.5)
+    insecure = False
+    ssl_context_factory = staticmethod(ssl_context_factory)
 
     @task
     def score_batch(self) -> None:

@@ -55,7 +55,7 @@ because Locust also reads `~/.locust.conf` and `./locust.conf`/`./pyproject.toml
 `AKSLOAD_WAIT_MIN_S/_MAX_S`    floats, default 1 / 2: `wait_time = between(min, max)`
 `AKSLOAD_PROGRESS_S`           float, default 2: interval of progress lines
 `AKSLOAD_CA_BUNDLE`            optional PEM file of CAs to trust for https (--aks-ca-bundle);
-                               `child.ssl_context_factory` reads it
+                               `_locust.tls.ssl_context_factory` reads it
 `AKSLOAD_RATE`                 open model (marker rate=; locustfile `open_model.py`): requests
                                per second of this process (with --processes N: rate / N)
 `AKSLOAD_ARRIVALS`             open model: "constant" (default) or "poisson"

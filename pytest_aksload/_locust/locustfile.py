@@ -20,6 +20,7 @@ from typing import Any
 from locust import FastHttpUser, task
 
 from pytest_aksload import child
+from pytest_aksload._locust.tls import ssl_context_factory
 
 _user_numbers = itertools.count()
 
@@ -35,7 +36,7 @@ class ScoringUser(FastHttpUser):
     # Locust's FastHttpUser skips certificate checks by default; a gate must not send its key
     # to an endpoint pre-flight would have refused.
     insecure = False
-    ssl_context_factory = staticmethod(child.ssl_context_factory)
+    ssl_context_factory = staticmethod(ssl_context_factory)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.connection_timeout = self.network_timeout = child.request_timeout_s()
