@@ -273,7 +273,7 @@ class LoadResult(LatencyStats):
 
     def measured_windows(self) -> list[dict[str, Any]]:
         """The recorded windows that start after the warm-up (raw result-file form)."""
-        return [w for w in self._data["windows"] if w["start_offset_s"] >= self.warmup_s - 1e-6]
+        return _after_warmup(self._data["windows"], self.warmup_s)
 
     def windows(self, window_s: float) -> list[WindowSpan]:
         """The measured run cut into consecutive windows of about `window_s` (whole recorded
@@ -311,8 +311,8 @@ class LoadResult(LatencyStats):
         data["warmup_s"] = warmup_s
         data["measure_start"] = self.started_at + warmup_s
         data["warmup_method"] = method
-        data["total"] = _total_of_windows(data["windows"], warmup_s)
-        kept = [w for w in data["windows"] if w["start_offset_s"] >= warmup_s - 1e-6]
+        kept = _after_warmup(data["windows"], warmup_s)
+        data["total"] = _total_of_windows(kept)
         if kept and all("endpoints" in w for w in data["windows"]):
             data["endpoints"] = _endpoints_of_windows(kept)
             data["errors"] = _errors_of_windows(kept)
@@ -333,7 +333,7 @@ class LoadResult(LatencyStats):
             "window_s": windows[0]["duration_s"],
             "users_peak": 0,
             "generator": {},
-            "total": _total_of_windows(windows, warmup_s),
+            "total": _total_of_windows(_after_warmup(windows, warmup_s)),
             "endpoints": {},
             "windows": [dict(w) for w in windows],
             "errors": [],
@@ -388,9 +388,13 @@ def _errors_of_windows(windows: Sequence[Mapping[str, Any]]) -> list[dict[str, A
     return [{"kind": k, "status": s, "message": m, "count": c} for (k, s, m), c in ordered]
 
 
-def _total_of_windows(windows: Sequence[Mapping[str, Any]], warmup_s: float) -> dict[str, Any]:
-    kept = [w for w in windows if w["start_offset_s"] >= warmup_s - 1e-6]
-    return {**latencies_of_windows(kept).to_dict(), "failures": sum(w["failures"] for w in kept)}
+def _after_warmup(windows: Sequence[Mapping[str, Any]], warmup_s: float) -> list[Any]:
+    """The windows that start after a warm-up of `warmup_s` (start offsets are rounded to the µs)."""
+    return [w for w in windows if w["start_offset_s"] >= warmup_s - 1e-6]
+
+
+def _total_of_windows(windows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    return {**latencies_of_windows(windows).to_dict(), "failures": sum(w["failures"] for w in windows)}
 
 
 def latencies_of_windows(windows: Sequence[Mapping[str, Any]]) -> Latencies:

@@ -211,13 +211,10 @@ class Recorder:
     """Everything recorded for one run; no Locust objects inside, so it is unit-testable and
     its state is the mergeable set a distributed master will need."""
 
-    def __init__(self, *, warmup_s: float, window_s: float) -> None:
-        if window_s <= 0:
-            raise ValueError(f"{child.ENV_WINDOW_S} must be positive, not {window_s}")
-        self.warmup_s = warmup_s
-        self.window_s = window_s
+    def __init__(self, *, warmup_s: float, window_s: float, detailed: bool = False) -> None:
         self.endpoints: dict[str, _Stats] = {}
         self.windows = _Windows(window_s)
+        self.configure(warmup_s=warmup_s, window_s=window_s, detailed=detailed)
         self.errors = _Errors()
         self.started_at: float | None = None
         self.ended_at: float | None = None
@@ -241,6 +238,15 @@ class Recorder:
         self._announced_windows = 0
         # Master: told of each merged window once complete (its own `windows` stay empty).
         self.on_merged_window: Callable[[dict[str, Any]], None] | None = None
+
+    def configure(self, *, warmup_s: float, window_s: float, detailed: bool) -> None:
+        """The run's settings (`detailed`: windows split by endpoint, for warmup="auto"); called
+        again in a remote worker once its master has sent them."""
+        if window_s <= 0:
+            raise ValueError(f"{child.ENV_WINDOW_S} must be positive, not {window_s}")
+        self.warmup_s = warmup_s
+        self.window_s = self.windows.window_s = window_s
+        self.windows.detailed = detailed
 
     @property
     def measure_start(self) -> float:
@@ -510,11 +516,7 @@ class _Session:
         if not self.result_file and self.role != "worker":  # a worker ships its data to the master
             raise RuntimeError(f"{child.ENV_RESULT_FILE} is not set: the recorder has nowhere to write")
         self.progress_s = child._env_float(child.ENV_PROGRESS_S, 2.0) or 2.0
-        self.recorder = Recorder(
-            warmup_s=child._env_float(child.ENV_WARMUP_S, 0.0),
-            window_s=child._env_float(child.ENV_WINDOW_S, 1.0),
-        )
-        self.recorder.windows.detailed = child._setting(child.ENV_WINDOW_DETAIL) == "1"
+        self.recorder = Recorder(**_run_settings())
         child.auth_headers()  # parse now: a malformed value fails the child before any request
         self.aborted: dict[str, Any] | None = None
         self.abort_watch = abort.AbortWatch(
@@ -555,9 +557,7 @@ class _Session:
 
     def _configured(self, _config: dict[str, Any]) -> None:
         """A remote worker got the run's settings from the master."""
-        self.recorder.warmup_s = child._env_float(child.ENV_WARMUP_S, 0.0)
-        self.recorder.window_s = self.recorder.windows.window_s = child._env_float(child.ENV_WINDOW_S, 1.0) or 1.0
-        self.recorder.windows.detailed = child._setting(child.ENV_WINDOW_DETAIL) == "1"
+        self.recorder.configure(**_run_settings())
 
     # --- Locust event listeners -------------------------------------------------------------
     def on_test_start(self, **_kwargs: Any) -> None:
@@ -700,6 +700,15 @@ class _Session:
             "locust_version": locust.__version__,
             "locust": own,
         }
+
+
+def _run_settings() -> dict[str, Any]:
+    """The recorder's settings, from the environment or (a remote worker) the master's message."""
+    return {
+        "warmup_s": child._env_float(child.ENV_WARMUP_S, 0.0),
+        "window_s": child._env_float(child.ENV_WINDOW_S, 1.0),
+        "detailed": child._setting(child.ENV_WINDOW_DETAIL) == "1",
+    }
 
 
 def _read_stdin(on_line: Callable[[bytes], None]) -> None:
