@@ -11,8 +11,9 @@ never steady; the whole run is kept and the result says so through `warmup_metho
 
 Subtlety: the child records the totals only after its own warm-up, so with `warmup="auto"` it is
 told 0 and the parent recomputes the totals from the window histograms after the cut
-(`LoadResult.with_warmup`). Windows hold requests by COMPLETION time, a fixed `warmup=` cuts by
-START time; per-endpoint figures and error groups keep the whole run.
+(`LoadResult.with_warmup`), and the child splits its windows by endpoint and keeps their failure
+groups, so those are cut too. Windows hold requests by COMPLETION time, a fixed `warmup=` cuts
+by START time.
 """
 
 from __future__ import annotations
