@@ -39,7 +39,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from pytest_aksload.results import LoadResult
+from pytest_aksload.stats.result import LoadResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from truth_server import TruthServer  # noqa: E402

@@ -19,11 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from loopback_servers import ScoringServer  # noqa: E402
 
-from pytest_aksload.fdlimit import open_files_problem  # noqa: E402
-from pytest_aksload.profile import profile_from_marker  # noqa: E402
-from pytest_aksload.runner import run_load  # noqa: E402
-from pytest_aksload.settings import Settings  # noqa: E402
-from pytest_aksload.targets import Credential, Target  # noqa: E402
+from pytest_aksload.config.profile import profile_from_marker  # noqa: E402
+from pytest_aksload.config.settings import Settings  # noqa: E402
+from pytest_aksload.run.fdlimit import open_files_problem  # noqa: E402
+from pytest_aksload.run.runner import run_load  # noqa: E402
+from pytest_aksload.targets.target import Credential, Target  # noqa: E402
 
 
 def main() -> None:

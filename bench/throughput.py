@@ -38,7 +38,7 @@ from pathlib import Path
 
 import psutil
 
-from pytest_aksload import criteo
+from pytest_aksload.data import criteo
 
 CUT_START_S = 2.0
 CUT_END_S = 1.0

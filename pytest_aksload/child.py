@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pytest_aksload.validation import check_score_response, describe_exception
+from pytest_aksload.contracts.validation import check_score_response, describe_exception
 
 # --- the child protocol: environment variables the runner sets ------------------------------
 ENV_SCORING_URI = "AKSLOAD_SCORING_URI"

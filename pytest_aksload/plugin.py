@@ -12,17 +12,28 @@ from typing import Any, NoReturn
 
 import pytest
 
-from . import arrivals, baseline, capacity, criteo, decision, extend, reports, serialize
-from .diagnosis import failure_lines
-from .interrupts import SigtermAsInterrupt
-from .preflight import PreflightError, preflight
-from .profile import MARKER, MARKER_HELP, LoadProfile, ProfileError, profile_from_marker
-from .resolvers import key_hint, resolve_target
-from .results import LoadResult
-from .runner import LoadInterrupted, LoadRunError, run_load
-from .settings import NO_TARGET_REASON, Settings, add_options, resolve
-from .targets import AuthHeaders, Target, TargetError
-from .terminal import SUMMARY_COLUMNS, ProgressPrinter, failure_kind_lines, format_table, summary_rows
+from pytest_aksload.config import arrivals
+from pytest_aksload.config.profile import MARKER, MARKER_HELP, LoadProfile, ProfileError, profile_from_marker
+from pytest_aksload.config.settings import NO_TARGET_REASON, Settings, add_options, resolve
+from pytest_aksload.data import criteo
+from pytest_aksload.reports import files as reports
+from pytest_aksload.reports.terminal import (
+    SUMMARY_COLUMNS,
+    ProgressPrinter,
+    failure_kind_lines,
+    format_table,
+    summary_rows,
+)
+from pytest_aksload.run import capacity, extend
+from pytest_aksload.run import load_lock as serialize
+from pytest_aksload.run.interrupts import SigtermAsInterrupt
+from pytest_aksload.run.preflight import PreflightError, preflight
+from pytest_aksload.run.runner import LoadInterrupted, LoadRunError, run_load
+from pytest_aksload.stats.result import LoadResult
+from pytest_aksload.targets.resolve import key_hint, resolve_target
+from pytest_aksload.targets.target import AuthHeaders, Target, TargetError
+from pytest_aksload.verdicts import baseline, decision
+from pytest_aksload.verdicts.diagnosis import failure_lines
 
 settings_key = pytest.StashKey[Settings]()
 profile_key = pytest.StashKey[LoadProfile]()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from loopback_servers import ScoringServer
 
-from pytest_aksload.baseline import BASELINE_FORMAT, parse_tolerances
+from pytest_aksload.verdicts.baseline import BASELINE_FORMAT, parse_tolerances
 
 # 20..58 ms, uniformly: a latency distribution with a spread, so percentiles mean something.
 DELAYS_S = [0.020 + 0.002 * i for i in range(20)]
@@ -100,7 +100,7 @@ def test_tolerance_grammar() -> None:
 
 
 def test_saving_keeps_other_tests_of_the_baseline(tmp_path: Path) -> None:
-    from pytest_aksload.baseline import save
+    from pytest_aksload.verdicts.baseline import save
 
     path = tmp_path / "b.json"
     entry = {"nodeid": "t.py::a", "profile": "p", "target": "x", "result": {"format": "stub"}}

@@ -10,7 +10,7 @@ from statistics import mean
 import pytest
 from loopback_servers import ScoringServer
 
-from pytest_aksload.results import LoadResult
+from pytest_aksload.stats.result import LoadResult
 
 SLOTS = 4
 SERVICE_S = 0.04  # 4 slots x 40 ms: about 100 requests per second, no more

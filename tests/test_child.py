@@ -24,7 +24,7 @@ import pytest
 from loopback_servers import ScoringServer, closed_port
 
 from pytest_aksload import child
-from pytest_aksload.results import LoadResult
+from pytest_aksload.stats.result import LoadResult
 
 ROWS = [{"label": i % 4 == 0, "int00": i, "cat00": f"{i * 2654435761 % 2**32:08x}"} for i in range(40)]
 

@@ -8,16 +8,16 @@ from statistics import NormalDist
 
 import pytest
 
-from pytest_aksload import histograms
-from pytest_aksload.confidence import (
+from pytest_aksload.stats import histograms
+from pytest_aksload.stats.confidence import (
     binomial_quantile,
     percentile_interval,
     rps_interval,
     student_t_quantile,
     wilson_interval,
 )
-from pytest_aksload.histograms import Latencies
-from pytest_aksload.steady_state import mser_cut
+from pytest_aksload.stats.histograms import Latencies
+from pytest_aksload.stats.steady_state import mser_cut
 
 
 def exact_binomial_quantile(prob: float, n: int, p: float) -> int:

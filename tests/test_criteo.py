@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_aksload.criteo import (
+from pytest_aksload.data import make_criteo_sample
+from pytest_aksload.data.criteo import (
     CAT_COLUMNS,
     COLUMNS,
     FEATURE_COLUMNS,
@@ -26,7 +27,6 @@ from pytest_aksload.criteo import (
     payload_from_row,
     payloads,
 )
-from pytest_aksload.data import make_criteo_sample
 
 ROWS = make_criteo_sample.ROWS
 
@@ -418,6 +418,6 @@ def test_random_sample_rows_round_trip(rows: list[int]) -> None:
 
 def test_module_stays_free_of_pytest_and_locust() -> None:
     # The Locust child imports this module; it must not drag pytest (or locust) along.
-    code = "import sys, pytest_aksload.criteo; print(sorted({'pytest', 'locust', 'gevent'} & set(sys.modules)))"
+    code = "import sys, pytest_aksload.data.criteo; print(sorted({'pytest', 'locust', 'gevent'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

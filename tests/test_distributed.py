@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from loopback_servers import ScoringServer, closed_port
 
-from pytest_aksload.results import LoadResult
+from pytest_aksload.stats.result import LoadResult
 
 KEY = "k3y-DISTRIBUTED-0123456789-abcdef"
 

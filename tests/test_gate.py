@@ -18,7 +18,7 @@ import pytest
 from loopback_servers import ScoringServer, closed_port
 
 from pytest_aksload.local import LocalService
-from pytest_aksload.results import LoadResult
+from pytest_aksload.stats.result import LoadResult
 
 KEY = "k3y-GATE-0123456789-abcdef"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from pytest_aksload import histograms
+from pytest_aksload.stats import histograms
 
 
 def test_counts_index_and_record_at_match_hdrh() -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_aksload import criteo
+from pytest_aksload.data import criteo
 from pytest_aksload.local import LocalService, LocalServiceError
 from pytest_aksload.local.service import MODEL_DIR
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from loopback_servers import ScoringServer
 
-from pytest_aksload.results import LoadResult
+from pytest_aksload.stats.result import LoadResult
 
 DUMP_RESULT = """
 import os, pytest

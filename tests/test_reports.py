@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from loopback_servers import ScoringServer, closed_port
 
-from pytest_aksload.report_html import COLOURS
-from pytest_aksload.reports import file_stem
-from pytest_aksload.results import LoadResult
+from pytest_aksload.reports.files import file_stem
+from pytest_aksload.reports.html import COLOURS
+from pytest_aksload.stats.result import LoadResult
 
 KEY = "k3y-REPORTS-5f1e2d3c4b5a69788796"
 

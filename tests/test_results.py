@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from pytest_aksload import histograms
 from pytest_aksload.child import RESULT_FORMAT
-from pytest_aksload.histograms import Latencies
-from pytest_aksload.results import ErrorGroup, LoadResult, ResultFileError
+from pytest_aksload.stats import histograms
+from pytest_aksload.stats.histograms import Latencies
+from pytest_aksload.stats.result import ErrorGroup, LoadResult, ResultFileError
 
 STARTED = 1_700_000_000.0
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_aksload.slo import (
+from pytest_aksload.verdicts.slo import (
     FAIL,
     PASS,
     Slo,
@@ -510,7 +510,7 @@ def test_modules_stay_stdlib_only() -> None:
     import sys
 
     code = (
-        "import sys, pytest_aksload.slo, pytest_aksload.units; "
+        "import sys, pytest_aksload.verdicts.slo, pytest_aksload.config.units; "
         "bad = {'pytest', 'locust', 'gevent', 'pandas'} & set(sys.modules); "
         "sys.exit(sorted(bad) or 0)"
     )

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_aksload.units import UnitError, exact_float, format_duration, parse_duration, plain_number
+from pytest_aksload.config.units import UnitError, exact_float, format_duration, parse_duration, plain_number
 
 HINT = "use seconds (90) or a duration like 90s, 1m, 1h30m"
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pytest_aksload.validation import (
+from pytest_aksload.contracts.validation import (
     MAX_REASON_CHARS,
     check_score_response,
     describe_exception,

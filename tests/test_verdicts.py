@@ -19,17 +19,18 @@ from typing import Any
 import pytest
 from loopback_servers import ScoringServer
 
-from pytest_aksload import extend, histograms
-from pytest_aksload.abort import AbortWatch
 from pytest_aksload.child import RESULT_FORMAT
-from pytest_aksload.decision import decide
-from pytest_aksload.health import generator_issues
-from pytest_aksload.histograms import Latencies
-from pytest_aksload.profile import LoadProfile, ProfileError, profile_from_marker
-from pytest_aksload.results import LoadResult
-from pytest_aksload.settings import Settings
-from pytest_aksload.slo import FAIL, INCONCLUSIVE, PASS, evaluate, parse_slo
-from pytest_aksload.steady_state import apply_auto_warmup
+from pytest_aksload.config.profile import LoadProfile, ProfileError, profile_from_marker
+from pytest_aksload.config.settings import Settings
+from pytest_aksload.run import extend
+from pytest_aksload.stats import histograms
+from pytest_aksload.stats.histograms import Latencies
+from pytest_aksload.stats.result import LoadResult
+from pytest_aksload.stats.steady_state import apply_auto_warmup
+from pytest_aksload.verdicts.abort import AbortWatch
+from pytest_aksload.verdicts.decision import decide
+from pytest_aksload.verdicts.health import generator_issues
+from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE, PASS, evaluate, parse_slo
 
 STARTED = 1_700_000_000.0
 KEY = "k3y-VERDICTS-0123456789"

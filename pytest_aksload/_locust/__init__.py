@@ -62,7 +62,7 @@ because Locust also reads `~/.locust.conf` and `./locust.conf`/`./pyproject.toml
 `AKSLOAD_RUN_TIME_S`           distributed runs only, instead of `--run-time`: the master ends
                                the run itself (see `distributed.py`)
 `AKSLOAD_ABORT_ON`             optional JSON list of abort_on rules ("failure_rate > 50% over
-                               10s windows"); `pytest_aksload.abort.AbortWatch` checks them as
+                               10s windows"); `pytest_aksload.verdicts.abort.AbortWatch` checks them as
                                each window closes and the recorder ends the run when one holds
 `AKSLOAD_STREAM_WINDOWS`       "1": print each closed window on stdout (below), for a parent
                                that judges the run as it goes (--aks-inconclusive=extend)
@@ -97,7 +97,7 @@ Distributed runs replace `--run-time` with `--processes N` (local workers), or w
 message: `distributed.py`). Only the master reads stdin, prints progress and writes the result.
 
 Exit: after the run time and stop timeout, Locust fires `quitting` and the recorder writes the
-result file (format in `pytest_aksload._locust.recorder`, parsed by `pytest_aksload.results`).
+result file (format in `pytest_aksload._locust.recorder`, parsed by `pytest_aksload.stats.result`).
 A child stopped with SIGTERM still writes it, with `"complete": false`; one stopped by an
 abort_on rule writes it with `"aborted": {"rule", "reason", "at_s"}`. No result file (and a
 non-zero exit) means it crashed before the test started.

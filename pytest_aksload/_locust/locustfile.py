@@ -1,6 +1,6 @@
 """The packaged default user: posts the sample rows to the scoring endpoint and validates each answer.
 
-Every response goes through `pytest_aksload.validation` (via `child.check_response`): an HTTP
+Every response goes through `pytest_aksload.contracts.validation` (via `child.check_response`): an HTTP
 200 whose body is not a probability is a failure whose message is the validator's reason.
 Users cycle through the rows from different starting offsets, so concurrent requests carry
 different rows instead of the same one at the same moment (which a cache would flatter).

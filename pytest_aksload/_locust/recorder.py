@@ -63,10 +63,12 @@ import locust
 from hdrh.histogram import HdrHistogram
 from locust import events
 
-from pytest_aksload import abort, child, histograms
+from pytest_aksload import child
 from pytest_aksload._locust import distributed
-from pytest_aksload.histograms import Latencies
-from pytest_aksload.validation import failure_kind
+from pytest_aksload.contracts.validation import failure_kind
+from pytest_aksload.stats import histograms
+from pytest_aksload.stats.histograms import Latencies
+from pytest_aksload.verdicts import abort
 
 logger = logging.getLogger("pytest_aksload.recorder")
 

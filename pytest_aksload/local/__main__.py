@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _example_body() -> str:
     try:
-        from pytest_aksload import criteo
+        from pytest_aksload.data import criteo
 
         return json.dumps(criteo.payloads(criteo.load_sample(nrows=1), 1)[0], separators=(",", ":"))
     except Exception:  # the example is a nicety; never fail serving over it

@@ -25,7 +25,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from pytest_aksload import criteo
+from pytest_aksload.data import criteo
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 MODEL_FILE = "model.txt"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_aksload import _azure
-from pytest_aksload.targets import TargetError
+from pytest_aksload.targets.azure import common as _azure
+from pytest_aksload.targets.target import TargetError
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJodHRwczovL21hbmFnZW1lbnQuYXp1cmUuY29tLyJ9.c2lnbmF0dXJl"
 

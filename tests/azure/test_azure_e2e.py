@@ -15,7 +15,7 @@ requires_sdk("azureml.core")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ holds the loopback servers
 from loopback_servers import ScoringServer  # noqa: E402
 
-from pytest_aksload.azure_v1 import SP_ENV_VARS  # noqa: E402
+from pytest_aksload.targets.azure.v1 import SP_ENV_VARS  # noqa: E402
 
 SERVICE = "lightgbm-criteo"
 

@@ -12,10 +12,10 @@ from azure_fakes import requires_sdk
 
 requires_sdk("azureml.core")
 
-from pytest_aksload import azure_v1  # noqa: E402
-from pytest_aksload._azure import installed  # noqa: E402
-from pytest_aksload.azure_v1 import SP_ENV_VARS, interactive_allowed, resolve_aks_service  # noqa: E402
-from pytest_aksload.targets import TargetError  # noqa: E402
+from pytest_aksload.targets.azure import v1 as azure_v1  # noqa: E402
+from pytest_aksload.targets.azure.common import installed  # noqa: E402
+from pytest_aksload.targets.azure.v1 import SP_ENV_VARS, interactive_allowed, resolve_aks_service  # noqa: E402
+from pytest_aksload.targets.target import TargetError  # noqa: E402
 
 SERVICE = "lightgbm-criteo"
 SERVICE_PATH = rf"/modelmanagement/v1\.0/subscriptions/.+/workspaces/ws-criteo/services/{SERVICE}"

@@ -13,8 +13,8 @@ requires_sdk("azure.ai.ml")
 
 from azure.core.credentials import AccessToken  # noqa: E402
 
-from pytest_aksload.azure_v2 import resolve_aml_endpoint  # noqa: E402
-from pytest_aksload.targets import TargetError  # noqa: E402
+from pytest_aksload.targets.azure.v2 import resolve_aml_endpoint  # noqa: E402
+from pytest_aksload.targets.target import TargetError  # noqa: E402
 
 ENDPOINT = "lightgbm-criteo"
 ENDPOINT_PATH = rf"/workspaces/ws-criteo/onlineEndpoints/{ENDPOINT}"

@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from pytest_aksload.results import LoadResult
+from pytest_aksload.stats.result import LoadResult
 
 TAG_ENV = "AKSLOAD_RELIABILITY_TAG"
 # Distinctive, so a leak is found by a plain byte search of everything a run produced.

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_aksload.profile import ACCEPTED_ARGUMENTS, LoadProfile, ProfileError, profile_from_marker
-from pytest_aksload.settings import OPTIONS, Settings, resolve
+from pytest_aksload.config.profile import ACCEPTED_ARGUMENTS, LoadProfile, ProfileError, profile_from_marker
+from pytest_aksload.config.settings import OPTIONS, Settings, resolve
 
 # -- end to end: what a user sees ------------------------------------------------------------
 

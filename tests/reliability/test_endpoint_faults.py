@@ -14,10 +14,10 @@ import pytest
 from conftest import KEY, SHORT, Gates, wait_until_gone
 from loopback_servers import ScoringServer, closed_port, self_signed_certificate
 
-from pytest_aksload.profile import profile_from_marker
-from pytest_aksload.runner import run_load
-from pytest_aksload.settings import Settings
-from pytest_aksload.targets import Credential, Target
+from pytest_aksload.config.profile import profile_from_marker
+from pytest_aksload.config.settings import Settings
+from pytest_aksload.run.runner import run_load
+from pytest_aksload.targets.target import Credential, Target
 
 # Every fault run below must end within this, whatever the endpoint does: pre-flight is bounded by
 # one request timeout, a load by run time + request timeout + stop grace (profile.deadline_s).

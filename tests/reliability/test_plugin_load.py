@@ -13,11 +13,11 @@ import pytest
 from conftest import GATE, KEY, Gates
 from loopback_servers import ScoringServer
 
-from pytest_aksload.fdlimit import open_files_problem
-from pytest_aksload.profile import profile_from_marker
-from pytest_aksload.runner import run_load
-from pytest_aksload.settings import Settings
-from pytest_aksload.targets import Credential, Target
+from pytest_aksload.config.profile import profile_from_marker
+from pytest_aksload.config.settings import Settings
+from pytest_aksload.run.fdlimit import open_files_problem
+from pytest_aksload.run.runner import run_load
+from pytest_aksload.targets.target import Credential, Target
 
 USERS = 2000
 

@@ -33,7 +33,7 @@ from statistics import NormalDist, fmean, stdev
 
 from hdrh.histogram import HdrHistogram
 
-from pytest_aksload.histograms import Latencies, check_quantile
+from pytest_aksload.stats.histograms import Latencies, check_quantile
 
 __all__ = ["binomial_quantile", "percentile_interval", "rps_interval", "student_t_quantile", "wilson_interval"]
 

@@ -16,8 +16,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from pytest_aksload.results import WindowSpan, latencies_of_windows
-from pytest_aksload.slo import PASS, Slo, evaluate, format_value, parse_slo
+from pytest_aksload.stats.result import WindowSpan, latencies_of_windows
+from pytest_aksload.verdicts.slo import PASS, Slo, evaluate, format_value, parse_slo
 
 
 def encode_rules(rules: Sequence[Slo]) -> str:

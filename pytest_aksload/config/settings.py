@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ._azure import installed
-from .baseline import TOLERANCE_FORM, Tolerance, parse_tolerances
-from .units import UnitError, parse_duration
+from pytest_aksload.config.units import UnitError, parse_duration
+from pytest_aksload.targets.azure.common import installed
+from pytest_aksload.verdicts.baseline import TOLERANCE_FORM, Tolerance, parse_tolerances
 
 GROUP = "aksload"
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import requests
 
-from .targets import Target
-from .validation import check_score_response
+from pytest_aksload.contracts.validation import check_score_response
+from pytest_aksload.targets.target import Target
 
 
 class PreflightError(Exception):

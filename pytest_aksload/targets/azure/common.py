@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 
-from .targets import REDACTED, TargetError
+from pytest_aksload.targets.target import REDACTED, TargetError
 
 CONFIG_HINT = (
     "download config.json from Azure ML studio (workspace menu > Download config file) and pass "

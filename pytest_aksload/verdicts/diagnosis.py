@@ -6,7 +6,7 @@ A violated failure-rate objective alone does not tell a 429 storm (capacity) fro
 
 from __future__ import annotations
 
-from .results import ErrorGroup, LoadResult
+from pytest_aksload.stats.result import ErrorGroup, LoadResult
 
 HINTS = {
     "throttling": "the service shed load (429/503): add replicas or autoscaling, or run fewer users",

@@ -21,8 +21,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from pytest_aksload import histograms
-from pytest_aksload.results import LoadResult
+from pytest_aksload.stats import histograms
+from pytest_aksload.stats.result import LoadResult
 
 BATCH = 5  # the "5" of MSER-5
 METHOD = "MSER-5"

@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from pytest_aksload.profile import LoadProfile
-from pytest_aksload.results import LoadResult
-from pytest_aksload.slo import INCONCLUSIVE, SloVerdict
+from pytest_aksload.config.profile import LoadProfile
+from pytest_aksload.stats.result import LoadResult
+from pytest_aksload.verdicts.slo import INCONCLUSIVE, SloVerdict
 
 CPU_SATURATED_PERCENT = 90.0
 LOOP_LAG_LIMIT_MS = 100.0

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .confidence import percentile_interval, rps_interval, wilson_interval
-from .histograms import Latencies
-from .results import LoadResult, ResultFileError
+from pytest_aksload.stats.confidence import percentile_interval, rps_interval, wilson_interval
+from pytest_aksload.stats.histograms import Latencies
+from pytest_aksload.stats.result import LoadResult, ResultFileError
 
 BASELINE_FORMAT = "pytest-aksload-baseline/1"
 CONFIDENCE = 0.95

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pytest_aksload import health, steady_state
-from pytest_aksload.profile import LoadProfile
-from pytest_aksload.results import LoadResult
-from pytest_aksload.slo import FAIL, INCONCLUSIVE, SloVerdict, evaluate, format_verdicts
+from pytest_aksload.config.profile import LoadProfile
+from pytest_aksload.stats import steady_state
+from pytest_aksload.stats.result import LoadResult
+from pytest_aksload.verdicts import health
+from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE, SloVerdict, evaluate, format_verdicts
 
 
 @dataclass(frozen=True)

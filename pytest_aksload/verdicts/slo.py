@@ -44,7 +44,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Protocol
 
-from pytest_aksload.units import (
+from pytest_aksload.config.units import (
     NUMBER,
     UnitError,
     exact_float,

@@ -11,11 +11,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import arrivals
-from .capacity import CapacitySearch, parse_capacity
-from .settings import Settings
-from .slo import Slo, SloError, parse_slos
-from .units import UnitError, parse_duration
+from pytest_aksload.config import arrivals
+from pytest_aksload.config.settings import Settings
+from pytest_aksload.config.units import UnitError, parse_duration
+from pytest_aksload.run.capacity import CapacitySearch, parse_capacity
+from pytest_aksload.verdicts.slo import Slo, SloError, parse_slos
 
 MARKER = "load_test"
 MARKER_HELP = (

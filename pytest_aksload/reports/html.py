@@ -1,7 +1,7 @@
 """The session's report page: one self-contained HTML file with time-series charts per load test.
 
 Charts are drawn by uPlot (MIT, https://github.com/leeoniya/uPlot), vendored from the npm
-registry into `report_assets/` and inlined, so the page works offline and from a CI artifact
+registry into `assets/` and inlined, so the page works offline and from a CI artifact
 store with no CDN. The data are our exact per-window histograms (`LoadResult.timeline`):
 latency percentiles, requests per second and failures per window, warm-up included (its length
 is in the chart title).
@@ -16,14 +16,14 @@ from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
-from .results import LoadResult
+from pytest_aksload.stats.result import LoadResult
 
 # Series colours, also what the browser test looks for in the screenshot.
 COLOURS = {"p50": "#1f77b4", "p95": "#ff7f0e", "p99": "#d62728", "rps": "#2ca02c", "failures": "#9467bd"}
 
 
 def _asset(name: str) -> str:
-    return resources.files("pytest_aksload").joinpath("report_assets", name).read_text(encoding="utf-8")
+    return resources.files("pytest_aksload.reports").joinpath("assets", name).read_text(encoding="utf-8")
 
 
 def _series(entry: Mapping[str, Any]) -> dict[str, Any] | None:

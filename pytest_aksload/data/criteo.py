@@ -33,7 +33,7 @@ COLUMNS = [LABEL] + FEATURE_COLUMNS
 _INT_SET = frozenset(INT_COLUMNS)
 
 # Next to this module, so it resolves the same in a checkout and in an installed wheel.
-SAMPLE_PATH = Path(__file__).resolve().parent / "data" / "criteo_sample.csv.gz"
+SAMPLE_PATH = Path(__file__).resolve().parent / "criteo_sample.csv.gz"
 
 _EXPECTED = (
     "expected the Criteo dac_sample format (tab-separated, no header, 40 fields per line: label, "

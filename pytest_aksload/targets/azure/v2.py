@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from . import _azure
-from .targets import Credential, Target, TargetError
+from pytest_aksload.targets.azure import common as _azure
+from pytest_aksload.targets.target import Credential, Target, TargetError
 
 if TYPE_CHECKING:  # the SDK is optional: imported for real only inside the resolver
     from azure.ai.ml import MLClient

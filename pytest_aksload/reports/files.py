@@ -22,11 +22,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .baseline import Comparison
-from .report_html import render_session_page
-from .results import LoadResult
-from .slo import SloVerdict
-from .terminal import metric_cells
+from pytest_aksload.reports.html import render_session_page
+from pytest_aksload.reports.terminal import metric_cells
+from pytest_aksload.stats.result import LoadResult
+from pytest_aksload.verdicts.baseline import Comparison
+from pytest_aksload.verdicts.slo import SloVerdict
 
 SUMMARY_FORMAT = "pytest-aksload-summary/1"
 

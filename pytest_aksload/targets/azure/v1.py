@@ -21,8 +21,8 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from . import _azure
-from .targets import Credential, Target, TargetError
+from pytest_aksload.targets.azure import common as _azure
+from pytest_aksload.targets.target import Credential, Target, TargetError
 
 if TYPE_CHECKING:  # the SDK is optional: imported for real only inside the resolver
     from azureml.core import Workspace

@@ -25,12 +25,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .results import LoadResult
-from .slo import FAIL, PASS, SloVerdict, evaluate
-from .units import UnitError, parse_duration
+from pytest_aksload.config.units import UnitError, parse_duration
+from pytest_aksload.stats.result import LoadResult
+from pytest_aksload.verdicts.slo import FAIL, PASS, SloVerdict, evaluate
 
 if TYPE_CHECKING:
-    from .profile import LoadProfile
+    from pytest_aksload.config.profile import LoadProfile
 
 MIN_THROUGHPUT = 0.9
 # What a step costs beyond its load: starting Python + Locust, spawning, stopping.

@@ -21,9 +21,9 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
-from pytest_aksload import confidence, histograms
 from pytest_aksload.child import RESULT_FORMAT
-from pytest_aksload.histograms import Latencies, check_quantile
+from pytest_aksload.stats import confidence, histograms
+from pytest_aksload.stats.histograms import Latencies, check_quantile
 
 _STANDARD_QUANTILES = (50, 95, 99)
 # Metrics whose confidence intervals `to_dict()` reports.

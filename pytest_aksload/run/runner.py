@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import abort, child
-from .fdlimit import open_files_problem
-from .profile import REMOTE_WORKERS_WAIT_S, LoadProfile
-from .results import LoadResult, ResultFileError
-from .targets import Target
+from pytest_aksload import child
+from pytest_aksload.config.profile import REMOTE_WORKERS_WAIT_S, LoadProfile
+from pytest_aksload.run.fdlimit import open_files_problem
+from pytest_aksload.stats.result import LoadResult, ResultFileError
+from pytest_aksload.targets.target import Target
+from pytest_aksload.verdicts import abort
 
 STDERR_TAIL_LINES = 15
 # How often the parent wakes to check the deadline and whether a token needs refreshing.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 
-from .settings import Settings
-from .targets import Credential, Target, TargetError
+from pytest_aksload.config.settings import Settings
+from pytest_aksload.targets.target import Credential, Target, TargetError
 
 
 def key_hint(settings: Settings) -> str:
@@ -36,11 +36,11 @@ def resolve_target(
     if settings.aks_local:
         return _start_local(add_finalizer)
     if settings.aks_service:
-        from .azure_v1 import resolve_aks_service
+        from pytest_aksload.targets.azure.v1 import resolve_aks_service
 
         return resolve_aks_service(settings.aks_service, workspace_config=settings.aks_workspace_config)
     if settings.aml_endpoint:
-        from .azure_v2 import resolve_aml_endpoint
+        from pytest_aksload.targets.azure.v2 import resolve_aml_endpoint
 
         return resolve_aml_endpoint(
             settings.aml_endpoint, deployment=settings.aml_deployment, workspace_config=settings.aks_workspace_config
@@ -49,7 +49,7 @@ def resolve_target(
 
 
 def _start_local(add_finalizer: Callable[[Callable[[], object]], None]) -> Target:
-    from .local.service import LocalService, LocalServiceError
+    from pytest_aksload.local.service import LocalService, LocalServiceError
 
     service = LocalService()
     try:

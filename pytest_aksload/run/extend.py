@@ -18,11 +18,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from pytest_aksload import steady_state
-from pytest_aksload.decision import undecided
-from pytest_aksload.profile import LoadProfile
-from pytest_aksload.results import LoadResult
-from pytest_aksload.slo import evaluate
+from pytest_aksload.config.profile import LoadProfile
+from pytest_aksload.stats import steady_state
+from pytest_aksload.stats.result import LoadResult
+from pytest_aksload.verdicts.decision import undecided
+from pytest_aksload.verdicts.slo import evaluate
 
 StopWhen = Callable[[Sequence[Mapping[str, Any]]], bool]
 """Asked with the windows closed so far; True ends the run now (`runner.run_load`)."""
