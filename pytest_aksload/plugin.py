@@ -1,51 +1,31 @@
-"""pytest hooks and fixtures: wiring only; the logic lives in the sibling modules.
+"""pytest hooks and fixtures: wiring only; the logic lives in the subpackages.
 
-settings.py decides options, profile.py reads the marker, resolvers.py finds the target,
-preflight.py / runner.py run the load, slo.py judges it, terminal.py shows it.
+config/ decides settings and reads the marker, targets/ finds the endpoint, run/gate.py runs a
+load test to its outcome, reports/ shows it. pytest loads this module in every session of an
+environment the package is installed in, so it imports nothing heavy: run/, stats/, reports/,
+targets/ and data/ are imported inside the hooks and fixtures that use them.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from pytest_aksload.config import arrivals
-from pytest_aksload.config.profile import MARKER, MARKER_HELP, LoadProfile, ProfileError, profile_from_marker
-from pytest_aksload.config.settings import NO_TARGET_REASON, Settings, add_options, resolve
-from pytest_aksload.data import criteo
-from pytest_aksload.reports import files as reports
-from pytest_aksload.reports.terminal import (
-    SUMMARY_COLUMNS,
-    ProgressPrinter,
-    failure_kind_lines,
-    format_table,
-    summary_rows,
-)
-from pytest_aksload.run import capacity, extend
-from pytest_aksload.run import load_lock as serialize
+from pytest_aksload.config.profile import MARKER, MARKER_HELP, ProfileError, profile_from_marker
+from pytest_aksload.config.settings import NO_TARGET_REASON, add_options, resolve
 from pytest_aksload.run.interrupts import SigtermAsInterrupt
-from pytest_aksload.run.preflight import PreflightError, preflight
-from pytest_aksload.run.runner import LoadInterrupted, LoadRunError, run_load
-from pytest_aksload.stats.result import LoadResult
-from pytest_aksload.targets.resolve import key_hint, resolve_target
-from pytest_aksload.targets.target import AuthHeaders, Target, TargetError
-from pytest_aksload.verdicts import baseline, decision
-from pytest_aksload.verdicts.diagnosis import failure_lines
+from pytest_aksload.session import AksloadSession, LoadTestState
 
-settings_key = pytest.StashKey[Settings]()
-profile_key = pytest.StashKey[LoadProfile]()
-result_key = pytest.StashKey[LoadResult]()
-verdicts_key = pytest.StashKey["list[SloVerdict]"]()
-baseline_key = pytest.StashKey["dict[str, LoadResult]"]()
-comparisons_key = pytest.StashKey["list[baseline.Comparison]"]()
-report_page_key = pytest.StashKey[Path]()
-target_name_key = pytest.StashKey[str]()
-locust_html_key = pytest.StashKey[Path]()
-sigterm_key = pytest.StashKey[SigtermAsInterrupt]()
-interrupted_key = pytest.StashKey["list[dict[str, Any]]"]()
+if TYPE_CHECKING:
+    from pytest_aksload.stats.result import GatedResult
+    from pytest_aksload.targets.target import AuthHeaders, Target
+
+session_key = pytest.StashKey[AksloadSession]()
+load_test_key = pytest.StashKey[LoadTestState]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,20 +34,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
-    config.stash[settings_key] = settings = resolve(config)
-    if settings.aks_compare:
+    config.stash[session_key] = session = AksloadSession(resolve(config), sigterm=SigtermAsInterrupt())
+    if session.settings.aks_compare:
+        from pytest_aksload.verdicts import baseline
+
         try:
-            config.stash[baseline_key] = baseline.load(settings.aks_compare)
+            session.baseline = baseline.load(session.settings.aks_compare)
         except baseline.BaselineError as error:
             raise pytest.UsageError(f"--aks-compare: {error}") from None
-    config.stash[sigterm_key] = handler = SigtermAsInterrupt()
-    handler.install()
+    config.pluginmanager.register(_RecordGatherer(session), "aksload-records")
+    session.sigterm.install()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    handler = config.stash.get(sigterm_key, None)
-    if handler is not None:
-        handler.restore()
+    session = config.stash.get(session_key, None)
+    if session is not None and session.sigterm is not None:
+        session.sigterm.restore()
+
+
+def _session(config: pytest.Config) -> AksloadSession:
+    return config.stash[session_key]
 
 
 def _fail(error: Exception | str) -> NoReturn:
@@ -76,27 +62,20 @@ def _fail(error: Exception | str) -> NoReturn:
     raise pytest.fail.Exception(str(error), pytrace=False) from None
 
 
-def _settings(config: pytest.Config) -> Settings:
-    return config.stash[settings_key]
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Any:
     """Validate every load_test marker while collecting, so a typo costs no load run."""
     collected = yield
-    items = collected if isinstance(collected, list) else [collected]
-    for item in items:
-        if not isinstance(item, pytest.Function):
-            continue
-        marker = item.get_closest_marker(MARKER)
+    for item in collected if isinstance(collected, list) else [collected]:
+        marker = item.get_closest_marker(MARKER) if isinstance(item, pytest.Function) else None
         if marker is None:
             continue
+        settings = _session(item.config).settings
         try:
-            item.stash[profile_key] = profile_from_marker(
-                marker.args, dict(marker.kwargs), _settings(item.config), Path(item.path).parent
-            )
+            profile = profile_from_marker(marker.args, dict(marker.kwargs), settings, Path(item.path).parent)
         except ProfileError as error:
             raise pytest.Collector.CollectError(f"{item.nodeid}: @pytest.mark.{MARKER}: {error}") from None
+        item.stash[load_test_key] = LoadTestState(profile)
     return collected
 
 
@@ -105,7 +84,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     """Under xdist, mark the test this worker runs, so a load test can tell what ran beside it."""
     if not hasattr(item.config, "workerinput"):
         return (yield)
-    with serialize.running(serialize.shared_dir(item.config), item.nodeid):
+    from pytest_aksload.run import load_lock
+
+    with load_lock.running(load_lock.shared_dir(item.config), item.nodeid):
         return (yield)
 
 
@@ -115,7 +96,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 @pytest.fixture(scope="session")
 def aks_target(request: pytest.FixtureRequest) -> Target:
     """The resolved endpoint of this session (skips the test when no target option was given)."""
-    settings = _settings(request.config)
+    from pytest_aksload.targets.resolve import resolve_target
+    from pytest_aksload.targets.target import TargetError
+
+    settings = _session(request.config).settings
     try:
         target = resolve_target(settings, request.addfinalizer)
     except TargetError as error:
@@ -141,9 +125,10 @@ def aks_auth_headers(aks_target: Target) -> AuthHeaders:
 @pytest.fixture(scope="session")
 def criteo_sample(request: pytest.FixtureRequest) -> Any:
     """The Criteo rows payloads are drawn from: the shipped sample, or ini criteo_sample_path."""
-    path = _settings(request.config).criteo_sample_path
+    from pytest_aksload.data import criteo
+
     try:
-        return criteo.load_sample(path)
+        return criteo.load_sample(_session(request.config).settings.criteo_sample_path)
     except criteo.CriteoDataError as error:
         _fail(f"criteo_sample_path: {error}")
 
@@ -151,6 +136,8 @@ def criteo_sample(request: pytest.FixtureRequest) -> Any:
 @pytest.fixture
 def criteo_payload(criteo_sample: Any) -> dict[str, Any]:
     """One request body: the first sample row as the flat JSON object the model expects."""
+    from pytest_aksload.data import criteo
+
     return criteo.payload_from_row(criteo_sample.iloc[0])
 
 
@@ -159,102 +146,64 @@ def aks_payloads(
     request: pytest.FixtureRequest, criteo_sample: Any, criteo_payload: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """The request bodies a load test cycles through: criteo_payload, then more sample rows (marker rows=)."""
-    profile = request.node.stash.get(profile_key, None)
-    rows = profile.rows if profile is not None else 1
+    from pytest_aksload.data import criteo
+
+    state = request.node.stash.get(load_test_key, None)
+    rows = state.profile.rows if state is not None else 1
     return [criteo_payload, *criteo.payloads(criteo_sample.iloc[1:rows])]
 
 
 @pytest.fixture(autouse=True)
 def _aksload_run(request: pytest.FixtureRequest) -> None:
     """Run the marker's load once, before the test body, whether or not it asks for load_result."""
-    item = request.node
-    profile = item.stash.get(profile_key, None)
-    if profile is None:
+    state = request.node.stash.get(load_test_key, None)
+    if state is None:
         return
+    from pytest_aksload.reports.terminal import ProgressPrinter
+    from pytest_aksload.run import gate, load_lock
+    from pytest_aksload.run.runner import LoadInterrupted
+
     target: Target = request.getfixturevalue("aks_target")
     payloads: list[dict[str, Any]] = request.getfixturevalue("aks_payloads")
-    settings = _settings(request.config)
-    item.stash[target_name_key] = target.name
-    slot = _hold_load_slot(request)
+    session, item = _session(request.config), request.node
+    state.target_name, state.locust_html = target.name, _locust_html(item, session)
+    printer = ProgressPrinter(request.config, item.name, gate.progress_duration_s(state.profile, session.settings))
     try:
-        preflight(
-            target,
-            payloads[0],
-            profile.request_timeout_s,
-            key_hint=key_hint(settings),
-            ca_bundle=settings.aks_ca_bundle,
-        )
-    except PreflightError as error:
-        _fail(error)
-    extending = extend.wants_extension(profile, settings.aks_inconclusive)
-    run_profile = extend.extended(profile) if extending else profile
-    printer = ProgressPrinter(request.config, item.name, run_profile.duration_s)
-    html_report = _locust_html(item, settings)
-
-    def run(piece: LoadProfile, stop_when: extend.StopWhen | None = None) -> LoadResult:
-        raw = run_load(
-            target,
-            piece,
-            payloads,
-            on_progress=printer,
-            ca_bundle=settings.aks_ca_bundle,
-            html_report=html_report,
-            stop_when=stop_when,
-        )
-        return decision.prepare(raw, piece)
-
-    try:
-        if profile.capacity is not None:
-            result = capacity.find_capacity(profile, run, pool_size=arrivals.pool_size)
-        elif extending:
-            result = run(run_profile, extend.decided_after(profile))
-        else:
-            result = run(profile)
-        item.stash[result_key] = result
-        off_schedule = arrivals.schedule_problem(result.schedule)
-        if off_schedule is not None:
-            item.warn(pytest.PytestWarning(f"aksload: {off_schedule}"))
-    except (LoadRunError, capacity.CapacityError) as error:
+        state.outcome = gate.run_gate(
+            target, state.profile, payloads, session.settings, nodeid=item.nodeid,
+            lock_dir=load_lock.shared_dir(request.config), stored_baseline=session.baseline,
+            on_progress=printer, html_report=state.locust_html,
+        )  # fmt: skip
+    except gate.GateError as error:
         _fail(error)
     except LoadInterrupted as interrupted:
-        # pytest reports no test outcome for an interrupted test: keep its partial numbers for the summary.
-        entry = {**_entry_base(item, profile), "verdict": "INTERRUPTED", "metrics": _metrics(interrupted.partial)}
-        request.config.stash.setdefault(interrupted_key, []).append(entry)
+        # pytest reports no outcome for an interrupted test: keep its partial numbers for the summary.
+        session.records.append(_record(item, state, "INTERRUPTED", partial=interrupted.partial))
         raise
     finally:
         printer.finish()
-    slot.release()
-    item.stash[result_key].overlapping_tests = slot.overlapping_tests
+    for warning in state.outcome.warnings:
+        item.warn(pytest.PytestWarning(warning))
 
 
-def _hold_load_slot(request: pytest.FixtureRequest) -> serialize.LoadSlot:
-    """Wait until no other load test of the session (any xdist worker) runs; released after the load."""
-    slot = serialize.LoadSlot(serialize.shared_dir(request.config))
-    try:
-        slot.acquire()
-    except serialize.SerialWaitTimeout as error:
-        _fail(error)
-    request.addfinalizer(slot.release)  # when pre-flight or the load failed
-    return slot
-
-
-def _locust_html(item: pytest.Item, settings: Settings) -> Path | None:
-    if not settings.aks_report:
+def _locust_html(item: pytest.Item, session: AksloadSession) -> Path | None:
+    if not session.settings.aks_report:
         return None
+    from pytest_aksload.reports.files import file_stem
+
     # Absolute: the Locust child runs in a directory of its own.
-    directory = Path(settings.aks_report).absolute()
+    directory = Path(session.settings.aks_report).absolute()
     directory.mkdir(parents=True, exist_ok=True)
-    item.stash[locust_html_key] = path = directory / f"{reports.file_stem(item.nodeid)}.locust.html"
-    return path
+    return directory / f"{file_stem(item.nodeid)}.locust.html"
 
 
 @pytest.fixture
-def load_result(request: pytest.FixtureRequest, _aksload_run: None) -> LoadResult:
-    """The exact result of this test's @pytest.mark.load_test run."""
-    result = request.node.stash.get(result_key, None)
-    if result is None:
+def load_result(request: pytest.FixtureRequest, _aksload_run: None) -> GatedResult:
+    """The exact result of this test's @pytest.mark.load_test run (plus what the gate found)."""
+    state = request.node.stash.get(load_test_key, None)
+    if state is None or state.outcome is None:
         pytest.fail(f"load_result needs @pytest.mark.{MARKER}(...) on the test", pytrace=False)
-    return result
+    return state.outcome.result
 
 
 # -- verdicts and reporting -----------------------------------------------------------------
@@ -262,147 +211,90 @@ def load_result(request: pytest.FixtureRequest, _aksload_run: None) -> LoadResul
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
-    """After the test body passed, judge the marker's SLOs; a violation fails the test."""
+    """After the test body passed, apply the gate's outcome: its failure (SLOs, regression) fails the test."""
     outcome = yield
-    result = item.stash.get(result_key, None)
-    profile = item.stash.get(profile_key, None)
-    regression = _compare_with_baseline(item, result)
-    if result is None or profile is None or not (profile.slos or result.aborted):
-        if regression:
-            pytest.fail(regression, pytrace=False)
-        return outcome
-    # A capacity search stops where the objectives sit at their edge, so INCONCLUSIVE there is the
-    # finding, not doubt: the gate is the test's assertion on capacity_rps (the warning still shows).
-    policy = "pass" if profile.capacity is not None else _settings(item.config).aks_inconclusive
-    decided = decision.decide(profile, result, policy)
-    item.stash[verdicts_key] = decided.verdicts
-    if decided.failure is not None:
-        causes = "".join(f"\n  {line}" for line in failure_lines(result))
-        pytest.fail(
-            decided.failure
-            + (f"\nmost frequent failures:{causes}" if causes else "")
-            + (f"\n{regression}" if regression else ""),
-            pytrace=False,
-        )
-    if decided.warning is not None:
-        item.warn(pytest.PytestWarning(decided.warning))
-    if regression:
-        pytest.fail(regression, pytrace=False)
+    state = item.stash.get(load_test_key, None)
+    if state is not None and state.outcome is not None and state.outcome.failure is not None:
+        state.failed_by_gate = True
+        pytest.fail(state.outcome.failure, pytrace=False)
     return outcome
-
-
-def _compare_with_baseline(item: pytest.Item, result: LoadResult | None) -> str | None:
-    """Compare with the --aks-compare baseline (if it has this test); the failure message if it regressed."""
-    stored = item.config.stash.get(baseline_key, {}).get(item.nodeid)
-    if result is None or stored is None:
-        return None
-    tolerances = {tolerance.metric: tolerance for tolerance in _settings(item.config).aks_max_regression}
-    comparisons = baseline.compare(stored, result, tolerances)
-    item.stash[comparisons_key] = comparisons
-    return baseline.regression_message(comparisons)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """Attach the load test's report record to its call report (or its setup report, if setup broke)."""
     report: pytest.TestReport = yield
-    profile = item.stash.get(profile_key, None)
-    if profile is None:
+    state = item.stash.get(load_test_key, None)
+    if state is None or not (call.when == "call" or (call.when == "setup" and report.failed)):
         return report
-    setup_broke = call.when == "setup" and report.failed
-    if call.when == "call" or setup_broke:
-        report.aksload = entry = _summary_entry(item, report, profile)  # type: ignore[attr-defined]
-        # --junitxml writes the properties from the teardown report, which copies these.
-        item.user_properties.extend(reports.junit_properties(entry))
+    from pytest_aksload.reports import files, record
+
+    verdict = record.verdict_of(report.failed, state.outcome, failed_by_gate=state.failed_by_gate)
+    report.aksload = entry = _record(item, state, verdict)  # type: ignore[attr-defined]
+    # --junitxml writes the properties from the teardown report, which copies these.
+    item.user_properties.extend(files.junit_properties(entry))
     return report
 
 
-def _summary_entry(item: pytest.Item, report: pytest.TestReport, profile: LoadProfile) -> dict[str, Any]:
-    """A JSON-safe record of one load test (travels from xdist workers to the controller)."""
-    result = item.stash.get(result_key, None)
-    verdicts = item.stash.get(verdicts_key, [])
-    # No result means the load never ran to the end: a broken target or generator.
-    verdicts_by_outcome = ("ERROR", "SKIP") if result is None else ("FAIL", "PASS")
-    verdict = verdicts_by_outcome[0] if report.failed else verdicts_by_outcome[1]
-    if verdict == "FAIL" and decision.undecided(verdicts):
-        verdict = "INCONCLUSIVE"  # failed by --aks-inconclusive=fail, not by a violated objective
-    return {
-        **_entry_base(item, profile),
-        "verdict": verdict,
-        "metrics": _metrics(result),
-        **reports.report_fields(
-            item.stash.get(target_name_key, None),
-            result,
-            verdicts,
-            item.stash.get(comparisons_key, []),
-            locust_html.name if (locust_html := item.stash.get(locust_html_key, None)) else None,
-        ),
-    }
+def _record(item: pytest.Item, state: LoadTestState, verdict: str, **measured: Any) -> Any:
+    from pytest_aksload.reports.record import build_record
+
+    html = state.locust_html.name if state.locust_html is not None else None
+    return build_record(
+        item.nodeid, state.profile.describe(), verdict,
+        target=state.target_name, outcome=state.outcome, locust_html=html, **measured,
+    )  # fmt: skip
 
 
-def _entry_base(item: pytest.Item, profile: LoadProfile) -> dict[str, Any]:
-    return {"nodeid": item.nodeid, "profile": profile.describe(), "slos": []}
+class _RecordGatherer:
+    """Gathers records from test reports (on the xdist controller: every worker's), whatever reporters
+    run, e.g. with `-p no:terminal`. An object, because pytest_runtest_logreport gets no config."""
 
+    def __init__(self, session: AksloadSession) -> None:
+        self._session = session
 
-def _metrics(result: LoadResult | None) -> dict[str, Any] | None:
-    if result is None:
-        return None
-    return {
-        "requests": result.requests,
-        "failures": result.failures,
-        "failure_rate": result.failure_rate,
-        "failures_by_kind": result.failures_by_kind,
-        "rps": result.rps,
-        "p50_ms": result.p50_ms,
-        "p95_ms": result.p95_ms,
-        "p99_ms": result.p99_ms,
-        "mean_ms": result.mean_ms,
-        "max_ms": result.max_ms,
-        "ci": result.cis(),
-        "generator_issues": result.generator_issues,
-    }
-
-
-def _session_entries(config: pytest.Config) -> list[dict[str, Any]]:
-    """Every load test's summary record of the session (on the xdist controller: all workers')."""
-    terminalreporter = config.pluginmanager.get_plugin("terminalreporter")
-    stats = terminalreporter.stats if terminalreporter is not None else {}
-    entries = [
-        report.aksload
-        for reports_of_kind in stats.values()
-        for report in reports_of_kind
-        if getattr(report, "aksload", None) is not None
-    ]
-    return entries + config.stash.get(interrupted_key, [])
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        entry = getattr(report, "aksload", None)
+        if entry is not None:
+            self._session.records.append(entry)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """CI outputs: --aks-report files, the GitHub step summary, --aks-save-baseline."""
-    config = session.config
-    if hasattr(config, "workerinput"):
+    """CI outputs: --aks-report files, the GitHub step summary, --aks-save-baseline; and the
+    session fails when --aks-compare compared none of its load tests."""
+    if hasattr(session.config, "workerinput"):
         return  # the controller writes them, from every worker's records
-    settings = _settings(config)
-    entries = sorted(_session_entries(config), key=lambda e: e["nodeid"])
+    aksload = _session(session.config)
+    records = sorted(aksload.records, key=lambda r: r["nodeid"])
+    settings = aksload.settings
     if settings.aks_report:
-        config.stash[report_page_key] = reports.write_report_dir(settings.aks_report, entries)
-    if not entries:
+        from pytest_aksload.reports.files import write_report_dir
+
+        aksload.report_page = write_report_dir(settings.aks_report, records)
+    if not records:
         return
-    github_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if github_summary:
-        reports.append_github_summary(github_summary, entries)
+    from pytest_aksload.reports.files import append_github_summary
+    from pytest_aksload.verdicts import baseline
+
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        append_github_summary(os.environ["GITHUB_STEP_SUMMARY"], records)
     if settings.aks_save_baseline:
-        baseline.save(settings.aks_save_baseline, entries)
+        baseline.save(settings.aks_save_baseline, records)
+    if aksload.baseline is not None and aksload.measured and not aksload.compared:
+        aksload.compare_failure = baseline.nothing_compared(settings.aks_compare, aksload.baseline, len(records))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if session.config.pluginmanager.get_plugin("terminalreporter") is None:
+            print(aksload.compare_failure, file=sys.stderr)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    entries = _session_entries(terminalreporter.config)
-    if not entries:
+    aksload = _session(terminalreporter.config)
+    if not aksload.records:
         return
-    entries.sort(key=lambda e: e["nodeid"])
+    from pytest_aksload.reports import terminal
+
     terminalreporter.write_sep("=", "aksload load tests")
-    for line in format_table(SUMMARY_COLUMNS, summary_rows(entries)) + failure_kind_lines(entries):
+    for line in terminal.summary_lines(aksload.records, aksload.settings.aks_compare, aksload.report_page):
         terminalreporter.write_line(line)
-    for line in reports.comparison_notes(entries):
-        terminalreporter.write_line(line)
-    page = terminalreporter.config.stash.get(report_page_key, None)
-    if page is not None:
-        terminalreporter.write_line(f"aksload report: {page}")
+    if aksload.compare_failure:
+        terminalreporter.write_line(aksload.compare_failure, red=True, bold=True)

@@ -10,7 +10,7 @@ from statistics import mean
 import pytest
 from loopback_servers import ScoringServer
 
-from pytest_aksload.stats.result import LoadResult
+from pytest_aksload.stats.result import GatedResult
 
 SLOTS = 4
 SERVICE_S = 0.04  # 4 slots x 40 ms: about 100 requests per second, no more
@@ -40,7 +40,7 @@ def test_capacity_search_finds_the_known_capacity(
         # The truth: slots / the service time the server actually spent (sleep overshoot included).
         true_capacity = SLOTS / mean(r.delay_s for r in server.scoring_requests())
     run.assert_outcomes(passed=1)
-    result = LoadResult.from_dict(json.loads((tmp_path / "result.json").read_text()))
+    result = GatedResult.from_dict(json.loads((tmp_path / "result.json").read_text()))
     assert result.capacity is not None and result.capacity_rps is not None
     assert result.capacity_rps == pytest.approx(true_capacity, rel=0.10)
     steps = result.capacity["steps"]

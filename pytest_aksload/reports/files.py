@@ -1,12 +1,11 @@
-"""Gate outputs for CI: the per-test record, JUnit properties, `--aks-report` files, Markdown summary.
+"""Gate outputs for CI: JUnit properties, `--aks-report` files, the Markdown summary.
 
-A *record* is the JSON-safe account of one load test (built on the process that ran it, carried
-to the xdist controller on its TestReport). Everything a CI system reads is derived from records:
+Everything a CI system reads is derived from report records (record.py):
 
 * JUnit: `junit_properties(record)` become `<property>` entries of the test case (`--junitxml`);
 * `--aks-report DIR`: `<test>.json` (the `LoadResult.to_dict()`, histograms included, readable
   by `LoadResult.from_file`), `<test>.locust.html` (written by the Locust child itself),
-  `summary.json`, `summary.md` and `report.html` (charts, see report_html.py);
+  `summary.json`, `summary.md` and `report.html` (charts, see html.py);
 * GitHub Actions: the Markdown summary appended to `$GITHUB_STEP_SUMMARY`.
 
 Nothing here sees a secret: records hold the target's name, never its headers.
@@ -16,17 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pytest_aksload.reports.html import render_session_page
-from pytest_aksload.reports.terminal import metric_cells
-from pytest_aksload.stats.result import LoadResult
-from pytest_aksload.verdicts.baseline import Comparison
-from pytest_aksload.verdicts.slo import SloVerdict
+from pytest_aksload.reports.terminal import comparison_notes, comparison_text, metric_cells
 
 SUMMARY_FORMAT = "pytest-aksload-summary/1"
 
@@ -38,24 +33,6 @@ def file_stem(nodeid: str) -> str:
         # Different ids can clean to the same name (a[x/y] vs a[x_y]): a short hash keeps them apart.
         readable = f"{readable[:100]}-{hashlib.sha1(nodeid.encode()).hexdigest()[:8]}"
     return readable
-
-
-def report_fields(
-    target_name: str | None,
-    result: LoadResult | None,
-    verdicts: Sequence[SloVerdict],
-    comparisons: Sequence[Comparison],
-    locust_html: str | None,
-) -> dict[str, Any]:
-    """What the reports add to the plugin's summary record of one load test (JSON-safe)."""
-    return {
-        "target": target_name,
-        "slos": [{**v.to_dict(), "passed": v.passed, "description": v.describe()} for v in verdicts],
-        "comparisons": [comparison.to_dict() for comparison in comparisons],
-        "overlapping_tests": [] if result is None else list(result.overlapping_tests),
-        "locust_html": locust_html,
-        "result": None if result is None else result.to_dict(),
-    }
 
 
 def junit_properties(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -71,7 +48,7 @@ def junit_properties(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
     for slo in entry.get("slos", []):
         properties.append((f"aksload.slo.{slo['objective']}", slo.get("description") or _plain(slo["measured"])))
     for comparison in entry.get("comparisons", []):
-        properties.append((f"aksload.baseline.{comparison['metric']}", _comparison_text(comparison)))
+        properties.append((f"aksload.baseline.{comparison['metric']}", comparison_text(comparison)))
     if entry.get("metrics") is not None:
         properties.append(("aksload.overlapping_tests", str(len(entry.get("overlapping_tests", [])))))
     return properties
@@ -116,36 +93,6 @@ def markdown_summary(entries: Iterable[Mapping[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def comparison_notes(entries: Iterable[Mapping[str, Any]], quote: str = "") -> list[str]:
-    """One line per baseline comparison worth reading (informational, within noise, regressed)
-    and per load test that shared the machine with other tests."""
-    notes = []
-    for entry in entries:
-        test = f"{quote}{entry['nodeid']}{quote}"
-        for comparison in entry.get("comparisons", []):
-            if comparison["status"] != "ok" or comparison["tolerance"] is None:
-                notes.append(f"{test} {_comparison_text(comparison)}")
-        if entry.get("overlapping_tests"):
-            others = ", ".join(f"{quote}{nodeid}{quote}" for nodeid in entry["overlapping_tests"])
-            notes.append(f"{test} ran while {len(entry['overlapping_tests'])} other test(s) ran: {others}")
-    return notes
-
-
-def _comparison_text(comparison: Mapping[str, Any]) -> str:
-    def show(value: float | None) -> str:
-        if value is None:
-            return "n/a"
-        if comparison["metric"] == "failure_rate":
-            return f"{value * 100:.2f}%"
-        return f"{value:.1f}/s" if comparison["metric"] == "rps" else f"{value:.1f}ms"
-
-    tolerance = "" if comparison["tolerance"] is None else f", tolerance {comparison['tolerance']}"
-    return (
-        f"{comparison['metric']}: baseline {show(comparison['baseline'])}, now {show(comparison['now'])}, "
-        f"change {comparison['change']}{tolerance}: {comparison['status']}"
-    )
-
-
 # -- files --------------------------------------------------------------------------------------
 
 
@@ -174,10 +121,6 @@ def append_github_summary(path: str | Path, entries: Sequence[Mapping[str, Any]]
     """Append the Markdown summary to the file GitHub Actions shows on the run's page."""
     with open(path, "a", encoding="utf-8") as summary:
         summary.write(markdown_summary(entries) + "\n")
-
-
-def _number(value: float) -> float | None:
-    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def _plain(value: Any) -> str:

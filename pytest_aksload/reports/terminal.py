@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_aksload.run.runner import Progress
+if TYPE_CHECKING:
+    from pytest_aksload.run.runner import Progress
 
 # In CI logs (no TTY) a plain line this often; on a TTY one line rewritten in place.
 PLAIN_PROGRESS_EVERY_S = 5.0
@@ -66,6 +68,20 @@ class ProgressPrinter:
 SUMMARY_COLUMNS = ("test", "requests", "fail %", "rps", "p50 ms", "p95 ms", "p99 ms", "verdict")
 
 
+def summary_lines(records: Iterable[Mapping[str, Any]], compare: str | None, page: Path | None) -> list[str]:
+    """The session's summary: the table, failures by kind, baseline notes,
+    how many load tests the `--aks-compare` baseline covered, and where the report page is."""
+    records = sorted(records, key=lambda r: r["nodeid"])
+    lines = format_table(SUMMARY_COLUMNS, summary_rows(records)) + failure_kind_lines(records)
+    lines += comparison_notes(records)
+    if compare:
+        compared = sum(1 for record in records if record.get("compared"))
+        lines.append(f"aksload: compared {compared} of {len(records)} load test(s) with baseline {compare}")
+    if page is not None:
+        lines.append(f"aksload report: {page}")
+    return lines
+
+
 def summary_rows(entries: Iterable[Mapping[str, Any]]) -> list[tuple[str, ...]]:
     return [(entry["nodeid"], *metric_cells(entry.get("metrics")), entry["verdict"]) for entry in entries]
 
@@ -121,3 +137,33 @@ def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[s
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return lines
+
+
+def comparison_notes(entries: Iterable[Mapping[str, Any]], quote: str = "") -> list[str]:
+    """One line per baseline comparison worth reading (informational, within noise, regressed)
+    and per load test that shared the machine with other tests."""
+    notes = []
+    for entry in entries:
+        test = f"{quote}{entry['nodeid']}{quote}"
+        for comparison in entry.get("comparisons", []):
+            if comparison["status"] != "ok" or comparison["tolerance"] is None:
+                notes.append(f"{test} {comparison_text(comparison)}")
+        if entry.get("overlapping_tests"):
+            others = ", ".join(f"{quote}{nodeid}{quote}" for nodeid in entry["overlapping_tests"])
+            notes.append(f"{test} ran while {len(entry['overlapping_tests'])} other test(s) ran: {others}")
+    return notes
+
+
+def comparison_text(comparison: Mapping[str, Any]) -> str:
+    def show(value: float | None) -> str:
+        if value is None:
+            return "n/a"
+        if comparison["metric"] == "failure_rate":
+            return f"{value * 100:.2f}%"
+        return f"{value:.1f}/s" if comparison["metric"] == "rps" else f"{value:.1f}ms"
+
+    tolerance = "" if comparison["tolerance"] is None else f", tolerance {comparison['tolerance']}"
+    return (
+        f"{comparison['metric']}: baseline {show(comparison['baseline'])}, now {show(comparison['now'])}, "
+        f"change {comparison['change']}{tolerance}: {comparison['status']}"
+    )

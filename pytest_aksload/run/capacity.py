@@ -13,8 +13,8 @@ clean, independent measurement:
 A step passes when every SLO holds (by its measured value) AND the service completed at least `MIN_THROUGHPUT` of the
 offered rate (a service that silently drops or queues work past the run has not sustained it).
 The whole search stops starting steps that would end after `max_duration`; the result then
-says the capacity is a lower bound. The returned `LoadResult` is the confirmation run, with
-`capacity_rps` and the list of steps in `capacity`.
+says the capacity is a lower bound. `find_capacity` returns the confirmation run's `LoadResult`
+and the search's `{"capacity_rps", "bounded", "steps"}`.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def find_capacity(
     *,
     clock: Callable[[], float] = time.monotonic,
     pool_size: Callable[[float, float], int],
-) -> LoadResult:
+) -> tuple[LoadResult, dict[str, Any]]:
     """Search as described in the module docstring; `run` runs one open-model profile."""
     search = profile.capacity
     assert search is not None
@@ -194,13 +194,14 @@ def _violated(verdict: SloVerdict) -> bool:
     return verdict.verdict == FAIL or (verdict.verdict != PASS and not verdict.margin > 0)
 
 
-def _no_time(search: CapacitySearch) -> LoadResult:
+def _no_time(search: CapacitySearch) -> tuple[LoadResult, dict[str, Any]]:
     raise CapacityError(
         f"capacity: max_duration {search.max_duration_s:g}s leaves no time for one {search.step_s:g}s step "
         f"(+{STEP_OVERHEAD_S:g}s to start and stop it)"
     )
 
 
-def _with_capacity(result: LoadResult, rate: float, steps: list[CapacityStep], bounded: bool) -> LoadResult:
-    result.capacity = {"capacity_rps": rate, "bounded": bounded, "steps": [step.to_dict() for step in steps]}
-    return result
+def _with_capacity(
+    result: LoadResult, rate: float, steps: list[CapacityStep], bounded: bool
+) -> tuple[LoadResult, dict[str, Any]]:
+    return result, {"capacity_rps": rate, "bounded": bounded, "steps": [step.to_dict() for step in steps]}

@@ -7,6 +7,10 @@ Requests that started during warm-up are left out of everything except `timeline
 
 An undefined latency statistic (no requests) is NaN: NaN fails every comparison, so an empty
 run can never pass a latency SLO by accident. `to_dict()` writes it as null.
+
+A `LoadResult` never changes after parsing (a cut warm-up is a new result, `with_warmup`). What
+the pytest side learns while taking it (generator health, tests that ran beside it, a capacity
+search) is added by wrapping it in a `GatedResult`, which is what the `load_result` fixture gives.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from pytest_aksload.stats.histograms import Latencies, check_quantile
 _STANDARD_QUANTILES = (50, 95, 99)
 # Metrics whose confidence intervals `to_dict()` reports.
 _CI_METRICS = ("p50", "p95", "p99", "p99.9", "mean", "failure_rate", "rps")
+# What the pytest side adds to a measurement: the keys GatedResult.to_dict() writes them under.
+GATE_FIELDS = ("generator_issues", "overlapping_tests", "capacity")
 
 
 class ResultFileError(Exception):
@@ -58,16 +64,24 @@ class WindowStats:
     p50_ms: float
     p95_ms: float
     p99_ms: float
+    mean_ms: float
 
 
 class LatencyStats:
-    """Requests, failures and latency statistics of one endpoint or of the whole run."""
+    """Requests, failures and latency statistics of one endpoint or of the whole run (read-only)."""
 
     def __init__(self, latencies: Latencies, failures: int, duration_s: float) -> None:
-        self._latencies = latencies
-        self.requests = latencies.count
-        self.failures = failures
-        self.duration_s = duration_s
+        self._set(_latencies=latencies, requests=latencies.count, failures=failures, duration_s=duration_s)
+
+    def _set(self, **fields: Any) -> None:
+        """Set attributes while constructing; afterwards nothing can (see `__setattr__`)."""
+        self.__dict__.update(fields)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__}.{name} is read-only: a measurement does not change")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__}.{name} is read-only: a measurement does not change")
 
     @property
     def failure_rate(self) -> float:
@@ -180,67 +194,83 @@ class WindowSpan(LatencyStats):
 
     def __init__(self, latencies: Latencies, failures: int, start_offset_s: float, duration_s: float) -> None:
         super().__init__(latencies, failures, duration_s)
-        self.start_offset_s = start_offset_s  # seconds from the start of the run (warm-up included)
+        self._set(start_offset_s=start_offset_s)  # seconds from the start of the run (warm-up included)
 
     def __repr__(self) -> str:
         return f"{super().__repr__()[:-1]}, {self.start_offset_s:g}-{self.start_offset_s + self.duration_s:g}s)"
 
 
 class LoadResult(LatencyStats):
-    """The measured outcome of one load test (see the module docstring for conventions).
+    """What the Locust child measured in one load test, read-only (see the module docstring).
 
     Fields: `requests`, `failures`, `failure_rate`, `rps`, `p50_ms`, `p95_ms`, `p99_ms`,
     `mean_ms`, `max_ms`, `percentile(q)`, `duration_s` (measured interval), `endpoints`,
-    `errors`, `timeline`, `started_at`/`measure_start`/`ended_at` (epoch seconds),
-    `warmup_s`, `window_s`, `users_peak`, `complete`, `generator` (load generator health:
-    `cpu_percent`, `warnings`, Locust's own rounded figures), `overlapping_tests` (other tests
-    seen running during the load under pytest-xdist).
+    `errors`, `timeline` (every recorded window), `windows(window_s)` (the measured run in
+    windows of a given length), `started_at`/`measure_start`/`ended_at` (epoch seconds),
+    `warmup_s`, `warmup_method`, `window_s`, `users_peak`, `complete`, `aborted`,
+    `uncorrected`/`schedule` (open model), `generator` (load generator health: `cpu_percent`,
+    `warnings`, Locust's own rounded figures).
     """
 
     def __init__(self, data: dict[str, Any]) -> None:
         """Use `from_dict`/`from_file`; `data` must already have been validated."""
-        self._data = data
-        self.started_at: float = data["started_at"]
-        self.measure_start: float = data["measure_start"]
-        self.ended_at: float = data["ended_at"]
-        self.warmup_s: float = data["warmup_s"]
-        self.window_s: float = data["window_s"]
-        self.users_peak: int = data["users_peak"]
-        self.complete: bool = data["complete"]
-        self.generator: dict[str, Any] = data["generator"]
-        duration = max(0.0, self.ended_at - self.measure_start)
+        duration = max(0.0, data["ended_at"] - data["measure_start"])
         total = data["total"]
         super().__init__(_latencies(total, "total"), total["failures"], duration)
-        self.endpoints: dict[str, EndpointStats] = {
-            name: EndpointStats(_latencies(stats, f"endpoints[{name!r}]"), stats["failures"], duration)
-            for name, stats in data["endpoints"].items()
-        }
-        self.errors: list[ErrorGroup] = [ErrorGroup(**group) for group in data["errors"]]
-        self.timeline: list[WindowStats] = [_window_stats(window) for window in data["windows"]]
-        # Filled by the pytest side (serialize.py), not the child: other tests seen running meanwhile.
-        self.overlapping_tests: list[str] = list(data.get("overlapping_tests", []))
-        # Filled by the pytest side (health.py): why the load generator's figures cannot be trusted.
-        self.generator_issues: list[str] = list(data.get("generator_issues", []))
-        # How the warm-up was chosen: "fixed", or e.g. "MSER-5" when warmup="auto" cut it (steady_state.py).
-        self.warmup_method: str = data.get("warmup_method", "fixed")
-        # Set when an abort_on rule stopped the run early: {"rule", "reason", "at_s"} (abort.py).
-        self.aborted: dict[str, Any] | None = data.get("aborted")
-        # Open model (rate=): the statistics above count from each request's INTENDED send time
-        # (coordinated omission corrected); `uncorrected` counts from the actual send, as a
-        # closed-model tool would. `schedule`: how well the arrival schedule was kept.
         uncorrected = data.get("uncorrected")
-        self.uncorrected: LatencyStats | None = (
-            None
+        self._set(
+            _data=data,
+            started_at=data["started_at"],
+            measure_start=data["measure_start"],
+            ended_at=data["ended_at"],
+            warmup_s=data["warmup_s"],
+            window_s=data["window_s"],
+            users_peak=data["users_peak"],
+            complete=data["complete"],
+            generator=data["generator"],
+            endpoints={
+                name: EndpointStats(_latencies(stats, f"endpoints[{name!r}]"), stats["failures"], duration)
+                for name, stats in data["endpoints"].items()
+            },
+            errors=[ErrorGroup(**group) for group in data["errors"]],
+            timeline=[_window_stats(window) for window in data["windows"]],
+            # How the warm-up was chosen: "fixed", or e.g. "MSER-5" when warmup="auto" cut it (steady_state.py).
+            warmup_method=data.get("warmup_method", "fixed"),
+            # Set when an abort_on rule stopped the run early: {"rule", "reason", "at_s"} (abort.py).
+            aborted=data.get("aborted"),
+            # Open model (rate=): the statistics above count from each request's INTENDED send time
+            # (coordinated omission corrected); `uncorrected` counts from the actual send, as a
+            # closed-model tool would. `schedule`: how well the arrival schedule was kept.
+            uncorrected=None
             if uncorrected is None
-            else LatencyStats(_latencies(uncorrected, "uncorrected"), uncorrected["failures"], duration)
+            else LatencyStats(_latencies(uncorrected, "uncorrected"), uncorrected["failures"], duration),
+            schedule=data.get("schedule"),
         )
-        self.schedule: dict[str, float] | None = data.get("schedule")
-        # Filled by the pytest side (capacity.py): {"capacity_rps", "bounded", "steps"} of a capacity search.
-        self.capacity: dict[str, Any] | None = data.get("capacity")
+
+    # Attribute types for readers and type checkers (set once in __init__).
+    _data: dict[str, Any]
+    started_at: float
+    measure_start: float
+    ended_at: float
+    warmup_s: float
+    window_s: float
+    users_peak: int
+    complete: bool
+    generator: dict[str, Any]
+    endpoints: dict[str, EndpointStats]
+    errors: list[ErrorGroup]
+    timeline: list[WindowStats]
+    warmup_method: str
+    aborted: dict[str, Any] | None
+    uncorrected: LatencyStats | None
+    schedule: dict[str, float] | None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LoadResult:
-        """Build from the result JSON (or `to_dict()` output); ResultFileError if malformed."""
+        """Build from the result JSON (or `to_dict()` output); ResultFileError if malformed. The
+        gate's fields of a dumped `GatedResult` are not part of the measurement and are left out."""
+        if isinstance(data, Mapping):
+            data = {key: value for key, value in data.items() if key not in GATE_FIELDS}
         return cls(_validated(data))
 
     @classmethod
@@ -271,7 +301,7 @@ class LoadResult(LatencyStats):
             counts[group.kind] = counts.get(group.kind, 0) + group.count
         return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
-    def measured_windows(self) -> list[dict[str, Any]]:
+    def _measured_windows(self) -> list[dict[str, Any]]:
         """The recorded windows that start after the warm-up (raw result-file form)."""
         return _after_warmup(self._data["windows"], self.warmup_s)
 
@@ -281,7 +311,7 @@ class LoadResult(LatencyStats):
         window before it, so the last window is 0.5-1.5 windows long and no request is left out.
         Windows hold requests by COMPLETION time."""
         per_span = max(1, round(window_s / self.window_s))
-        measured = self.measured_windows()
+        measured = self._measured_windows()
         groups = [measured[first : first + per_span] for first in range(0, len(measured), per_span)]
         if len(groups) > 1 and sum(w["duration_s"] for w in groups[-1]) < per_span * self.window_s / 2:
             groups[-2:] = [groups[-2] + groups[-1]]
@@ -295,7 +325,7 @@ class LoadResult(LatencyStats):
 
     def _rps_ci(self, level: float) -> tuple[float, float]:
         # Batch means over the recorded windows; the last, partial window is too short to be a batch.
-        full = [w for w in self.measured_windows() if w["duration_s"] >= self.window_s / 2]
+        full = [w for w in self._measured_windows() if w["duration_s"] >= self.window_s / 2]
         if len(full) < 2:
             return super()._rps_ci(level)
         return confidence.rps_interval([w["requests"] for w in full], [w["duration_s"] for w in full], level)
@@ -338,16 +368,12 @@ class LoadResult(LatencyStats):
             "windows": [dict(w) for w in windows],
             "errors": [],
         }
-        return cls(data)
+        return LoadResult(data)
 
     def to_dict(self) -> dict[str, Any]:
         """The result file's content (encoded histograms included, so it can be re-analysed
         and merged) plus a `summary` of the headline numbers and their confidence intervals; JSON-safe."""
         data = copy.deepcopy(self._data)
-        data["overlapping_tests"] = list(self.overlapping_tests)
-        data["generator_issues"] = list(self.generator_issues)
-        if self.capacity is not None:
-            data["capacity"] = copy.deepcopy(self.capacity)
         data["summary"] = {
             **self.summary(),
             "ci": self.cis(),
@@ -361,10 +387,67 @@ class LoadResult(LatencyStats):
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
+
+class GatedResult(LoadResult):
+    """What the `load_result` fixture gives a test: the child's measurement (the same read-only
+    `LoadResult`) plus what the gate found while taking it.
+
+    `generator_issues`: why the load generator's figures cannot be trusted (health.py; then every
+    verdict is INCONCLUSIVE); `overlapping_tests`: other tests seen running during the load under
+    pytest-xdist (load_lock.py); `capacity`: `{"capacity_rps", "bounded", "steps"}` of a capacity
+    search (capacity.py), whose `capacity_rps` is also a field. `to_dict()` adds these to the result
+    file's keys and `from_dict()` reads them back, so a dumped `load_result` round-trips.
+    """
+
+    def __init__(
+        self,
+        result: LoadResult,
+        *,
+        generator_issues: Sequence[str] = (),
+        overlapping_tests: Sequence[str] = (),
+        capacity: Mapping[str, Any] | None = None,
+    ) -> None:
+        # The same parsed measurement, shared: neither side can change it.
+        self.__dict__.update(result.__dict__)
+        self._set(
+            generator_issues=list(generator_issues),
+            overlapping_tests=list(overlapping_tests),
+            capacity=None if capacity is None else copy.deepcopy(dict(capacity)),
+        )
+
+    generator_issues: list[str]
+    overlapping_tests: list[str]
+    capacity: dict[str, Any] | None
+
     @property
     def capacity_rps(self) -> float | None:
         """Capacity search only: the highest arrival rate (requests/s) that met every SLO."""
         return None if self.capacity is None else self.capacity["capacity_rps"]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GatedResult:
+        """Read `to_dict()` output back (a plain result file has none of the gate's fields)."""
+        if not isinstance(data, Mapping):
+            raise ResultFileError(f"result must be a JSON object, not {type(data).__name__}")
+        for name in ("generator_issues", "overlapping_tests"):
+            values = data.get(name, [])
+            if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+                raise ResultFileError(f"result.{name} must be a list of strings")
+        capacity = data.get("capacity")
+        if capacity is not None and not (isinstance(capacity, Mapping) and "capacity_rps" in capacity):
+            raise ResultFileError("result.capacity must be null or an object with capacity_rps")
+        return cls(
+            LoadResult.from_dict(data),
+            generator_issues=data.get("generator_issues", []),
+            overlapping_tests=data.get("overlapping_tests", []),
+            capacity=capacity,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        gate = {"generator_issues": list(self.generator_issues), "overlapping_tests": list(self.overlapping_tests)}
+        if self.capacity is not None:
+            gate["capacity"] = copy.deepcopy(self.capacity)
+        return {**super().to_dict(), **gate}
 
 
 def _endpoints_of_windows(windows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -433,6 +516,7 @@ def _window_stats(window: dict[str, Any]) -> WindowStats:
         if window["requests"]:
             raise ResultFileError(f"window {window['index']}: requests without a histogram")
         values = {q: math.nan for q in _STANDARD_QUANTILES}
+        mean_ms = math.nan
     else:
         try:
             histogram = histograms.decode(encoded)
@@ -441,6 +525,7 @@ def _window_stats(window: dict[str, Any]) -> WindowStats:
         if histogram.get_total_count() != window["requests"]:
             raise ResultFileError(f"window {window['index']}: histogram and request count disagree")
         values = {q: v / 1000.0 for q, v in histograms.percentiles_us(histogram, _STANDARD_QUANTILES).items()}
+        mean_ms = histograms.moments_us(histogram)[0] / 1000.0
     duration = window["duration_s"]
     return WindowStats(
         index=window["index"],
@@ -452,6 +537,7 @@ def _window_stats(window: dict[str, Any]) -> WindowStats:
         p50_ms=values[50],
         p95_ms=values[95],
         p99_ms=values[99],
+        mean_ms=mean_ms,
     )
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from pytest_aksload.stats import histograms
 from pytest_aksload.stats.result import LoadResult
 
 BATCH = 5  # the "5" of MSER-5
@@ -55,25 +54,22 @@ def _batched(values: Sequence[float], weights: Sequence[float]) -> list[float]:
 
 def auto_warmup_s(result: LoadResult) -> float | None:
     """Seconds of warm-up MSER-5 finds in `result`'s windows, or None if the run never settled."""
-    windows = result.measured_windows()
-    full = [w for w in windows if w["duration_s"] >= result.window_s / 2]
-    rates = [w["requests"] / w["duration_s"] for w in full]
-    means = []
-    for window in full:
-        encoded = window["histogram"]
-        means.append(histograms.moments_us(histograms.decode(encoded))[0] if encoded is not None else 0.0)
+    warmup_end = result.warmup_s - 1e-6  # start offsets are rounded to the µs
+    full = [w for w in result.timeline if w.start_offset_s >= warmup_end and w.duration_s >= result.window_s / 2]
+    rates = [w.requests / w.duration_s for w in full]
+    means = [0.0 if math.isnan(w.mean_ms) else w.mean_ms for w in full]
     ones = [1.0] * len(full)
     cuts = [
         mser_cut(_batched(rates, ones)),
         # Latency batches are weighted by requests: a window with 2 requests says little.
-        mser_cut(_batched(means, [float(w["requests"]) for w in full])),
+        mser_cut(_batched(means, [float(w.requests) for w in full])),
     ]
     if any(cut is None for cut in cuts):
         return None
     batches = max(c for c in cuts if c is not None)
     if batches == 0:
         return 0.0
-    return full[batches * BATCH]["start_offset_s"]
+    return full[batches * BATCH].start_offset_s
 
 
 def apply_auto_warmup(result: LoadResult) -> LoadResult:

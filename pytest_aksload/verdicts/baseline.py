@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_aksload.stats.confidence import percentile_interval, rps_interval, wilson_interval
-from pytest_aksload.stats.histograms import Latencies
 from pytest_aksload.stats.result import LoadResult, ResultFileError
 
 BASELINE_FORMAT = "pytest-aksload-baseline/1"
@@ -192,17 +190,13 @@ def _beyond_tolerance(
 
 def _estimate(metric: str, result: LoadResult) -> tuple[float, tuple[float, float]]:
     """Point estimate and 95 % interval of `metric` over the measured (post-warm-up) part of `result`."""
-    if metric == "rps":
-        warmup_end = result.measure_start - result.started_at
-        measured = [w for w in result.timeline if w.start_offset_s >= warmup_end - 1e-6]
-        interval = rps_interval([w.requests for w in measured], [w.duration_s for w in measured], CONFIDENCE)
-        return result.rps, interval
-    if metric == "failure_rate":
-        return result.failure_rate, wilson_interval(result.failures, result.requests, CONFIDENCE)
-    q = _quantile(metric)
-    assert q is not None, metric  # parse_tolerances admits nothing else
-    latencies = Latencies.from_dict(result.to_dict()["total"])
-    return result.percentile(q), percentile_interval(latencies, q, CONFIDENCE)
+    if metric in ("rps", "failure_rate"):
+        value = result.rps if metric == "rps" else result.failure_rate
+    else:
+        q = _quantile(metric)
+        assert q is not None, metric  # parse_tolerances admits nothing else
+        value = result.percentile(q)
+    return value, result.ci(metric, CONFIDENCE)
 
 
 def _show(metric: str, value: float) -> str:
@@ -244,6 +238,21 @@ def load(path: str | Path) -> dict[str, LoadResult]:
         except (ResultFileError, KeyError, TypeError) as error:
             raise BaselineError(f"baseline {path}, test {nodeid}: {error}") from None
     return results
+
+
+def missing_entry(nodeid: str, path: str | Path) -> str:
+    """The warning for a load test the `--aks-compare` baseline has no entry for."""
+    return f"aksload: baseline {path} has no entry for {nodeid}: nothing compared (save one with --aks-save-baseline)"
+
+
+def nothing_compared(path: str | Path, stored: Mapping[str, LoadResult], load_tests: int) -> str:
+    """Why a session fails whose load tests the `--aks-compare` baseline has no entry for."""
+    entries = ", ".join(sorted(stored)) or "none"
+    return (
+        f"aksload: --aks-compare {path}: none of this session's {load_tests} load test(s) has an entry in the "
+        f"baseline, so nothing was compared (a regression gate that compares nothing is off); its entries: "
+        f"{entries}. Compare the tests the baseline was saved from, or save a new one with --aks-save-baseline"
+    )
 
 
 def save(path: str | Path, entries: list[Mapping[str, Any]]) -> int:

@@ -1,10 +1,13 @@
-"""From SLO verdicts to the test's outcome: generator health, early abort and the INCONCLUSIVE policy.
+"""From a measurement to the test's outcome: generator health, early abort, the INCONCLUSIVE policy,
+an empty run and the baseline comparison, gathered in one read-only `GateOutcome`.
 
 `--aks-inconclusive` decides what an INCONCLUSIVE verdict does: `fail` (the default: a deployment
 gate that cannot show the service meets its objectives must not let it through; a flaky FAIL costs
 a re-run, a wrong PASS costs an incident), `pass` (with a warning; for exploratory runs), or
 `extend` (keep loading, up to the marker's `max_duration=`, until every verdict is decided; see
-extend.py). A FAIL always fails, whatever the policy.
+extend.py). A FAIL always fails, whatever the policy. A capacity search is judged with `pass`:
+it stops where the objectives sit at their edge, so INCONCLUSIVE there is the finding, not doubt
+(the gate is the test's assertion on `capacity_rps`; the warning still shows).
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pytest_aksload.config.profile import LoadProfile
-from pytest_aksload.stats import steady_state
-from pytest_aksload.stats.result import LoadResult
+from pytest_aksload.stats.result import GatedResult, LoadResult
 from pytest_aksload.verdicts import health
+from pytest_aksload.verdicts.baseline import Comparison, regression_message
+from pytest_aksload.verdicts.diagnosis import failure_lines
 from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE, SloVerdict, evaluate, format_verdicts
 
 
@@ -26,17 +30,27 @@ class Decision:
     warning: str | None  # said when INCONCLUSIVE verdicts were let pass (--aks-inconclusive=pass)
 
 
-def prepare(result: LoadResult, profile: LoadProfile) -> LoadResult:
-    """The child's result made ready to judge: warm-up cut (warmup="auto") and generator health checked."""
-    if profile.warmup_auto:
-        result = steady_state.apply_auto_warmup(result)
-    result.generator_issues = health.generator_issues(result, profile)
-    return result
+@dataclass(frozen=True)
+class GateOutcome:
+    """Everything the gate concluded about one load test (`run.gate.run_gate`); read-only.
+
+    `result` is what the test body gets as `load_result`; `failure` is the whole message the test
+    fails with after its body passed (None: the gate lets it pass); `warnings` are shown as
+    pytest warnings; `compared` says whether the `--aks-compare` baseline had an entry for the test.
+    """
+
+    result: GatedResult
+    verdicts: tuple[SloVerdict, ...] = ()
+    failure: str | None = None
+    inconclusive: bool = False  # the failure is INCONCLUSIVE verdicts failed by the policy, nothing worse
+    warnings: tuple[str, ...] = ()
+    comparisons: tuple[Comparison, ...] = ()
+    compared: bool = False
 
 
-def judge(profile: LoadProfile, result: LoadResult) -> list[SloVerdict]:
+def judge(profile: LoadProfile, result: LoadResult, generator_issues: Sequence[str] = ()) -> list[SloVerdict]:
     """The marker's SLO verdicts, all INCONCLUSIVE when the load generator was unhealthy."""
-    return health.doubt(evaluate(profile.slos, result), result.generator_issues)
+    return health.doubt(evaluate(profile.slos, result), generator_issues)
 
 
 def undecided(verdicts: Sequence[SloVerdict]) -> bool:
@@ -44,9 +58,14 @@ def undecided(verdicts: Sequence[SloVerdict]) -> bool:
     return any(v.verdict == INCONCLUSIVE for v in verdicts) and not any(v.verdict == FAIL for v in verdicts)
 
 
-def decide(profile: LoadProfile, result: LoadResult, policy: str) -> Decision:
+def policy_for(profile: LoadProfile, policy: str) -> str:
+    """The INCONCLUSIVE policy this test is judged with (a capacity search: always `pass`)."""
+    return "pass" if profile.capacity is not None else policy
+
+
+def decide(profile: LoadProfile, result: LoadResult, policy: str, generator_issues: Sequence[str] = ()) -> Decision:
     """The outcome of one load test under `policy` (fail | pass | extend)."""
-    verdicts = judge(profile, result)
+    verdicts = judge(profile, result, generator_issues)
     if result.aborted is not None:
         return Decision(
             verdicts, f"load aborted early after {result.aborted['at_s']:g}s: {result.aborted['reason']}", None
@@ -60,10 +79,59 @@ def decide(profile: LoadProfile, result: LoadResult, policy: str) -> Decision:
         return Decision(verdicts, None, None)
     if policy == "pass":
         return Decision(verdicts, None, f"{len(unsure)} SLOs INCONCLUSIVE, passed by --aks-inconclusive=pass\n{table}")
-    if result.generator_issues:
+    if generator_issues:
         hint = "the load generator was the bottleneck: give it more CPU, or spread the load with workers="
     elif policy == "extend":
         hint = "the load ran to max_duration without deciding"
     else:
         hint = "run longer, or use --aks-inconclusive=extend with max_duration="
     return Decision(verdicts, f"{len(unsure)} of {len(verdicts)} SLOs INCONCLUSIVE ({hint}; {result!r})\n{table}", None)
+
+
+def nothing_measured(result: LoadResult) -> str | None:
+    """Why a run that measured no request cannot pass (a gate must not pass on no evidence), or None."""
+    if result.requests:
+        return None
+    run_s = result.ended_at - result.started_at
+    if result.warmup_s >= run_s:
+        why = f"the warm-up ({result.warmup_s:g}s) lasted the whole {run_s:.1f}s run: shorten warmup= or run longer"
+    else:
+        why = (
+            f"no request completed in the {result.duration_s:.1f}s measured (every one still in flight when the "
+            "run ended?): run longer than the endpoint's latency, or check the endpoint"
+        )
+    return f"the load measured 0 requests: {why}"
+
+
+def conclude(
+    profile: LoadProfile,
+    result: GatedResult,
+    policy: str,
+    comparisons: Sequence[Comparison] = (),
+    *,
+    compared: bool = False,
+    warnings: Sequence[str] = (),
+) -> GateOutcome:
+    """The outcome of one load test: its SLO decision (if it has SLOs or was aborted), an empty run
+    failed as such, and a significant baseline regression, in one failure message."""
+    decision = (
+        decide(profile, result, policy_for(profile, policy), result.generator_issues)
+        if profile.slos or result.aborted is not None
+        else Decision([], None, None)
+    )
+    parts = [message for message in (nothing_measured(result), decision.failure) if message]
+    if decision.failure is not None:
+        causes = "".join(f"\n  {line}" for line in failure_lines(result))
+        parts[-1] += f"\nmost frequent failures:{causes}" if causes else ""
+    regression = regression_message(list(comparisons))
+    failure = "\n".join(parts + ([regression] if regression else [])) or None
+    only_undecided = decision.failure is not None and undecided(decision.verdicts) and result.requests > 0
+    return GateOutcome(
+        result=result,
+        verdicts=tuple(decision.verdicts),
+        failure=failure,
+        inconclusive=only_undecided and regression is None,
+        warnings=tuple(warnings) + ((decision.warning,) if decision.warning else ()),
+        comparisons=tuple(comparisons),
+        compared=compared,
+    )

@@ -1,0 +1,112 @@
+"""One load test, start to outcome: load slot, pre-flight, the run (plain, extended or a capacity
+search), then the gate's conclusions (`verdicts.decision.GateOutcome`).
+
+No pytest here: `run_gate` raises `GateError` (the test ERRORs: the gate could not measure) or
+`LoadInterrupted` (Ctrl-C or SIGTERM, with the partial result); the plugin turns them into pytest's
+outcomes and applies the returned outcome after the test body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pytest_aksload.config import arrivals
+from pytest_aksload.config.profile import LoadProfile
+from pytest_aksload.config.settings import Settings
+from pytest_aksload.run import capacity, extend
+from pytest_aksload.run.load_lock import LoadSlot, SerialWaitTimeout
+from pytest_aksload.run.preflight import PreflightError, preflight
+from pytest_aksload.run.runner import LoadRunError, Progress, run_load
+from pytest_aksload.stats import steady_state
+from pytest_aksload.stats.result import GatedResult, LoadResult
+from pytest_aksload.targets.resolve import key_hint
+from pytest_aksload.targets.target import Target
+from pytest_aksload.verdicts import baseline, health
+from pytest_aksload.verdicts.decision import GateOutcome, conclude
+
+
+class GateError(Exception):
+    """The load could not be measured (no slot, pre-flight refused, generator crashed, bad capacity
+    search); the message is one for the user to act on."""
+
+
+def run_gate(
+    target: Target,
+    profile: LoadProfile,
+    payloads: Sequence[Mapping[str, Any]],
+    settings: Settings,
+    *,
+    nodeid: str,
+    lock_dir: Path,
+    stored_baseline: Mapping[str, LoadResult] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    html_report: Path | None = None,
+) -> GateOutcome:
+    """Run the test's load once, alone in the session (`load_lock`), and conclude: SLO verdicts
+    under `settings.aks_inconclusive`, generator health, the `--aks-compare` comparison."""
+    slot = LoadSlot(lock_dir)
+    try:
+        try:
+            slot.acquire()
+            hint = key_hint(settings)
+            preflight(target, payloads[0], profile.request_timeout_s, key_hint=hint, ca_bundle=settings.aks_ca_bundle)
+            result, search = _measure(target, profile, payloads, settings, on_progress, html_report)
+        except (SerialWaitTimeout, PreflightError, LoadRunError, capacity.CapacityError) as error:
+            raise GateError(str(error)) from None
+    finally:
+        slot.release()  # the test body and the verdicts are light: the next load may start
+    gated = GatedResult(
+        result,
+        generator_issues=health.generator_issues(result, profile),
+        overlapping_tests=slot.overlapping_tests,
+        capacity=search,
+    )
+    warnings = [f"aksload: {problem}"] if (problem := arrivals.schedule_problem(result.schedule)) else []
+    comparisons: list[baseline.Comparison] = []
+    stored = None if stored_baseline is None else stored_baseline.get(nodeid)
+    if stored is not None:
+        tolerances = {tolerance.metric: tolerance for tolerance in settings.aks_max_regression}
+        comparisons = baseline.compare(stored, result, tolerances)
+    elif settings.aks_compare:
+        warnings.append(baseline.missing_entry(nodeid, settings.aks_compare))
+    return conclude(
+        profile, gated, settings.aks_inconclusive, comparisons, compared=stored is not None, warnings=warnings
+    )
+
+
+def _measure(
+    target: Target,
+    profile: LoadProfile,
+    payloads: Sequence[Mapping[str, Any]],
+    settings: Settings,
+    on_progress: Callable[[Progress], None] | None,
+    html_report: Path | None,
+) -> tuple[LoadResult, dict[str, Any] | None]:
+    """The result to judge (warm-up cut when warmup="auto") and, for a capacity search, what it found."""
+
+    def run(piece: LoadProfile, stop_when: extend.StopWhen | None = None) -> LoadResult:
+        raw = run_load(
+            target,
+            piece,
+            payloads,
+            on_progress=on_progress,
+            ca_bundle=settings.aks_ca_bundle,
+            html_report=html_report,
+            stop_when=stop_when,
+        )
+        return steady_state.apply_auto_warmup(raw) if piece.warmup_auto else raw
+
+    if profile.capacity is not None:
+        return capacity.find_capacity(profile, run, pool_size=arrivals.pool_size)
+    if extend.wants_extension(profile, settings.aks_inconclusive):
+        return run(extend.extended(profile), extend.decided_after(profile)), None
+    return run(profile), None
+
+
+def progress_duration_s(profile: LoadProfile, settings: Settings) -> float:
+    """How long the progress line should say the run lasts (an extended run may go to max_duration=)."""
+    if extend.wants_extension(profile, settings.aks_inconclusive):
+        return extend.extended(profile).duration_s
+    return profile.duration_s
