@@ -13,7 +13,7 @@ import pytest
 from pytest_aksload.child import RESULT_FORMAT
 from pytest_aksload.stats import histograms
 from pytest_aksload.stats.histograms import Latencies
-from pytest_aksload.stats.result import ErrorGroup, LoadResult, ResultFileError
+from pytest_aksload.stats.result import ErrorGroup, GatedResult, LoadResult, ResultFileError
 
 STARTED = 1_700_000_000.0
 
@@ -253,3 +253,31 @@ def test_malformed_content(tmp_path: Path, latencies_us: list[int], what: str) -
 def test_not_an_object(tmp_path: Path, text: str) -> None:
     with pytest.raises(ResultFileError, match="JSON object"):
         LoadResult.from_file(write(tmp_path, text))
+
+
+def test_a_result_is_read_only(result: LoadResult) -> None:
+    """What the child measured never changes after parsing; a cut warm-up is a new result."""
+    for name in ("requests", "p95_ms", "timeline", "warmup_s", "generator_issues"):
+        with pytest.raises(AttributeError, match="read-only"):
+            setattr(result, name, 0)
+    with pytest.raises(AttributeError, match="read-only"):
+        del result.requests
+    cut = result.with_warmup(5.0, "test")
+    assert cut is not result and cut.warmup_s == 5.0 and result.warmup_s == 1.0
+    assert not hasattr(result, "capacity") and "capacity" not in result.to_dict()
+
+
+def test_gated_result_shares_the_measurement_and_round_trips(result: LoadResult) -> None:
+    capacity = {"capacity_rps": 42.0, "bounded": False, "steps": []}
+    gated = GatedResult(result, generator_issues=["busy"], overlapping_tests=["t.py::b"], capacity=capacity)
+    assert isinstance(gated, LoadResult) and gated.p95_ms == result.p95_ms and gated.timeline is result.timeline
+    assert (gated.generator_issues, gated.overlapping_tests, gated.capacity_rps) == (["busy"], ["t.py::b"], 42.0)
+    with pytest.raises(AttributeError, match="read-only"):
+        gated.capacity = None
+    data = json.loads(gated.to_json())
+    assert GatedResult.from_dict(data).to_dict() == gated.to_dict()
+    # A plain reader takes the measurement and leaves the gate's fields out.
+    assert LoadResult.from_dict(data).to_dict() == result.to_dict()
+    assert GatedResult(result).capacity_rps is None and GatedResult.from_dict(result.to_dict()).generator_issues == []
+    with pytest.raises(ResultFileError, match="generator_issues must be a list of strings"):
+        GatedResult.from_dict({**data, "generator_issues": "busy"})

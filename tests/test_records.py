@@ -1,0 +1,102 @@
+"""The gate's outcome and the report record, on synthetic results (no Locust, no pytest run):
+the verdict word each output shows, and a run that measured nothing (no NaN anywhere, a clear
+failure)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_verdicts import profile, result_from_windows
+
+from pytest_aksload.reports.files import junit_properties, write_report_dir
+from pytest_aksload.reports.record import build_record, verdict_of
+from pytest_aksload.reports.terminal import SUMMARY_COLUMNS, format_table, summary_rows
+from pytest_aksload.stats.result import GatedResult, LoadResult
+from pytest_aksload.verdicts import baseline
+from pytest_aksload.verdicts.decision import conclude
+from pytest_aksload.verdicts.slo import parse_slo
+
+
+def empty_run(**extra: object) -> LoadResult:
+    """Five seconds of load in which no request completed."""
+    return result_from_windows([([], 0)] * 5, **extra)
+
+
+def test_a_run_that_measured_nothing_fails_clearly_and_reports_valid_json(tmp_path: Path) -> None:
+    empty = GatedResult(empty_run())
+    for slos in ((), (parse_slo("p95 < 300ms"),)):
+        outcome = conclude(profile(slos=slos), empty, "fail")
+        assert outcome.failure is not None and outcome.failure.startswith("the load measured 0 requests: ")
+        assert "still in flight" in outcome.failure and not outcome.inconclusive
+        verdict = verdict_of(True, outcome, failed_by_gate=True)
+        record = build_record("t.py::test_empty", "2 users", verdict, outcome=outcome)
+        assert record["verdict"] == "FAIL"
+        json.dumps(record, allow_nan=False)  # no NaN: summary.json is written strictly
+    assert record["metrics"] is not None and record["metrics"]["p95_ms"] is None
+    assert record["slos"][0]["verdict"] == "FAIL" and "nothing was measured" in record["slos"][0]["description"]
+    write_report_dir(tmp_path, [record])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["tests"][0]["metrics"]["requests"] == 0
+    (row,) = summary_rows([record])
+    assert row[1] == "0" and row[-1] == "FAIL" and row[5] == "-"  # p95: undefined, shown as "-"
+    assert len(format_table(SUMMARY_COLUMNS, [row])) == 3
+    assert ("aksload.p95_ms", "n/a") in junit_properties(record)
+
+
+def test_a_warm_up_as_long_as_the_run_is_named() -> None:
+    data = result_from_windows([([20_000] * 5, 0)] * 3).to_dict()
+    data["warmup_s"] = 3.0
+    data["measure_start"] = data["started_at"] + 3.0
+    data["total"] = {**empty_run().to_dict()["total"]}
+    outcome = conclude(profile(), GatedResult(LoadResult.from_dict(data)), "fail")
+    assert outcome.failure is not None and "warm-up (3s) lasted the whole" in outcome.failure
+
+
+def test_verdict_words() -> None:
+    gate = profile(slos=(parse_slo("p95 < 1s"),))
+    passing = conclude(gate, GatedResult(result_from_windows([([20_000] * 50, 0)] * 5)), "fail")
+    unsure = conclude(gate, GatedResult(result_from_windows([([20_000] * 3, 0)])), "fail")
+    assert passing.failure is None and unsure.failure is not None and unsure.inconclusive
+    assert verdict_of(False, passing, failed_by_gate=False) == "PASS"
+    assert verdict_of(True, passing, failed_by_gate=False) == "FAIL"  # the test body failed
+    assert verdict_of(True, unsure, failed_by_gate=True) == "INCONCLUSIVE"
+    assert verdict_of(True, unsure, failed_by_gate=False) == "FAIL"
+    assert verdict_of(True, None, failed_by_gate=False) == "ERROR"
+    assert verdict_of(False, None, failed_by_gate=False) == "SKIP"
+
+
+def test_the_record_carries_what_the_gate_found_and_the_measurement_alone() -> None:
+    measured = result_from_windows([([20_000] * 50, 0)] * 5)
+    capacity = {"capacity_rps": 40.0, "bounded": False, "steps": []}
+    gated = GatedResult(measured, generator_issues=["busy"], overlapping_tests=["t.py::other"], capacity=capacity)
+    stored = {"t.py::test_gate": measured}
+    outcome = conclude(profile(), gated, "fail", baseline.compare(stored["t.py::test_gate"], measured), compared=True)
+    record = build_record("t.py::test_gate", "p", "PASS", target="svc", outcome=outcome, locust_html="x.html")
+    assert (record["generator_issues"], record["overlapping_tests"], record["capacity"]) == (
+        ["busy"],
+        ["t.py::other"],
+        capacity,
+    )
+    assert record["compared"] and [c["metric"] for c in record["comparisons"]] == list(baseline.DEFAULT_METRICS)
+    assert record["result"] == measured.to_dict() and record["metrics"]["generator_issues"] == ["busy"]
+    assert LoadResult.from_dict(record["result"]).requests == 250
+
+
+def test_nothing_compared_lists_the_baselines_entries() -> None:
+    stored = {"t.py::b": empty_run(), "t.py::a": empty_run()}
+    message = baseline.nothing_compared("base.json", stored, 2)
+    assert "none of this session's 2 load test(s) has an entry" in message and "t.py::a, t.py::b" in message
+    assert "base.json" in baseline.missing_entry("t.py::c", "base.json") and "t.py::c" in baseline.missing_entry(
+        "t.py::c", "base.json"
+    )
+
+
+@pytest.mark.parametrize("policy", ["fail", "extend"])
+def test_a_capacity_search_lets_inconclusive_pass_with_a_warning(policy: str) -> None:
+    from pytest_aksload.run.capacity import CapacitySearch
+
+    few = GatedResult(result_from_windows([([20_000] * 3, 0)]))
+    outcome = conclude(profile(slos=(parse_slo("p95 < 1s"),), capacity=CapacitySearch()), few, policy)
+    assert outcome.failure is None and any("INCONCLUSIVE" in warning for warning in outcome.warnings)
