@@ -29,7 +29,7 @@ def test_a_run_that_measured_nothing_fails_clearly_and_reports_valid_json(tmp_pa
     for slos in ((), (parse_slo("p95 < 300ms"),)):
         outcome = conclude(profile(slos=slos), empty, "fail")
         assert outcome.failure is not None and outcome.failure.startswith("the load measured 0 requests: ")
-        assert "still in flight" in outcome.failure and not outcome.inconclusive
+        assert "no request that started after the 0s warm-up completed" in outcome.failure and not outcome.inconclusive
         verdict = verdict_of(True, outcome, failed_by_gate=True)
         record = build_record("t.py::test_empty", "2 users", verdict, outcome=outcome)
         assert record["verdict"] == "FAIL"

@@ -97,8 +97,8 @@ def nothing_measured(result: LoadResult) -> str | None:
         why = f"the warm-up ({result.warmup_s:g}s) lasted the whole {run_s:.1f}s run: shorten warmup= or run longer"
     else:
         why = (
-            f"no request completed in the {result.duration_s:.1f}s measured (every one still in flight when the "
-            "run ended?): run longer than the endpoint's latency, or check the endpoint"
+            f"no request that started after the {result.warmup_s:g}s warm-up completed in the {result.duration_s:.1f}s "
+            "measured: the endpoint answers slower than that, or not at all; run longer (duration=) or warm up less"
         )
     return f"the load measured 0 requests: {why}"
 
