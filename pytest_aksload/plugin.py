@@ -17,10 +17,10 @@ import pytest
 
 from pytest_aksload.config.profile import MARKER, MARKER_HELP, ProfileError, profile_from_marker
 from pytest_aksload.config.settings import NO_TARGET_REASON, add_options, resolve
-from pytest_aksload.run.interrupts import SigtermAsInterrupt
 from pytest_aksload.session import AksloadSession, LoadTestState
 
 if TYPE_CHECKING:
+    from pytest_aksload.reports.record import Record
     from pytest_aksload.stats.result import GatedResult
     from pytest_aksload.targets.target import AuthHeaders, Target
 
@@ -34,7 +34,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
-    config.stash[session_key] = session = AksloadSession(resolve(config), sigterm=SigtermAsInterrupt())
+    config.stash[session_key] = session = AksloadSession(resolve(config))
     if session.settings.aks_compare:
         from pytest_aksload.verdicts import baseline
 
@@ -48,7 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(session_key, None)
-    if session is not None and session.sigterm is not None:
+    if session is not None:
         session.sigterm.restore()
 
 
@@ -166,7 +166,11 @@ def _aksload_run(request: pytest.FixtureRequest) -> None:
     target: Target = request.getfixturevalue("aks_target")
     payloads: list[dict[str, Any]] = request.getfixturevalue("aks_payloads")
     session, item = _session(request.config), request.node
-    state.target_name, state.locust_html = target.name, _locust_html(item, session)
+    if session.settings.aks_report:
+        from pytest_aksload.reports.files import locust_html_path
+
+        state.locust_html = locust_html_path(session.settings.aks_report, item.nodeid)
+    state.target_name = target.name
     printer = ProgressPrinter(request.config, item.name, gate.progress_duration_s(state.profile, session.settings))
     try:
         state.outcome = gate.run_gate(
@@ -184,17 +188,6 @@ def _aksload_run(request: pytest.FixtureRequest) -> None:
         printer.finish()
     for warning in state.outcome.warnings:
         item.warn(pytest.PytestWarning(warning))
-
-
-def _locust_html(item: pytest.Item, session: AksloadSession) -> Path | None:
-    if not session.settings.aks_report:
-        return None
-    from pytest_aksload.reports.files import file_stem
-
-    # Absolute: the Locust child runs in a directory of its own.
-    directory = Path(session.settings.aks_report).absolute()
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory / f"{file_stem(item.nodeid)}.locust.html"
 
 
 @pytest.fixture
@@ -236,7 +229,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def _record(item: pytest.Item, state: LoadTestState, verdict: str, **measured: Any) -> Any:
+def _record(item: pytest.Item, state: LoadTestState, verdict: str, **measured: Any) -> Record:
     from pytest_aksload.reports.record import build_record
 
     html = state.locust_html.name if state.locust_html is not None else None

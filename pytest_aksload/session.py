@@ -28,7 +28,7 @@ class AksloadSession:
     records: list[Record] = field(default_factory=list)  # one per finished or interrupted load test
     report_page: Path | None = None  # --aks-report's report.html, once written
     compare_failure: str | None = None  # why the session fails: --aks-compare compared nothing
-    sigterm: SigtermAsInterrupt | None = None  # restored at the end of the session
+    sigterm: SigtermAsInterrupt = field(default_factory=SigtermAsInterrupt)  # installed for the session
 
     @property
     def compared(self) -> int:

@@ -35,6 +35,13 @@ def file_stem(nodeid: str) -> str:
     return readable
 
 
+def locust_html_path(report_dir: str | Path, nodeid: str) -> Path:
+    """Where the Locust child writes its own HTML report of a test (absolute: it runs elsewhere)."""
+    directory = Path(report_dir).absolute()
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / f"{file_stem(nodeid)}.locust.html"
+
+
 def junit_properties(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(name, value) pairs for `item.user_properties`, which `--junitxml` writes as <property>."""
     properties = [("aksload.verdict", entry["verdict"]), ("aksload.profile", entry["profile"])]

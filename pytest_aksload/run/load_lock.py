@@ -8,7 +8,7 @@ pytest-xdist makes the parent of every worker's basetemp.
 
 Other (non-load) tests still compete for the CPU; they are not blocked, but each xdist worker
 marks the test it is running in the same directory, and a load test lists the other tests it saw
-running while it held the lock (`LoadResult.overlapping_tests`), so a report can say when a
+running while it held the lock (`GatedResult.overlapping_tests`), so a report can say when a
 measurement was disturbed. A load test withdraws its own mark while it queues for the lock and
 once its load is done, so queued and finishing load tests are not counted as disturbances.
 """
