@@ -25,7 +25,7 @@ from pytest_aksload.config.settings import Settings
 from pytest_aksload.run import extend
 from pytest_aksload.stats import histograms
 from pytest_aksload.stats.histograms import Latencies
-from pytest_aksload.stats.result import LoadResult
+from pytest_aksload.stats.result import GatedResult, LoadResult
 from pytest_aksload.stats.steady_state import apply_auto_warmup
 from pytest_aksload.verdicts.abort import AbortWatch
 from pytest_aksload.verdicts.decision import decide
@@ -238,8 +238,8 @@ def test_a_saturated_or_lagging_generator_makes_every_verdict_inconclusive() -> 
     lagging = result_from_windows([([20_000] * 2, 0)] * 20)
     assert "CPU averaged 97%" in generator_issues(busy, profile())[0]
     assert "could not keep up" in generator_issues(lagging, profile())[0]
-    issues = generator_issues(busy, profile())
-    decided = decide(profile(slos=(parse_slo("p95 < 1s"), parse_slo("p95 < 1ms"))), busy, "fail", issues)
+    busy = GatedResult(busy, generator_issues=generator_issues(busy, profile()))
+    decided = decide(profile(slos=(parse_slo("p95 < 1s"), parse_slo("p95 < 1ms"))), busy, "fail")
     assert [v.verdict for v in decided.verdicts] == [INCONCLUSIVE, INCONCLUSIVE]
     assert decided.failure is not None and "untrustworthy measurement: load generator CPU" in decided.failure
 

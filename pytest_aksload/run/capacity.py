@@ -8,13 +8,15 @@ clean, independent measurement:
 2. bisect between the last passing and the first failing rate until they are within
    `precision` of each other;
 3. confirm the best passing rate over a longer `hold`; if it fails there, back off by
-   `precision` and confirm again.
+   `precision` and confirm again, at most `MAX_CONFIRMATIONS` times in all.
 
 A step passes when every SLO holds (by its measured value) AND the service completed at least `MIN_THROUGHPUT` of the
 offered rate (a service that silently drops or queues work past the run has not sustained it).
-The whole search stops starting steps that would end after `max_duration`; the result then
-says the capacity is a lower bound. `find_capacity` returns the confirmation run's `LoadResult`
-and the search's `{"capacity_rps", "bounded", "steps"}`.
+The whole search stops starting steps that would end after `max_duration`, keeping time for one
+confirmation; when ramp or bisection were cut short the result says the capacity is a lower bound.
+`find_capacity` returns the confirmation run that passed and the search's `{"capacity_rps"
+(its rate), "bounded", "steps"}`; when not even `start` holds, that first step, with capacity 0.
+When no confirmation passes, the search reports no capacity: it raises `CapacityUnconfirmed`.
 """
 
 from __future__ import annotations
@@ -116,6 +118,10 @@ class CapacityStep:
         }
 
 
+class CapacityUnconfirmed(CapacityError):
+    """No rate held over the confirmation hold, so there is no capacity to report."""
+
+
 def find_capacity(
     profile: LoadProfile,
     run: Callable[[LoadProfile], LoadResult],
@@ -123,16 +129,21 @@ def find_capacity(
     clock: Callable[[], float] = time.monotonic,
     pool_size: Callable[[float, float], int],
 ) -> tuple[LoadResult, dict[str, Any]]:
-    """Search as described in the module docstring; `run` runs one open-model profile."""
+    """Search as described in the module docstring; `run` runs one open-model profile.
+
+    Raises CapacityUnconfirmed when no rate held over `hold`: a capacity nobody confirmed is not reported."""
     search = profile.capacity
     assert search is not None
     deadline = clock() + search.max_duration_s
+    # Ramp and bisection keep time for one confirmation: a ramp that never fails would otherwise
+    # spend the whole budget and leave a rate nobody confirmed.
+    confirmation_s = search.hold_s + STEP_OVERHEAD_S
     steps: list[CapacityStep] = []
     bounded = False
 
-    def attempt(rate: float, duration_s: float, phase: str) -> tuple[LoadResult, bool] | None:
+    def attempt(rate: float, duration_s: float, phase: str, reserve_s: float) -> tuple[LoadResult, bool] | None:
         nonlocal bounded
-        if clock() + duration_s + STEP_OVERHEAD_S > deadline:
+        if clock() + duration_s + STEP_OVERHEAD_S + reserve_s > deadline:
             bounded = True
             return None
         step_profile = replace(
@@ -152,39 +163,53 @@ def find_capacity(
         )
         return result, not violated
 
-    best: tuple[float, LoadResult] | None = None
+    best: float | None = None
     first: LoadResult | None = None
     failing: float | None = None
     rate = search.start_rps
-    while (outcome := attempt(rate, search.step_s, "ramp")) is not None:
+    while (outcome := attempt(rate, search.step_s, "ramp", confirmation_s)) is not None:
         result, passed = outcome
         first = first or result
         if not passed:
             failing = rate
             break
-        best = (rate, result)
+        best = rate
         rate *= search.factor
     if best is None:  # not even the start rate holds (or no time for one step): capacity 0
         return _with_capacity(first, 0.0, steps, bounded) if first is not None else _no_time(search)
-    low, high = best[0], failing
+    low, high = best, failing
     while high is not None and high / low - 1 > search.precision:
         middle = (low + high) / 2
-        outcome = attempt(middle, search.step_s, "bisect")
+        outcome = attempt(middle, search.step_s, "bisect", confirmation_s)
         if outcome is None:
             break
         if outcome[1]:
-            low, best = middle, (middle, outcome[0])
+            low = middle
         else:
             high = middle
     for _ in range(MAX_CONFIRMATIONS):
-        outcome = attempt(low, search.hold_s, "confirm")
+        outcome = attempt(low, search.hold_s, "confirm", 0.0)
         if outcome is None:
             break
         if outcome[1]:
             return _with_capacity(outcome[0], low, steps, bounded)
         low *= 1 - search.precision
-    # Unconfirmed (out of time, or the hold kept failing): the last passing short step, flagged.
-    return _with_capacity(best[1], best[0], steps, True)
+    raise CapacityUnconfirmed(_unconfirmed(search, steps, best, out_of_time=outcome is None))
+
+
+def _unconfirmed(search: CapacitySearch, steps: list[CapacityStep], best: float, *, out_of_time: bool) -> str:
+    tried = "; ".join(
+        f"{step.rate:g} rps violated {', '.join(step.violated)}" for step in steps if step.phase == "confirm"
+    )
+    budget = f"max_duration {search.max_duration_s:g}s"
+    passed = f"the {search.step_s:g}s steps passed up to {best:g} rps"
+    if not tried:
+        return f"capacity: no rate was confirmed: {budget} left no time for the {search.hold_s:g}s hold ({passed})"
+    more = f"; {budget} left no time for another" if out_of_time else ""
+    return (
+        f"capacity: no rate was confirmed over the {search.hold_s:g}s hold: {tried}{more}; {passed}, "
+        f"which the service did not sustain for {search.hold_s:g}s"
+    )
 
 
 def _violated(verdict: SloVerdict) -> bool:
@@ -196,8 +221,8 @@ def _violated(verdict: SloVerdict) -> bool:
 
 def _no_time(search: CapacitySearch) -> tuple[LoadResult, dict[str, Any]]:
     raise CapacityError(
-        f"capacity: max_duration {search.max_duration_s:g}s leaves no time for one {search.step_s:g}s step "
-        f"(+{STEP_OVERHEAD_S:g}s to start and stop it)"
+        f"capacity: max_duration {search.max_duration_s:g}s leaves no time for one {search.step_s:g}s step and "
+        f"the {search.hold_s:g}s confirmation (+{STEP_OVERHEAD_S:g}s each to start and stop them)"
     )
 
 

@@ -19,12 +19,11 @@ from pytest_aksload.run import capacity, extend
 from pytest_aksload.run.load_lock import LoadSlot, SerialWaitTimeout
 from pytest_aksload.run.preflight import PreflightError, preflight
 from pytest_aksload.run.runner import LoadRunError, Progress, run_load
-from pytest_aksload.stats import steady_state
 from pytest_aksload.stats.result import GatedResult, LoadResult
 from pytest_aksload.targets.resolve import key_hint
 from pytest_aksload.targets.target import Target
-from pytest_aksload.verdicts import baseline, health
-from pytest_aksload.verdicts.decision import GateOutcome, conclude
+from pytest_aksload.verdicts import baseline
+from pytest_aksload.verdicts.decision import GateOutcome, conclude, prepare
 
 
 class GateError(Exception):
@@ -58,10 +57,7 @@ def run_gate(
     finally:
         slot.release()  # the test body and the verdicts are light: the next load may start
     gated = GatedResult(
-        result,
-        generator_issues=health.generator_issues(result, profile),
-        overlapping_tests=slot.overlapping_tests,
-        capacity=search,
+        result, generator_issues=result.generator_issues, overlapping_tests=slot.overlapping_tests, capacity=search
     )
     warnings = [f"aksload: {problem}"] if (problem := arrivals.schedule_problem(result.schedule)) else []
     comparisons: list[baseline.Comparison] = []
@@ -83,10 +79,10 @@ def _measure(
     settings: Settings,
     on_progress: Callable[[Progress], None] | None,
     html_report: Path | None,
-) -> tuple[LoadResult, dict[str, Any] | None]:
-    """The result to judge (warm-up cut when warmup="auto") and, for a capacity search, what it found."""
+) -> tuple[GatedResult, dict[str, Any] | None]:
+    """The result to judge (`decision.prepare`d) and, for a capacity search, what the search found."""
 
-    def run(piece: LoadProfile, stop_when: extend.StopWhen | None = None) -> LoadResult:
+    def run(piece: LoadProfile, stop_when: extend.StopWhen | None = None) -> GatedResult:
         raw = run_load(
             target,
             piece,
@@ -96,10 +92,12 @@ def _measure(
             html_report=html_report,
             stop_when=stop_when,
         )
-        return steady_state.apply_auto_warmup(raw) if piece.warmup_auto else raw
+        return prepare(raw, piece)
 
     if profile.capacity is not None:
-        return capacity.find_capacity(profile, run, pool_size=arrivals.pool_size)
+        confirmed, search = capacity.find_capacity(profile, run, pool_size=arrivals.pool_size)
+        assert isinstance(confirmed, GatedResult)  # one of `run`'s results
+        return confirmed, search
     if extend.wants_extension(profile, settings.aks_inconclusive):
         return run(extend.extended(profile), extend.decided_after(profile)), None
     return run(profile), None

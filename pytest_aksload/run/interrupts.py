@@ -37,9 +37,12 @@ class SigtermAsInterrupt:
         self._installed = True
 
     def restore(self) -> None:
-        if self._installed:
+        if not self._installed:
+            return
+        self._installed = False
+        # A handler installed on top of ours since (a test, another plugin) is theirs to keep.
+        if signal.getsignal(signal.SIGTERM) == self._handle:
             signal.signal(signal.SIGTERM, self._previous)
-            self._installed = False
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         # A second SIGTERM during the clean-up must still kill at once.

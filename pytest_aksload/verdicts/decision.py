@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pytest_aksload.config.profile import LoadProfile
+from pytest_aksload.stats import steady_state
 from pytest_aksload.stats.result import GatedResult, LoadResult
 from pytest_aksload.verdicts import health
 from pytest_aksload.verdicts.baseline import Comparison, regression_message
@@ -48,9 +49,20 @@ class GateOutcome:
     compared: bool = False
 
 
-def judge(profile: LoadProfile, result: LoadResult, generator_issues: Sequence[str] = ()) -> list[SloVerdict]:
-    """The marker's SLO verdicts, all INCONCLUSIVE when the load generator was unhealthy."""
-    return health.doubt(evaluate(profile.slos, result), generator_issues)
+def prepare(result: LoadResult, profile: LoadProfile) -> GatedResult:
+    """The child's result made ready to judge: warm-up cut (warmup="auto") and generator health checked."""
+    if profile.warmup_auto:
+        result = steady_state.apply_auto_warmup(result)
+    return GatedResult(result, generator_issues=health.generator_issues(result, profile))
+
+
+def _generator_issues(result: LoadResult) -> Sequence[str]:
+    return result.generator_issues if isinstance(result, GatedResult) else ()
+
+
+def judge(profile: LoadProfile, result: LoadResult) -> list[SloVerdict]:
+    """The marker's SLO verdicts, all INCONCLUSIVE when the load generator was unhealthy (`prepare`)."""
+    return health.doubt(evaluate(profile.slos, result), _generator_issues(result))
 
 
 def undecided(verdicts: Sequence[SloVerdict]) -> bool:
@@ -63,9 +75,9 @@ def policy_for(profile: LoadProfile, policy: str) -> str:
     return "pass" if profile.capacity is not None else policy
 
 
-def decide(profile: LoadProfile, result: LoadResult, policy: str, generator_issues: Sequence[str] = ()) -> Decision:
+def decide(profile: LoadProfile, result: LoadResult, policy: str) -> Decision:
     """The outcome of one load test under `policy` (fail | pass | extend)."""
-    verdicts = judge(profile, result, generator_issues)
+    verdicts = judge(profile, result)
     if result.aborted is not None:
         return Decision(
             verdicts, f"load aborted early after {result.aborted['at_s']:g}s: {result.aborted['reason']}", None
@@ -79,7 +91,7 @@ def decide(profile: LoadProfile, result: LoadResult, policy: str, generator_issu
         return Decision(verdicts, None, None)
     if policy == "pass":
         return Decision(verdicts, None, f"{len(unsure)} SLOs INCONCLUSIVE, passed by --aks-inconclusive=pass\n{table}")
-    if generator_issues:
+    if _generator_issues(result):
         hint = "the load generator was the bottleneck: give it more CPU, or spread the load with workers="
     elif policy == "extend":
         hint = "the load ran to max_duration without deciding"
@@ -115,7 +127,7 @@ def conclude(
     """The outcome of one load test: its SLO decision (if it has SLOs or was aborted), an empty run
     failed as such, and a significant baseline regression, in one failure message."""
     decision = (
-        decide(profile, result, policy_for(profile, policy), result.generator_issues)
+        decide(profile, result, policy_for(profile, policy))
         if profile.slos or result.aborted is not None
         else Decision([], None, None)
     )

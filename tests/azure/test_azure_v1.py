@@ -180,6 +180,35 @@ def test_missing_workspace_config_says_how_to_fix_it(service_principal, tmp_path
     assert "--aks-workspace-config" in message and "config.json" in message
 
 
+@pytest.mark.skipif(installed("azure.cli.core"), reason="azure-cli installed here: the CLI login path applies")
+def test_neither_config_nor_credentials_names_both_in_one_message(fake_azure, azure_env, tmp_path, monkeypatch):
+    empty = tmp_path / "project"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    azure_env.setenv("CI", "true")
+
+    with pytest.raises(TargetError) as excinfo:
+        resolve_aks_service(SERVICE)
+
+    message = str(excinfo.value)
+    assert message.startswith("--aks-service: two things to fix: no Azure ML workspace config found")
+    assert "--aks-workspace-config" in message
+    assert all(var in message for var in SP_ENV_VARS)
+    assert "\n" not in message and fake_azure.calls == []
+
+
+def test_a_config_in_a_parent_azureml_folder_is_found(service_principal, tmp_path, monkeypatch):
+    # The SDK's own search: config.json in a parent's .azureml/ folder counts, as Workspace.from_config finds it.
+    (tmp_path / ".azureml").mkdir()
+    (tmp_path / ".azureml" / "config.json").write_text(json.dumps(service_principal.workspace_config()))
+    nested = tmp_path / "project" / "tests"
+    nested.mkdir(parents=True)
+    monkeypatch.chdir(nested)
+    service_principal.add_aks_service(SERVICE, auth="key")
+
+    assert resolve_aks_service(SERVICE).name == SERVICE
+
+
 def test_a_workspace_config_path_that_does_not_exist_is_named(service_principal, tmp_path):
     missing = tmp_path / "nowhere" / "config.json"
 

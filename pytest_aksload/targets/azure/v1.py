@@ -13,6 +13,9 @@ Authentication, in this order:
    (after `az login`, including `az login --identity` for a managed identity);
 4. otherwise a `TargetError` naming the variables to set. Never a device-code prompt in CI: nobody
    is there to answer it and the job would hang until the SDK gives up.
+
+The workspace config is looked for (with the SDK's own search) before the workspace is opened, so a
+session that lacks both the config and credentials gets one error naming both: one round of fixes in CI.
 """
 
 from __future__ import annotations
@@ -48,7 +51,18 @@ def resolve_aks_service(name: str, *, workspace_config: str | None = None, inter
     """
     _azure.import_sdk("azureml.core", extra=EXTRA, option=OPTION)
     config_path = _azure.workspace_config(workspace_config)
-    auth = _authentication(interactive)
+    no_config = f"no Azure ML workspace config found; {_azure.CONFIG_HINT}"
+    config_found = _find_config(config_path)
+    try:
+        auth = _authentication(interactive)
+    except TargetError as no_auth:
+        if config_found:
+            raise
+        # Both missing: name both, so CI needs one round of fixes, not two.
+        problem = str(no_auth).removeprefix(f"{OPTION}: ")
+        raise TargetError(f"{OPTION}: two things to fix: {no_config}; and {problem}") from None
+    if not config_found:
+        raise TargetError(f"{OPTION}: {no_config}")
     workspace = _workspace(config_path, auth)
     service = _service(workspace, name)
     return Target(
@@ -122,6 +136,23 @@ def _authentication(interactive: bool | None) -> AbstractAuthentication:
         detail = _azure.one_line(_azure.sdk_message(exc), values[SP_ENV_VARS[2]])
         raise TargetError(f"{OPTION}: Azure AD did not accept {source}: {detail}") from None
     return auth
+
+
+def _find_config(config_path: str | None) -> bool:
+    """Whether `Workspace.from_config(path=config_path)` finds a config file, searched with the
+    SDK's own rule (config.json or project.json in the directory, its .azureml/ or aml_config/,
+    or a parent's) without signing in."""
+    from azureml._base_sdk_common.common import AML_CONFIG_DIR, AZUREML_DIR, CONFIG_FILENAME, LEGACY_PROJECT_FILENAME
+    from azureml._file_utils.file_utils import normalize_path, traverse_up_path_and_find_file
+
+    start = normalize_path(config_path or ".")
+    if os.path.isfile(start):
+        return True
+    return any(
+        traverse_up_path_and_find_file(path=start, file_name=file_name, directory_name=directory)
+        for directory in (AZUREML_DIR, AML_CONFIG_DIR, None)
+        for file_name in (CONFIG_FILENAME, LEGACY_PROJECT_FILENAME)
+    )
 
 
 def _workspace(config_path: str | None, auth: AbstractAuthentication) -> Workspace:

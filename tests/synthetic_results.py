@@ -1,0 +1,64 @@
+"""`LoadResult`s built from latencies a test chooses, in the recorder's own file format, so verdicts,
+baselines and health checks can be tested on inputs whose truth is known exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pytest_aksload.child import RESULT_FORMAT
+from pytest_aksload.stats import histograms
+from pytest_aksload.stats.histograms import Latencies
+from pytest_aksload.stats.result import LoadResult
+
+STARTED = 1_700_000_000.0
+
+
+def result_from_windows(
+    windows: Sequence[tuple[Sequence[int], int]], *, window_s: float = 1.0, **extra: Any
+) -> LoadResult:
+    """A result of consecutive windows, each (latencies in µs, failures); no warm-up, every request
+    counted in the window it finished in. `extra` replaces top-level fields (e.g. `generator`)."""
+    total, encoded, failures = Latencies(), [], 0
+    for index, (values, window_failures) in enumerate(windows):
+        histogram = histograms.new_histogram()
+        for us in values:
+            histogram.record_value(us)
+            total.record(us)
+        failures += window_failures
+        encoded.append(
+            {
+                "index": index,
+                "start_offset_s": index * window_s,
+                "duration_s": window_s,
+                "requests": len(values),
+                "failures": window_failures,
+                "histogram": histograms.encode(histogram) if values else None,
+            }
+        )
+    data = {
+        "format": RESULT_FORMAT,
+        "complete": True,
+        "started_at": STARTED,
+        "measure_start": STARTED,
+        "ended_at": STARTED + len(windows) * window_s,
+        "warmup_s": 0.0,
+        "window_s": window_s,
+        "users_peak": 10,
+        "generator": {"cpu_percent": 20.0, "cpu_percent_peak": 25.0, "cpu_warning": False, "warnings": []},
+        "total": {**total.to_dict(), "failures": failures},
+        "endpoints": {},
+        "windows": encoded,
+        "errors": [],
+        **extra,
+    }
+    return LoadResult.from_dict(data)
+
+
+def steady_result(
+    latency_us: int, *, seconds: int = 10, per_second: int = 100, failures: int = 0, **extra: Any
+) -> LoadResult:
+    """`seconds` one-second windows of `per_second` requests, all taking `latency_us` (apart from a
+    ±1 % spread, so percentiles have an interval); `failures` of them failed, in the first second."""
+    spread = [latency_us + (i % 21 - 10) * latency_us // 1000 for i in range(per_second)]
+    return result_from_windows([(spread, failures if second == 0 else 0) for second in range(seconds)], **extra)
