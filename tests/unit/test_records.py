@@ -6,17 +6,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from test_verdicts import profile, result_from_windows
+from synthetic_results import result_from_windows
 
+from pytest_aksload.config.profile import LoadProfile, profile_from_marker
+from pytest_aksload.config.settings import Settings
 from pytest_aksload.reports.files import junit_properties, write_report_dir
 from pytest_aksload.reports.record import build_record, verdict_of
 from pytest_aksload.reports.terminal import SUMMARY_COLUMNS, format_table, summary_rows
 from pytest_aksload.stats.result import GatedResult, LoadResult
 from pytest_aksload.verdicts import baseline
 from pytest_aksload.verdicts.decision import conclude
-from pytest_aksload.verdicts.slo import parse_slo
+
+
+def profile(**marker: Any) -> LoadProfile:
+    return profile_from_marker((), {"users": 10, "duration": "5s", **marker}, Settings(), Path(__file__).parent)
 
 
 def empty_run(**extra: object) -> LoadResult:
@@ -26,8 +32,8 @@ def empty_run(**extra: object) -> LoadResult:
 
 def test_a_run_that_measured_nothing_fails_clearly_and_reports_valid_json(tmp_path: Path) -> None:
     empty = GatedResult(empty_run())
-    for slos in ((), (parse_slo("p95 < 300ms"),)):
-        outcome = conclude(profile(slos=slos), empty, "fail")
+    for slos in ([], ["p95 < 300ms"]):
+        outcome = conclude(profile(slo=slos), empty, "fail")
         assert outcome.failure is not None and outcome.failure.startswith("the load measured 0 requests: ")
         assert "no request that started after the 0s warm-up completed" in outcome.failure and not outcome.inconclusive
         verdict = verdict_of(True, outcome, failed_by_gate=True)
@@ -55,7 +61,7 @@ def test_a_warm_up_as_long_as_the_run_is_named() -> None:
 
 
 def test_verdict_words() -> None:
-    gate = profile(slos=(parse_slo("p95 < 1s"),))
+    gate = profile(slo="p95 < 1s")
     passing = conclude(gate, GatedResult(result_from_windows([([20_000] * 50, 0)] * 5)), "fail")
     unsure = conclude(gate, GatedResult(result_from_windows([([20_000] * 3, 0)])), "fail")
     assert passing.failure is None and unsure.failure is not None and unsure.inconclusive
@@ -95,8 +101,6 @@ def test_nothing_compared_lists_the_baselines_entries() -> None:
 
 @pytest.mark.parametrize("policy", ["fail", "extend"])
 def test_a_capacity_search_lets_inconclusive_pass_with_a_warning(policy: str) -> None:
-    from pytest_aksload.run.capacity import CapacitySearch
-
     few = GatedResult(result_from_windows([([20_000] * 3, 0)]))
-    outcome = conclude(profile(slos=(parse_slo("p95 < 1s"),), capacity=CapacitySearch()), few, policy)
+    outcome = conclude(profile(slo="p95 < 1s", capacity={"start": 10}), few, policy)
     assert outcome.failure is None and any("INCONCLUSIVE" in warning for warning in outcome.warnings)
