@@ -8,7 +8,6 @@ targets/ and data/ are imported inside the hooks and fixtures that use them.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -253,29 +252,19 @@ class _RecordGatherer:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """CI outputs: --aks-report files, the GitHub step summary, --aks-save-baseline; and the
-    session fails when --aks-compare compared none of its load tests."""
+    """CI outputs (on the xdist controller, from every worker's records); the session fails when
+    --aks-compare compared none of its load tests."""
     if hasattr(session.config, "workerinput"):
-        return  # the controller writes them, from every worker's records
-    aksload = _session(session.config)
-    records = sorted(aksload.records, key=lambda r: r["nodeid"])
-    settings = aksload.settings
-    if settings.aks_report:
-        from pytest_aksload.reports.files import write_report_dir
-
-        aksload.report_page = write_report_dir(settings.aks_report, records)
-    if not records:
         return
-    from pytest_aksload.reports.files import append_github_summary
-    from pytest_aksload.verdicts import baseline
+    from pytest_aksload.reports.files import write_session_outputs
+    from pytest_aksload.verdicts.baseline import nothing_compared
 
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        append_github_summary(os.environ["GITHUB_STEP_SUMMARY"], records)
-    if settings.aks_save_baseline:
-        baseline.save(settings.aks_save_baseline, records)
+    aksload = _session(session.config)
+    aksload.report_page = write_session_outputs(aksload.settings, aksload.records)
     if aksload.baseline is not None and aksload.measured and not aksload.compared:
-        aksload.compare_failure = baseline.nothing_compared(settings.aks_compare, aksload.baseline, len(records))
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        aksload.compare_failure = nothing_compared(aksload.settings.aks_compare, aksload.baseline, len(aksload.records))
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if session.config.pluginmanager.get_plugin("terminalreporter") is None:
             print(aksload.compare_failure, file=sys.stderr)
 

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_aksload.config.settings import Settings
 from pytest_aksload.reports.html import render_session_page
 from pytest_aksload.reports.terminal import comparison_notes, comparison_text, metric_cells
+from pytest_aksload.verdicts import baseline
 
 SUMMARY_FORMAT = "pytest-aksload-summary/1"
 
@@ -121,6 +124,18 @@ def write_report_dir(directory: str | Path, entries: Sequence[Mapping[str, Any]]
     (directory / "summary.md").write_text(markdown_summary(entries), encoding="utf-8")
     page = directory / "report.html"
     page.write_text(render_session_page(entries), encoding="utf-8")
+    return page
+
+
+def write_session_outputs(settings: Settings, records: Sequence[Mapping[str, Any]]) -> Path | None:
+    """Every session-level output the settings ask for: `--aks-report` (returns its page), the GitHub
+    step summary (when `$GITHUB_STEP_SUMMARY` is set) and `--aks-save-baseline`."""
+    records = sorted(records, key=lambda r: r["nodeid"])
+    page = write_report_dir(settings.aks_report, records) if settings.aks_report else None
+    if records and os.environ.get("GITHUB_STEP_SUMMARY"):
+        append_github_summary(os.environ["GITHUB_STEP_SUMMARY"], records)
+    if records and settings.aks_save_baseline:
+        baseline.save(settings.aks_save_baseline, records)
     return page
 
 
