@@ -212,6 +212,24 @@ class LoadResult(LatencyStats):
     `warnings`, Locust's own rounded figures).
     """
 
+    # Attribute types for readers and type checkers (each set once, in __init__).
+    _data: dict[str, Any]
+    started_at: float
+    measure_start: float
+    ended_at: float
+    warmup_s: float
+    window_s: float
+    users_peak: int
+    complete: bool
+    generator: dict[str, Any]
+    endpoints: dict[str, EndpointStats]
+    errors: list[ErrorGroup]
+    timeline: list[WindowStats]
+    warmup_method: str
+    aborted: dict[str, Any] | None
+    uncorrected: LatencyStats | None
+    schedule: dict[str, float] | None
+
     def __init__(self, data: dict[str, Any]) -> None:
         """Use `from_dict`/`from_file`; `data` must already have been validated."""
         duration = max(0.0, data["ended_at"] - data["measure_start"])
@@ -246,24 +264,6 @@ class LoadResult(LatencyStats):
             else LatencyStats(_latencies(uncorrected, "uncorrected"), uncorrected["failures"], duration),
             schedule=data.get("schedule"),
         )
-
-    # Attribute types for readers and type checkers (set once in __init__).
-    _data: dict[str, Any]
-    started_at: float
-    measure_start: float
-    ended_at: float
-    warmup_s: float
-    window_s: float
-    users_peak: int
-    complete: bool
-    generator: dict[str, Any]
-    endpoints: dict[str, EndpointStats]
-    errors: list[ErrorGroup]
-    timeline: list[WindowStats]
-    warmup_method: str
-    aborted: dict[str, Any] | None
-    uncorrected: LatencyStats | None
-    schedule: dict[str, float] | None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LoadResult:
