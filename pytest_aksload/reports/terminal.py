@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_aksload.run.runner import Progress
+from pytest_aksload.protocol import Progress
 
 # In CI logs (no TTY) a plain line this often; on a TTY one line rewritten in place.
 PLAIN_PROGRESS_EVERY_S = 5.0
