@@ -590,8 +590,8 @@ def check(value: Any, hint: Any, where: str) -> None:
         if not isinstance(value, Mapping):
             raise ProtocolError(f"{where} must be an object, not {type(value).__name__}")
         hints = _hints(hint)
-        for name in hint.__required_keys__:
-            if name not in value:
+        for name in hints:  # in definition order, so the message names the first missing key
+            if name in hint.__required_keys__ and name not in value:
                 raise ProtocolError(f"{where} lacks {name!r}")
         for name, field_hint in hints.items():
             if name in value:
