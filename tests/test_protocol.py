@@ -74,7 +74,8 @@ def test_parent_and_child_share_their_defaults(tmp_path: Path) -> None:
 
 def test_marker_values_reach_the_child(tmp_path: Path) -> None:
     env = runner_env(
-        {"timeout": "3s", "wait": (0.1, 0.2), "warmup": 1, "duration": 5, "abort_on": "p95 > 2s over 2s windows"}, tmp_path
+        {"timeout": "3s", "wait": (0.1, 0.2), "warmup": 1, "duration": 5, "abort_on": "p95 > 2s over 2s windows"},
+        tmp_path,
     )
     run = child_side(env)
     assert run.request_timeout_s == 3.0 and run.wait_range == (0.1, 0.2)
