@@ -219,18 +219,18 @@ class RunSettings:
             scoring_uri=environ.get(ENV_SCORING_URI, ""),
             rows_file=environ.get(ENV_ROWS_FILE) or None,
             result_file=environ.get(ENV_RESULT_FILE) or None,
-            warmup_s=_seconds(environ, ENV_WARMUP_S, 0.0),
-            window_s=_seconds(environ, ENV_WINDOW_S, DEFAULT_WINDOW_S, positive=True),
-            request_timeout_s=_seconds(environ, ENV_REQUEST_TIMEOUT_S, DEFAULT_REQUEST_TIMEOUT_S),
+            warmup_s=_number(environ, ENV_WARMUP_S, 0.0),
+            window_s=_number(environ, ENV_WINDOW_S, DEFAULT_WINDOW_S, positive=True),
+            request_timeout_s=_number(environ, ENV_REQUEST_TIMEOUT_S, DEFAULT_REQUEST_TIMEOUT_S),
             wait_s=(
-                _seconds(environ, ENV_WAIT_MIN_S, DEFAULT_WAIT_S[0]),
-                _seconds(environ, ENV_WAIT_MAX_S, DEFAULT_WAIT_S[1]),
+                _number(environ, ENV_WAIT_MIN_S, DEFAULT_WAIT_S[0]),
+                _number(environ, ENV_WAIT_MAX_S, DEFAULT_WAIT_S[1]),
             ),
-            progress_s=_seconds(environ, ENV_PROGRESS_S, DEFAULT_PROGRESS_S, positive=True),
+            progress_s=_number(environ, ENV_PROGRESS_S, DEFAULT_PROGRESS_S, positive=True),
             ca_bundle=environ.get(ENV_CA_BUNDLE) or None,
-            rate=_seconds(environ, ENV_RATE, None, positive=True),
+            rate=_number(environ, ENV_RATE, None, positive=True),
             arrivals=environ.get(ENV_ARRIVALS) or "constant",
-            run_time_s=_seconds(environ, ENV_RUN_TIME_S, None),
+            run_time_s=_number(environ, ENV_RUN_TIME_S, None),
             abort_on=decode_abort_rules(environ.get(ENV_ABORT_ON, "")),
             stream_windows=environ.get(ENV_STREAM_WINDOWS) == "1",
             window_detail=environ.get(ENV_WINDOW_DETAIL) == "1",
@@ -256,7 +256,7 @@ class RunSettings:
         )
 
 
-def _seconds(environ: Mapping[str, str], name: str, default: Any, positive: bool = False) -> Any:
+def _number(environ: Mapping[str, str], name: str, default: Any, positive: bool = False) -> Any:
     raw = environ.get(name)
     if raw is None or not raw.strip():
         return default

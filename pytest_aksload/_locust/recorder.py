@@ -77,8 +77,8 @@ class _Stats:
         self.latencies = Latencies()
         self.failures = 0
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.latencies.to_dict(), "failures": self.failures}
+    def to_dict(self) -> protocol.Stats:
+        return {**self.latencies.to_dict(), "failures": self.failures}  # type: ignore[typeddict-item]
 
 
 class _Windows:
@@ -160,7 +160,7 @@ class _Errors:
             key = (kind, None, OTHER_MESSAGES)
         self.counts[key] = self.counts.get(key, 0) + count
 
-    def to_list(self) -> list[dict[str, Any]]:
+    def to_list(self) -> list[protocol.ErrorGroup]:
         ordered = sorted(self.counts.items(), key=lambda item: -item[1])
         return [
             {"kind": kind, "status": status, "message": message, "count": count}
