@@ -5,7 +5,11 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+import pytest
+import requests
+
 from pytest_aksload.redact import MIN_SECRET_CHARS, REDACTED, SECRETS, Redactor, redact
+from pytest_aksload.run.preflight import PreflightError, preflight
 from pytest_aksload.run.runner import crash_tail
 from pytest_aksload.targets.azure.common import one_line
 from pytest_aksload.targets.target import Credential, Target
@@ -77,3 +81,17 @@ def test_azure_errors_go_through_the_same_redactor() -> None:
     cleaned = one_line(f"denied: {session_token}\n and {passed_in}", passed_in)
     assert cleaned == "denied: *** and ***"
     assert redact(f"later {passed_in}") == "later ***"  # remembered for the rest of the session
+
+
+def test_a_preflight_error_does_not_quote_a_key_the_server_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = token()
+    target = Target("http://127.0.0.1:1/score", "t", "uri", Credential.key(key))
+
+    class Echo:
+        status_code, reason = 500, "Internal Server Error"
+        content = f"scoring failed for key {key}".encode()
+
+    monkeypatch.setattr(requests, "post", lambda *args, **kwargs: Echo())
+    with pytest.raises(PreflightError) as info:
+        preflight(target, {"a": 1}, timeout_s=1.0)
+    assert key not in str(info.value) and "HTTP 500: scoring failed for key ***" in str(info.value)
