@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from loopback_servers import ScoringServer
 
-from pytest_aksload.child import RESULT_FORMAT
 from pytest_aksload.config.profile import LoadProfile, ProfileError, profile_from_marker
 from pytest_aksload.config.settings import Settings
+from pytest_aksload.protocol import RESULT_FORMAT
 from pytest_aksload.run import extend
 from pytest_aksload.stats import histograms
 from pytest_aksload.stats.histograms import Latencies

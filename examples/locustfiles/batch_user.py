@@ -11,7 +11,6 @@ import random
 from locust import FastHttpUser, between, task
 
 from pytest_aksload import child
-from pytest_aksload._locust.tls import ssl_context_factory
 
 BATCH = 20
 
@@ -19,7 +18,7 @@ BATCH = 20
 class BatchScoringUser(FastHttpUser):
     wait_time = between(0.2, 0.5)
     insecure = False
-    ssl_context_factory = staticmethod(ssl_context_factory)
+    ssl_context_factory = staticmethod(child.ssl_context_factory)
 
     @task
     def score_batch(self) -> None:

@@ -15,9 +15,10 @@ quit, waits for each one's final delta (bounded: the stop timeout plus a margin)
 message, which would add that much to every run.)
 
 Remote workers (`aksload-worker`, started on other machines) have no run settings in their
-environment: a worker sends `aksload_hello`, the master answers with `child.run_config` (rows,
-settings and the auth headers) over the same Locust connection; refreshed headers follow as
-`aksload_headers`. The secret thus never appears in a worker's command line or environment.
+environment: a worker sends `protocol.MSG_HELLO`, the master answers with
+`protocol.run_config_message` (rows, settings and the auth headers) over the same Locust
+connection; refreshed headers follow as `protocol.MSG_HEADERS`. The secret thus never appears
+in a worker's command line or environment.
 """
 
 from __future__ import annotations
@@ -32,20 +33,17 @@ from typing import Any
 import gevent
 from locust.runners import MasterRunner, WorkerRunner
 
-from pytest_aksload import child
+from pytest_aksload import child, protocol
+from pytest_aksload.child import ChildContext
+from pytest_aksload.protocol import MSG_CONFIG, MSG_FINAL, MSG_HEADERS, MSG_HELLO, REPORT_KEY
 
 logger = logging.getLogger("pytest_aksload.distributed")
 
-REPORT_KEY = "aksload"  # our part of Locust's worker stats report
-MSG_FINAL = "aksload_final"
-MSG_HELLO = "aksload_hello"
-MSG_CONFIG = "aksload_config"
-MSG_HEADERS = "aksload_headers"
 FINAL_MARGIN_S = 5.0
 
 
 def role(environment: Any) -> str:
-    """"master", "worker" or "local" (a plain single-process run)."""
+    """ "master", "worker" or "local" (a plain single-process run)."""
     runner = getattr(environment, "runner", None)
     if isinstance(runner, MasterRunner):
         return "master"
@@ -54,7 +52,7 @@ def role(environment: Any) -> str:
     return "local"
 
 
-def attach_worker(environment: Any, hooks: Any, recorder: Any, configured: Callable[[dict[str, Any]], None]) -> None:
+def attach_worker(environment: Any, hooks: Any, recorder: Any, configured: Callable[[], None]) -> None:
     """Ship the worker's recorder to the master; ask for the run's settings if it has none."""
     runner = environment.runner
 
@@ -67,19 +65,20 @@ def attach_worker(environment: Any, hooks: Any, recorder: Any, configured: Calla
         runner.send_message(MSG_FINAL, recorder.drain(final=True))
 
     def on_quitting(**_kwargs: Any) -> None:
-        home = os.environ.get(child.ENV_WORKER_HOME)
+        home = os.environ.get(protocol.ENV_WORKER_HOME)
         if home:  # aksload-worker's empty working directory (it exec'd into this process)
             shutil.rmtree(home, ignore_errors=True)
 
     hooks.report_to_master.add_listener(on_report)
     hooks.test_stop.add_listener(on_test_stop)
     hooks.quitting.add_listener(on_quitting)
-    runner.register_message(MSG_HEADERS, lambda msg, **_kw: child.replace_auth_headers(msg.data["headers"]))
-    if not child.is_configured():
+    runner.register_message(MSG_HEADERS, lambda msg, **_kw: child.context().replace_auth_headers(msg.data["headers"]))
+    if not child.context().configured:
 
         def on_config(msg: Any, **_kwargs: Any) -> None:
-            child.configure(msg.data)
-            configured(msg.data)
+            settings, headers, rows = protocol.read_run_config(msg.data)
+            child.set_context(ChildContext(settings, headers, rows))
+            configured()
 
         runner.register_message(MSG_CONFIG, on_config)
         runner.send_message(MSG_HELLO)
@@ -100,7 +99,9 @@ def attach_master(
 
     def on_hello(msg: Any, **_kwargs: Any) -> None:
         expected = getattr(environment.parsed_options, "expect_workers", 1) or 1
-        runner.send_message(MSG_CONFIG, child.run_config(expected), client_id=msg.node_id)
+        run = child.context()
+        message = protocol.run_config_message(run.settings, run.auth_headers(), run.sample_rows(), expected)
+        runner.send_message(MSG_CONFIG, message, client_id=msg.node_id)
 
     finished = False
 
@@ -127,4 +128,4 @@ def attach_master(
     hooks.test_start.add_listener(on_test_start)
     runner.register_message(MSG_FINAL, lambda msg, **_kw: recorder.merge(msg.node_id, msg.data))
     runner.register_message(MSG_HELLO, on_hello)
-    return lambda: runner.send_message(MSG_HEADERS, {"headers": child.auth_headers()}), finish
+    return lambda: runner.send_message(MSG_HEADERS, {"headers": child.context().auth_headers()}), finish

@@ -1,6 +1,6 @@
 """The packaged default user: posts the sample rows to the scoring endpoint and validates each answer.
 
-Every response goes through `pytest_aksload.contracts.validation` (via `child.check_response`): an HTTP
+Every response goes through `pytest_aksload.contracts.validation` (via `ChildContext.check_response`): an HTTP
 200 whose body is not a probability is a failure whose message is the validator's reason.
 Users cycle through the rows from different starting offsets, so concurrent requests carry
 different rows instead of the same one at the same moment (which a cache would flatter).
@@ -20,7 +20,6 @@ from typing import Any
 from locust import FastHttpUser, task
 
 from pytest_aksload import child
-from pytest_aksload._locust.tls import ssl_context_factory
 
 _user_numbers = itertools.count()
 
@@ -29,20 +28,22 @@ _user_numbers = itertools.count()
 def _bodies() -> list[bytes]:
     # Serialised once: json.dumps of a 40-field row per request would cost the load generator
     # CPU that the measurement needs.
-    return [json.dumps(row, separators=(",", ":")).encode() for row in child.sample_rows()]
+    return [json.dumps(row, separators=(",", ":")).encode() for row in child.context().sample_rows()]
 
 
 class ScoringUser(FastHttpUser):
     # Locust's FastHttpUser skips certificate checks by default; a gate must not send its key
     # to an endpoint pre-flight would have refused.
     insecure = False
-    ssl_context_factory = staticmethod(ssl_context_factory)
+    ssl_context_factory = staticmethod(child.ssl_context_factory)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.connection_timeout = self.network_timeout = child.request_timeout_s()
+        run = child.context()
+        self.connection_timeout = self.network_timeout = run.request_timeout_s
         super().__init__(*args, **kwargs)
-        self._path = child.scoring_path()
-        self._wait = child.wait_range()
+        self._run = run
+        self._path = run.scoring_path
+        self._wait = run.wait_range
 
     def wait_time(self) -> float:
         return random.uniform(*self._wait)
@@ -60,6 +61,6 @@ class ScoringUser(FastHttpUser):
         body = bodies[self._next]
         self._next = (self._next + 1) % len(bodies)
         with self.client.post(
-            self._path, data=body, headers=child.json_request_headers(), catch_response=True, context=context or {}
+            self._path, data=body, headers=self._run.json_request_headers(), catch_response=True, context=context or {}
         ) as response:
-            child.check_response(response)
+            self._run.check_response(response)

@@ -27,7 +27,7 @@ import gevent
 from gevent.event import AsyncResult
 from locust import events
 
-from pytest_aksload import child
+from pytest_aksload import child, protocol
 from pytest_aksload._locust import locustfile as base
 from pytest_aksload._locust.recorder import INTENDED_KEY
 
@@ -48,7 +48,10 @@ class Schedule:
         self.pool += 1
         _count("pool", 1)
         if self._greenlet is None:
-            self._greenlet = gevent.spawn(self._run, child._env_float(child.ENV_RATE, 1.0), _arrivals())
+            settings = child.context().settings
+            if settings.rate is None:
+                raise RuntimeError(f"{protocol.ENV_RATE} is not set: the open-model user runs only with rate=")
+            self._greenlet = gevent.spawn(self._run, settings.rate, settings.arrivals == "poisson")
 
     def stop(self) -> None:
         if self._greenlet is not None:
@@ -94,11 +97,6 @@ class Schedule:
         else:
             self._backlog.append(intended)
             _count("backlogged", 1)
-
-
-def _arrivals() -> bool:
-    """Whether arrivals are Poisson (else evenly spaced)."""
-    return (child._setting(child.ENV_ARRIVALS) or "constant") == "poisson"
 
 
 def _count(key: str, value: float, maximum: bool = False) -> None:

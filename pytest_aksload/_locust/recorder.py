@@ -16,27 +16,8 @@ Failed requests are in the latency histograms too: a timed-out request is latenc
 experienced. Failures (measured part) are grouped by (kind, status, message), at most 50
 groups; later distinct messages are counted under `(other messages)` of their kind.
 
-The result file format (`"format": "pytest-aksload-result/1"`, times are epoch seconds):
-
-    {"format", "complete": bool (false: stopped by a signal before the run ended),
-     "started_at", "measure_start", "ended_at", "warmup_s", "window_s", "users_peak",
-     "generator": {"cpu_percent" (process CPU time / wall time over the run, 100 = one core),
-                   "cpu_percent_peak" (Locust's 5 s samples, null if none), "cpu_warning": bool,
-                   "loop_lag_ms": {"p50", "p95", "max"} (how late gevent woke a 0.1 s sleep),
-                   "warnings": [Locust's warning log lines, at most 20],
-                   "locust_version", "locust": {Locust's own rounded view of the whole run,
-                   warm-up included: "requests", "failures", "p50_ms", "p95_ms", "p99_ms"}},
-     "total": STATS, "endpoints": {name: STATS},
-     "windows": [{"index", "start_offset_s", "duration_s", "requests", "failures",
-                  "histogram": encoded or null when empty,
-                  detailed windows only (AKSLOAD_WINDOW_DETAIL): "endpoints": {name: {"requests",
-                  "failures", "histogram"}}, "errors": [as below]}],
-     "errors": [{"kind", "status" (int or null), "message", "count"}],
-     open model only: "uncorrected": STATS (latency from the actual send; total/endpoints/
-     windows then count from the intended send time), "schedule": {"intended", "sent", "late",
-     "max_lag_ms", "backlogged", "missed", "pool"} (see open_model.py)}
-    STATS = {"requests", "failures", "sum_us", "min_us", "max_us", "clamped", "histogram"}
-    A distributed master adds "workers" (how many sent their final report) to "generator".
+The result file (`protocol.ResultFile`, written by `Recorder.result`) and the other lines of the
+wire are defined in `pytest_aksload.protocol`.
 
 Distributed runs (distributed.py): each worker's `Recorder` `drain`s its mergeable pieces
 (encoded endpoint histograms, closed windows by index, error counts) into Locust's worker
@@ -63,12 +44,14 @@ import locust
 from hdrh.histogram import HdrHistogram
 from locust import events
 
-from pytest_aksload import child
+from pytest_aksload import child, protocol
 from pytest_aksload._locust import distributed
 from pytest_aksload.contracts.validation import failure_kind
+from pytest_aksload.protocol import Progress, ResultFile, RunSettings, Window
 from pytest_aksload.stats import histograms
 from pytest_aksload.stats.histograms import Latencies
 from pytest_aksload.verdicts import abort
+from pytest_aksload.verdicts.slo import parse_slo
 
 logger = logging.getLogger("pytest_aksload.recorder")
 
@@ -94,8 +77,8 @@ class _Stats:
         self.latencies = Latencies()
         self.failures = 0
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.latencies.to_dict(), "failures": self.failures}
+    def to_dict(self) -> protocol.Stats:
+        return {**self.latencies.to_dict(), "failures": self.failures}  # type: ignore[typeddict-item]
 
 
 class _Windows:
@@ -103,8 +86,8 @@ class _Windows:
 
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s
-        self.closed: list[dict[str, Any]] = []
-        self.on_close: Callable[[dict[str, Any]], None] | None = None  # abort_on watches closed windows
+        self.closed: list[Window] = []
+        self.on_close: Callable[[Window], None] | None = None  # abort_on watches closed windows
         self.index = 0
         self._histogram: HdrHistogram | None = None
         self._requests = 0
@@ -148,14 +131,8 @@ class _Windows:
         self._close(max(0.0, min(self.window_s, elapsed_s - start)))
 
     def _close(self, duration_s: float) -> None:
-        window = {
-            "index": self.index,
-            "start_offset_s": round(self.index * self.window_s, 6),
-            "duration_s": round(duration_s, 6),
-            "requests": self._requests,
-            "failures": self._failures,
-            "histogram": histograms.encode(self._histogram) if self._requests else None,
-        }
+        histogram = histograms.encode(self._histogram) if self._requests else None
+        window = _window(self.index, self.window_s, duration_s, self._requests, self._failures, histogram)
         if self.detailed:
             window["endpoints"] = {
                 name: {"requests": requests, "failures": failures, "histogram": histograms.encode(histogram)}
@@ -183,7 +160,7 @@ class _Errors:
             key = (kind, None, OTHER_MESSAGES)
         self.counts[key] = self.counts.get(key, 0) + count
 
-    def to_list(self) -> list[dict[str, Any]]:
+    def to_list(self) -> list[protocol.ErrorGroup]:
         ordered = sorted(self.counts.items(), key=lambda item: -item[1])
         return [
             {"kind": kind, "status": status, "message": message, "count": count}
@@ -202,7 +179,7 @@ class _WarningLog(logging.Handler):
         if len(self.messages) >= MAX_WARNINGS:
             return
         try:
-            text = child.redact(" ".join(record.getMessage().split()))[:300]
+            text = child.context().redact(" ".join(record.getMessage().split()))[:300]
         except Exception:  # a logging handler must never raise into Locust
             return
         if text not in self.messages:
@@ -232,20 +209,20 @@ class Recorder:
         self.uncorrected: Latencies | None = None
         self.schedule: dict[str, float] | None = None
         # Distributed master only: what the workers shipped (see `merge`).
-        self.merged_windows: dict[int, dict[str, Any]] | None = None
+        self.merged_windows: dict[int, Window] | None = None
         self.workers_reported: set[str] = set()
         self.worker_ended_at = 0.0
         self._drained_windows = 0
         self._worker_windows: dict[str, int] = {}  # master: windows received so far, per worker
         self._announced_windows = 0
         # Master: told of each merged window once complete (its own `windows` stay empty).
-        self.on_merged_window: Callable[[dict[str, Any]], None] | None = None
+        self.on_merged_window: Callable[[Window], None] | None = None
 
     def configure(self, *, warmup_s: float, window_s: float, detailed: bool) -> None:
         """The run's settings (`detailed`: windows split by endpoint, for warmup="auto"); called
         again in a remote worker once its master has sent them."""
         if window_s <= 0:
-            raise ValueError(f"{child.ENV_WINDOW_S} must be positive, not {window_s}")
+            raise ValueError(f"{protocol.ENV_WINDOW_S} must be positive, not {window_s}")
         self.warmup_s = warmup_s
         self.window_s = self.windows.window_s = window_s
         self.windows.detailed = detailed
@@ -328,7 +305,7 @@ class Recorder:
         error = None
         if exception is not None:
             endpoint.failures += 1
-            error = (failure_kind(status, exception), status or None, child.describe_failure(exception))
+            error = (failure_kind(status, exception), status or None, child.context().describe_failure(exception))
             self.errors.add(*error)
         if self.windows.detailed:
             self.windows.record_detail(key, clamped_us, counts_index, error)
@@ -409,32 +386,25 @@ class Recorder:
             self.on_merged_window(self.merged_windows.get(index) or _empty_window(index, self.window_s))
             self._announced_windows += 1
 
-    def _windows_out(self) -> list[dict[str, Any]]:
+    def _windows_out(self) -> list[Window]:
         if self.merged_windows is None:
             return self.windows.closed
         last = max(self.merged_windows, default=-1)
         return [self.merged_windows.get(i) or _empty_window(i, self.window_s) for i in range(last + 1)]
 
-    def to_dict(self, generator: dict[str, Any], complete: bool) -> dict[str, Any]:
+    def result(self, generator: dict[str, Any], complete: bool, aborted: protocol.Aborted | None) -> ResultFile:
+        """The result file's content: the one place it is written."""
         if self.workers_reported:
             # The workers' clock: the master stops a moment after its last worker did, and
             # counting that moment would understate the rate.
             self.ended_at = min(self.ended_at or math.inf, max(self.worker_ended_at, self.measure_start))
             generator = {**generator, "workers": len(self.workers_reported)}
-        extra: dict[str, Any] = {}
-        if self.uncorrected is not None:
-            extra["uncorrected"] = {**self.uncorrected.to_dict(), "failures": self.total().failures}
-        if self.schedule is not None:
-            extra["schedule"] = self.schedule
-        return {**self._result_dict(generator, complete), **extra}
-
-    def _result_dict(self, generator: dict[str, Any], complete: bool) -> dict[str, Any]:
-        return {
-            "format": child.RESULT_FORMAT,
+        result: ResultFile = {
+            "format": protocol.RESULT_FORMAT,
             "complete": complete,
-            "started_at": self.started_at,
+            "started_at": self.started_at or 0.0,
             "measure_start": self.measure_start,
-            "ended_at": self.ended_at,
+            "ended_at": self.ended_at or 0.0,
             "warmup_s": self.warmup_s,
             "window_s": self.window_s,
             "users_peak": self.users_peak,
@@ -444,6 +414,13 @@ class Recorder:
             "windows": self._windows_out(),
             "errors": self.errors.to_list(),
         }
+        if aborted is not None:
+            result["aborted"] = aborted
+        if self.uncorrected is not None:
+            result["uncorrected"] = {**self.uncorrected.to_dict(), "failures": self.total().failures}
+        if self.schedule is not None:
+            result["schedule"] = self.schedule
+        return result
 
 
 def _merge_stats(stats: _Stats, data: dict[str, Any]) -> None:
@@ -459,10 +436,10 @@ def _merge_schedule(mine: dict[str, float] | None, theirs: dict[str, float]) -> 
     return merged
 
 
-def _merge_window(windows: dict[int, dict[str, Any]], window: dict[str, Any]) -> None:
+def _merge_window(windows: dict[int, Window], window: Window) -> None:
     mine = windows.get(window["index"])
     if mine is None:
-        windows[window["index"]] = dict(window)
+        windows[window["index"]] = window.copy()
         return
     _merge_counts(mine, window)
     mine["duration_s"] = max(mine["duration_s"], window["duration_s"])
@@ -487,18 +464,24 @@ def _merge_counts(mine: dict[str, Any], theirs: dict[str, Any]) -> None:
     mine["failures"] += theirs["failures"]
 
 
-def _empty_window(index: int, window_s: float) -> dict[str, Any]:
+def _window(
+    index: int, window_s: float, duration_s: float, requests: int, failures: int, histogram: str | None
+) -> Window:
     return {
         "index": index,
         "start_offset_s": round(index * window_s, 6),
-        "duration_s": window_s,
-        "requests": 0,
-        "failures": 0,
-        "histogram": None,
+        "duration_s": round(duration_s, 6),
+        "requests": requests,
+        "failures": failures,
+        "histogram": histogram,
     }
 
 
-def write_json_atomically(path: str, data: dict[str, Any]) -> None:
+def _empty_window(index: int, window_s: float) -> Window:
+    return _window(index, window_s, window_s, 0, 0, None)
+
+
+def write_json_atomically(path: str, data: ResultFile) -> None:
     """Write `data` so a reader sees either no file or the whole file, never a torn one."""
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as file:
@@ -514,19 +497,16 @@ class _Session:
     def __init__(self, environment: Any) -> None:
         self.environment = environment
         self.role = distributed.role(environment)
-        self.result_file = os.environ.get(child.ENV_RESULT_FILE, "")
-        if not self.result_file and self.role != "worker":  # a worker ships its data to the master
-            raise RuntimeError(f"{child.ENV_RESULT_FILE} is not set: the recorder has nowhere to write")
-        self.progress_s = child._env_float(child.ENV_PROGRESS_S, 2.0) or 2.0
-        self.recorder = Recorder(**_run_settings())
-        child.auth_headers()  # parse now: a malformed value fails the child before any request
-        self.aborted: dict[str, Any] | None = None
-        self.abort_watch = abort.AbortWatch(
-            abort.decode_rules(os.environ.get(child.ENV_ABORT_ON, "")), self.recorder.window_s, self.recorder.warmup_s
-        )
+        run = child.context()  # reads the environment now: a malformed value fails the child before any request
+        self.settings = run.settings
+        if not self.settings.result_file and self.role != "worker":  # a worker ships its data to the master
+            raise RuntimeError(f"{protocol.ENV_RESULT_FILE} is not set: the recorder has nowhere to write")
+        self.recorder = Recorder(**_recorder_settings(self.settings))
+        self.aborted: protocol.Aborted | None = None
+        rules = [parse_slo(rule) for rule in self.settings.abort_on]
+        self.abort_watch = abort.AbortWatch(rules, self.recorder.window_s, self.recorder.warmup_s)
         # The parent judges the run while it goes on (--aks-inconclusive=extend): closed windows on stdout.
-        self.stream_windows = os.environ.get(child.ENV_STREAM_WINDOWS) == "1"
-        if self.abort_watch.rules or self.stream_windows:
+        if self.abort_watch.rules or self.settings.stream_windows:
             if self.role == "master":
                 self.recorder.on_merged_window = self._window_closed
             elif self.role == "local":
@@ -551,15 +531,16 @@ class _Session:
             distributed.attach_worker(self.environment, hooks, self.recorder, self._configured)
             return
         if self.role == "master":
-            run_time_s = child._env_float(child.ENV_RUN_TIME_S, 0.0)
+            run_time_s = self.settings.run_time_s or 0.0
             self._forward_headers, self._stop_run = distributed.attach_master(
                 self.environment, hooks, self.recorder, run_time_s
             )
         gevent.spawn(_read_stdin, self._stdin_line)
 
-    def _configured(self, _config: dict[str, Any]) -> None:
+    def _configured(self) -> None:
         """A remote worker got the run's settings from the master."""
-        self.recorder.configure(**_run_settings())
+        self.settings = child.context().settings
+        self.recorder.configure(**_recorder_settings(self.settings))
 
     # --- Locust event listeners -------------------------------------------------------------
     def on_test_start(self, **_kwargs: Any) -> None:
@@ -616,14 +597,13 @@ class _Session:
         complete = self.recorder.ended_at is not None  # else a signal cut the run short
         self.recorder.stop()
         self.written = True
-        data = self.recorder.to_dict(self._generator(), complete)
-        if self.aborted is not None:
-            data["aborted"] = self.aborted
-        write_json_atomically(self.result_file, data)
+        result_file = self.settings.result_file
+        assert result_file is not None  # checked at init for every role that writes
+        write_json_atomically(result_file, self.recorder.result(self._generator(), complete, self.aborted))
 
-    def _window_closed(self, window: dict[str, Any]) -> None:
-        if self.stream_windows:
-            sys.stdout.write(child.WINDOW_PREFIX + json.dumps(window) + "\n")
+    def _window_closed(self, window: Window) -> None:
+        if self.settings.stream_windows:
+            sys.stdout.write(protocol.encode_window(window) + "\n")
             sys.stdout.flush()
         if self.aborted is not None or not self.abort_watch.rules:
             return
@@ -639,10 +619,18 @@ class _Session:
             gevent.spawn(self._stop_run)
 
     def _stdin_line(self, line: bytes) -> None:
-        if line.strip() == child.STOP_LINE.strip():
+        try:
+            control = protocol.decode_control_line(line)
+        except protocol.ProtocolError as error:  # its message never quotes the line (a credential)
+            logger.warning("ignored %s", error)
+            return
+        if control.stop:
             self._end_run()
-        else:
-            _apply_header_line(line, self._forward_headers)
+        elif control.headers is not None:
+            # Use the refreshed headers here and, on a master, pass them on to the workers.
+            child.context().replace_auth_headers(control.headers)
+            if self._forward_headers is not None:
+                self._forward_headers()
 
     # --- helpers ----------------------------------------------------------------------------
     def _sample_users(self) -> None:
@@ -652,7 +640,7 @@ class _Session:
 
     def _progress_loop(self) -> None:
         while True:
-            gevent.sleep(self.progress_s)
+            gevent.sleep(self.settings.progress_s)
             self._sample_users()
             self._emit_progress()
 
@@ -667,16 +655,16 @@ class _Session:
             then, count_then = 0.0, 0
         rps = (rec.all_requests - count_then) / (now - then) if now > then else 0.0
         runner = getattr(self.environment, "runner", None)
-        line = {
-            "elapsed_s": round(now, 2),
-            "users": runner.user_count if runner is not None else 0,
-            "requests": rec.all_requests,
-            "failures": rec.all_failures,
-            "rps": round(rps, 2),
-            "p95_ms": rec.measured_p95_ms(),
-            "warmup": now < rec.warmup_s,
-        }
-        sys.stdout.write(child.PROGRESS_PREFIX + json.dumps(line) + "\n")
+        progress = Progress(
+            elapsed_s=round(now, 2),
+            users=runner.user_count if runner is not None else 0,
+            requests=rec.all_requests,
+            failures=rec.all_failures,
+            rps=round(rps, 2),
+            p95_ms=rec.measured_p95_ms(),
+            warmup=now < rec.warmup_s,
+        )
+        sys.stdout.write(protocol.encode_progress(progress) + "\n")
         sys.stdout.flush()
 
     def _generator(self) -> dict[str, Any]:
@@ -704,13 +692,9 @@ class _Session:
         }
 
 
-def _run_settings() -> dict[str, Any]:
-    """The recorder's settings, from the environment or (a remote worker) the master's message."""
-    return {
-        "warmup_s": child._env_float(child.ENV_WARMUP_S, 0.0),
-        "window_s": child._env_float(child.ENV_WINDOW_S, 1.0),
-        "detailed": child._setting(child.ENV_WINDOW_DETAIL) == "1",
-    }
+def _recorder_settings(settings: RunSettings) -> dict[str, Any]:
+    """The run's settings the recorder needs (`Recorder.configure`)."""
+    return {"warmup_s": settings.warmup_s, "window_s": settings.window_s, "detailed": settings.window_detail}
 
 
 def _read_stdin(on_line: Callable[[bytes], None]) -> None:
@@ -743,21 +727,6 @@ def _read_stdin(on_line: Callable[[bytes], None]) -> None:
         for line in lines:
             if line.strip():
                 on_line(line)
-
-
-def _apply_header_line(line: bytes, forward: Callable[[], None] | None = None) -> None:
-    """Use the refreshed headers here and, on a master, pass them on (`forward`) to the workers."""
-    try:
-        message = json.loads(line)
-        child.replace_auth_headers(message["headers"])
-    except (ValueError, KeyError, TypeError):
-        # Never quote the line: it carries a credential.
-        logger.warning(
-            'ignored a malformed line on stdin (%d bytes); expected {"headers": {...}} or {"stop": true}', len(line)
-        )
-        return
-    if forward is not None:
-        forward()
 
 
 def install(hooks: Any = events) -> None:

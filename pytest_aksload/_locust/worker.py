@@ -18,13 +18,13 @@ import os
 import sys
 import tempfile
 
-from pytest_aksload import child
+from pytest_aksload import protocol
 
 
 def worker_argv(master_host: str, master_port: int, python: str = sys.executable) -> list[str]:
     """The Locust worker command: our recorder first, then every packaged user class (the
     master's spawn messages name the one the run uses)."""
-    locustfiles = [child.RECORDER_PATH, child.DEFAULT_LOCUSTFILE_PATH, child.OPEN_MODEL_LOCUSTFILE_PATH]
+    locustfiles = [protocol.RECORDER_PATH, protocol.DEFAULT_LOCUSTFILE_PATH, protocol.OPEN_MODEL_LOCUSTFILE_PATH]
     return [
         python,
         "-m",
@@ -46,7 +46,7 @@ def worker_environment(base: dict[str, str], home: str) -> dict[str, str]:
     of the run's settings (a stale AKSLOAD_* value would silently override them)."""
     env = {k: v for k, v in base.items() if not k.startswith(("LOCUST_", "AKSLOAD_"))}
     env["HOME"] = env["USERPROFILE"] = home  # Locust reads ~/.locust.conf
-    env[child.ENV_WORKER_HOME] = home  # this process becomes Locust: it removes the directory at quit
+    env[protocol.ENV_WORKER_HOME] = home  # this process becomes Locust: it removes the directory at quit
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

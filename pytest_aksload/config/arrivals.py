@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-ARRIVALS = ("constant", "poisson")
+from pytest_aksload.protocol import ARRIVALS  # one definition, shared with the child
+
 MIN_POOL = 4
 MAX_POOL = 1000
 

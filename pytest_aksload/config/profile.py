@@ -14,6 +14,7 @@ from typing import Any
 from pytest_aksload.config import arrivals
 from pytest_aksload.config.settings import Settings
 from pytest_aksload.config.units import UnitError, parse_duration
+from pytest_aksload.protocol import DEFAULT_WAIT_S  # one definition, shared with the child
 from pytest_aksload.run.capacity import CapacitySearch, parse_capacity
 from pytest_aksload.verdicts.slo import Slo, SloError, parse_slos
 
@@ -24,9 +25,6 @@ MARKER_HELP = (
     "run Locust against the aksload target before the test body and gate on the SLOs"
 )
 
-# Think time between a user's requests, as the seed notebook's 1-2 s but shorter so a
-# quick run still collects a few hundred requests.
-DEFAULT_WAIT_S = (0.5, 1.5)
 DEFAULT_ROWS = 100
 # The child gets this long past its run time to stop users and write its result.
 STOP_GRACE_S = 15.0

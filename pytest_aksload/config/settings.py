@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from pytest_aksload.config.units import UnitError, parse_duration
+from pytest_aksload.protocol import DEFAULT_REQUEST_TIMEOUT_S  # one definition, shared with the child
 from pytest_aksload.targets.azure.common import installed
 from pytest_aksload.verdicts.baseline import TOLERANCE_FORM, Tolerance, parse_tolerances
 
@@ -32,7 +33,6 @@ NO_TARGET_REASON = "no endpoint: pass --aks-service, --aml-endpoint, --aks-scori
 DEFAULT_USERS = 20
 DEFAULT_SPAWN_RATE = 10.0
 DEFAULT_DURATION_S = 15.0
-DEFAULT_REQUEST_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ from collections import deque
 from pathlib import Path
 from types import TracebackType
 
+from pytest_aksload.redact import REDACTED
+
 HOST = "127.0.0.1"
 PACKAGE_DIR = Path(__file__).resolve().parent
 SCORE_SCRIPT = PACKAGE_DIR / "score.py"
@@ -56,7 +58,6 @@ LOG_NAME = "server.log"
 # Lines gunicorn_conf.py logs once the sockets exist / once a worker has loaded score.py.
 BOUND_LOG_MARK = "aksload: bound"
 WORKER_READY_LOG_MARK = "aksload: worker "
-REDACTED = "***"
 
 # Variables azmlinfsrv, its config and gunicorn read: a user's shell (or an Azure ML
 # container) may set them, and they would change what, where or how this server serves.

@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-if TYPE_CHECKING:
-    from pytest_aksload.run.runner import Progress
+from pytest_aksload.protocol import Progress
 
 # In CI logs (no TTY) a plain line this often; on a TTY one line rewritten in place.
 PLAIN_PROGRESS_EVERY_S = 5.0

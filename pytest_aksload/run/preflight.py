@@ -9,6 +9,7 @@ from typing import Any
 import requests
 
 from pytest_aksload.contracts.validation import check_score_response
+from pytest_aksload.redact import redact
 from pytest_aksload.targets.target import Target
 
 
@@ -55,7 +56,7 @@ def preflight(
     reason = check_score_response(response.status_code, response.content)
     if reason is not None:
         raise PreflightError(
-            f"pre-flight: {uri} gave an invalid score response ({reason}); "
+            f"pre-flight: {uri} gave an invalid score response ({redact(reason)}); "
             'check the payload matches the model\'s input and the scoring script returns {"result": probability}'
         )
 

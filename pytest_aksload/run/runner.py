@@ -2,8 +2,8 @@
 
 The pytest process never imports locust (it gevent-patches the whole process): the child is
 `python -m locust` with our recorder attached, in its own process group and a temp working
-directory, and hands back one result JSON. See `pytest_aksload/_locust/__init__.py` for the
-protocol (environment in, progress lines and a result file out, refreshed headers on stdin).
+directory, and hands back one result JSON. `pytest_aksload.protocol` defines the wire
+(environment in, progress lines and a result file out, refreshed headers on stdin).
 """
 
 from __future__ import annotations
@@ -19,17 +19,18 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_aksload import child
+from pytest_aksload import protocol
 from pytest_aksload.config.profile import REMOTE_WORKERS_WAIT_S, LoadProfile
+from pytest_aksload.protocol import Progress, RunSettings
+from pytest_aksload.redact import redact
 from pytest_aksload.run.fdlimit import open_files_problem
 from pytest_aksload.stats.result import LoadResult, ResultFileError
 from pytest_aksload.targets.target import Target
-from pytest_aksload.verdicts import abort
 
 STDERR_TAIL_LINES = 15
 # How often the parent wakes to check the deadline and whether a token needs refreshing.
@@ -52,16 +53,6 @@ class LoadInterrupted(KeyboardInterrupt):
 
 
 @dataclass(frozen=True)
-class Progress:
-    elapsed_s: float
-    users: int
-    requests: int
-    failures: int
-    rps: float
-    p95_ms: float | None
-
-
-@dataclass(frozen=True)
 class RunFiles:
     """Where a finished run left the files a report may want."""
 
@@ -72,15 +63,15 @@ def locust_argv(
     profile: LoadProfile, target: Target, html_report: Path | None, python: str = sys.executable
 ) -> list[str]:
     """The child's command line. Nothing secret may ever be added here (argv is world-readable)."""
-    locustfile = profile.locustfile or child.DEFAULT_LOCUSTFILE_PATH
+    locustfile = profile.locustfile or protocol.DEFAULT_LOCUSTFILE_PATH
     if profile.rate is not None:
-        locustfile = child.OPEN_MODEL_LOCUSTFILE_PATH
+        locustfile = protocol.OPEN_MODEL_LOCUSTFILE_PATH
     argv = [
         python,
         "-m",
         "locust",
         "-f",
-        f"{child.RECORDER_PATH},{locustfile}",
+        f"{protocol.RECORDER_PATH},{locustfile}",
         "--headless",
         "--host",
         target.host,
@@ -128,43 +119,48 @@ def _run_time_argv(profile: LoadProfile) -> list[str]:
     return ["--run-time", f"{math.ceil(profile.duration_s)}s"]
 
 
-def _scale_out_environment(profile: LoadProfile) -> dict[str, str]:
-    env = {}
-    if profile.workers or profile.remote_workers:
-        env[child.ENV_RUN_TIME_S] = f"{math.ceil(profile.duration_s)}"
-    if profile.rate is not None:
+def run_settings(
+    target: Target,
+    profile: LoadProfile,
+    rows_file: Path,
+    result_file: Path,
+    *,
+    ca_bundle: str | None = None,
+    stream_windows: bool = False,
+) -> RunSettings:
+    """What the child is told about its run (everything but the secret headers)."""
+    scaled_out = bool(profile.workers or profile.remote_workers)
+    return RunSettings(
+        scoring_uri=target.scoring_uri,
+        rows_file=str(rows_file),
+        result_file=str(result_file),
+        warmup_s=profile.warmup_s,
+        request_timeout_s=profile.request_timeout_s,
+        wait_s=profile.wait_s,
+        ca_bundle=ca_bundle or None,
         # Local workers each read their share; a remote master divides when it configures them.
-        env[child.ENV_RATE] = repr(profile.rate / max(1, profile.workers))
-        env[child.ENV_ARRIVALS] = profile.arrivals
-    return env
+        rate=None if profile.rate is None else profile.rate / max(1, profile.workers),
+        arrivals=profile.arrivals,
+        # A distributed master ends the run itself (see pytest_aksload/_locust/distributed.py).
+        run_time_s=math.ceil(profile.duration_s) if scaled_out else None,
+        abort_on=tuple(str(rule) for rule in profile.abort_on),
+        stream_windows=stream_windows,
+        # warmup="auto": the cut is found after the run, so endpoints and errors must be cuttable too.
+        window_detail=profile.warmup_auto,
+    )
 
 
 def child_environment(
-    target: Target, profile: LoadProfile, rows_file: Path, result_file: Path, base: Mapping[str, str] | None = None
+    settings: RunSettings, headers: Mapping[str, str], home: Path, base: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """The child's environment: ours minus Locust's own config, plus the run's parameters and secret."""
+    """The child's environment: ours minus Locust's own config, plus the run's settings and the secret."""
     environ = dict(os.environ if base is None else base)
     env = {name: value for name, value in environ.items() if not name.startswith("LOCUST_")}
     # Locust also reads ~/.locust.conf: HOME points at the run's own empty directory.
-    env["HOME"] = env["USERPROFILE"] = str(rows_file.parent)
-    env.update(
-        {
-            child.ENV_SCORING_URI: target.scoring_uri,
-            child.ENV_AUTH_HEADERS: json.dumps(dict(target.headers())),
-            child.ENV_ROWS_FILE: str(rows_file),
-            child.ENV_RESULT_FILE: str(result_file),
-            child.ENV_WARMUP_S: f"{profile.warmup_s}",
-            child.ENV_REQUEST_TIMEOUT_S: f"{profile.request_timeout_s}",
-            child.ENV_WAIT_MIN_S: f"{profile.wait_s[0]}",
-            child.ENV_WAIT_MAX_S: f"{profile.wait_s[1]}",
-            "PYTHONUNBUFFERED": "1",
-            **_scale_out_environment(profile),
-        }
-    )
-    if profile.abort_on:
-        env[child.ENV_ABORT_ON] = abort.encode_rules(profile.abort_on)
-    if profile.warmup_auto:  # the cut is found after the run: endpoints and errors must be cuttable too
-        env[child.ENV_WINDOW_DETAIL] = "1"
+    env["HOME"] = env["USERPROFILE"] = str(home)
+    env.update(settings.to_env())
+    env[protocol.ENV_AUTH_HEADERS] = protocol.encode_auth_headers(headers)
+    env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
@@ -174,7 +170,7 @@ class _ChildOutput:
 
     def __init__(self, stream: Any, on_progress: Callable[[Progress], None] | None) -> None:
         self.tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
-        self.windows: list[dict[str, Any]] = []  # appended by the reader thread only
+        self.windows: list[protocol.Window] = []  # appended by the reader thread only
         self._on_progress = on_progress
         self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
         self._thread.start()
@@ -182,37 +178,16 @@ class _ChildOutput:
     def _read(self, stream: Any) -> None:
         for raw in iter(stream.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip()
-            if line.startswith(child.PROGRESS_PREFIX):
-                self._progress(line[len(child.PROGRESS_PREFIX) :])
-            elif line.startswith(child.WINDOW_PREFIX):
-                self._window(line[len(child.WINDOW_PREFIX) :])
+            if line.startswith(protocol.PROGRESS_PREFIX):
+                progress = protocol.decode_progress(line)
+                if progress is not None and self._on_progress is not None:
+                    self._on_progress(progress)
+            elif line.startswith(protocol.WINDOW_PREFIX):
+                window = protocol.decode_window(line)
+                if window is not None:
+                    self.windows.append(window)
             elif line:
                 self.tail.append(line)
-
-    def _progress(self, payload: str) -> None:
-        if self._on_progress is None:
-            return
-        try:
-            data = json.loads(payload)
-            progress = Progress(
-                elapsed_s=float(data["elapsed_s"]),
-                users=int(data["users"]),
-                requests=int(data["requests"]),
-                failures=int(data["failures"]),
-                rps=float(data["rps"]),
-                p95_ms=None if data.get("p95_ms") is None else float(data["p95_ms"]),
-            )
-        except (ValueError, KeyError, TypeError):
-            return
-        self._on_progress(progress)
-
-    def _window(self, payload: str) -> None:
-        try:
-            window = json.loads(payload)
-        except ValueError:
-            return
-        if isinstance(window, dict):
-            self.windows.append(window)
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
@@ -230,13 +205,6 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
-
-
-def _scrub(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
 
 
 def run_load(
@@ -264,11 +232,10 @@ def run_load(
         rows_file.write_text(json.dumps(list(payloads)))
         result_file = workdir / "result.json"
         stderr_path = workdir / "locust-stderr.log"
-        env = child_environment(target, profile, rows_file, result_file)
-        if stop_when is not None:
-            env[child.ENV_STREAM_WINDOWS] = "1"
-        if ca_bundle:
-            env[child.ENV_CA_BUNDLE] = ca_bundle
+        settings = run_settings(
+            target, profile, rows_file, result_file, ca_bundle=ca_bundle, stream_windows=stop_when is not None
+        )
+        env = child_environment(settings, target.headers(), workdir)
         with open(stderr_path, "wb") as stderr:
             process = subprocess.Popen(
                 locust_argv(profile, target, html_report),
@@ -290,14 +257,13 @@ def run_load(
                 raise
             finally:
                 output.join(KILL_GRACE_S)
-        secrets = [value for value in target.headers(refresh=False).values()]
         if returncode != 0:
-            tail = _scrub("\n".join(_tail(stderr_path) + list(output.tail)), secrets)
+            tail = crash_tail(stderr_path, output.tail)
             raise LoadRunError(f"load generator (locust) {_exit_cause(returncode)}; its last output:\n{tail}")
         try:
             result = LoadResult.from_file(result_file)
         except ResultFileError as error:
-            tail = _scrub("\n".join(_tail(stderr_path)), secrets)
+            tail = crash_tail(stderr_path)
             raise LoadRunError(f"load generator finished without a usable result: {error}\n{tail}") from None
         if not result.complete:
             # Stopped by a signal from outside (an operator, a container runtime): judging a
@@ -364,9 +330,9 @@ def _supervise(
             )
         if target.credential.needs_refresh():
             target.credential.refresh()
-            _send_line(process, (json.dumps({"headers": dict(target.headers(refresh=False))}) + "\n").encode())
+            _send_line(process, protocol.encode_headers_line(target.headers(refresh=False)))
         if not stop_sent and stop_now():
-            _send_line(process, child.STOP_LINE)
+            _send_line(process, protocol.STOP_LINE)
             stop_sent = True
 
 
@@ -379,9 +345,11 @@ def _send_line(process: subprocess.Popen[bytes], line: bytes) -> None:
         pass  # the child is exiting; its exit code tells the rest
 
 
-def _tail(path: Path) -> list[str]:
+def crash_tail(stderr_path: Path, stdout_tail: Iterable[str] = ()) -> str:
+    """The child's last output lines, for a crash message; every secret the session ever held is
+    masked (a token replaced by a refresh mid-run included), so it is safe to print."""
     try:
-        lines = path.read_text("utf-8", "replace").splitlines()
+        lines = stderr_path.read_text("utf-8", "replace").splitlines()
     except OSError:
-        return []
-    return [line for line in lines if line.strip()][-STDERR_TAIL_LINES:]
+        lines = []
+    return redact("\n".join([line for line in lines if line.strip()][-STDERR_TAIL_LINES:] + list(stdout_tail)))

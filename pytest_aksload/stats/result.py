@@ -25,7 +25,7 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
-from pytest_aksload.child import RESULT_FORMAT
+from pytest_aksload.protocol import RESULT_FORMAT, ProtocolError, check_result
 from pytest_aksload.stats import confidence, histograms
 from pytest_aksload.stats.histograms import Latencies, check_quantile
 
@@ -541,81 +541,22 @@ def _window_stats(window: dict[str, Any]) -> WindowStats:
     )
 
 
-_NUMBER = (int, float)
-_TOP_LEVEL: dict[str, Any] = {
-    "complete": bool,
-    "started_at": _NUMBER,
-    "measure_start": _NUMBER,
-    "ended_at": _NUMBER,
-    "warmup_s": _NUMBER,
-    "window_s": _NUMBER,
-    "users_peak": int,
-    "generator": dict,
-    "total": dict,
-    "endpoints": dict,
-    "windows": list,
-    "errors": list,
-}
-_STATS = {"requests": int, "failures": int}
-_WINDOW = {
-    "index": int,
-    "start_offset_s": _NUMBER,
-    "duration_s": _NUMBER,
-    "requests": int,
-    "failures": int,
-    "histogram": (str, type(None)),
-}
-_ERROR = {"kind": str, "status": (int, type(None)), "message": str, "count": int}
-
-
 def _validated(data: Any) -> dict[str, Any]:
-    """Check shape and types so a LoadResult never holds missing data; ResultFileError if not."""
-    if not isinstance(data, Mapping):
-        raise ResultFileError(f"result must be a JSON object, not {type(data).__name__}")
-    found = data.get("format")
-    if found != RESULT_FORMAT:
-        raise ResultFileError(f"format is {found!r}, expected {RESULT_FORMAT!r}")
+    """Check shape and types so a LoadResult never holds missing data; ResultFileError if not.
+    What the child writes is checked against its definition on the wire (`protocol.ResultFile`)."""
+    try:
+        check_result(data)
+    except ProtocolError as exc:
+        raise ResultFileError(str(exc)) from None
     data = dict(data)
     data.pop("summary", None)  # derived by to_dict(); always recomputed
-    _check_fields(data, _TOP_LEVEL, "result")
     overlapping = data.get("overlapping_tests", [])
     if not isinstance(overlapping, list) or not all(isinstance(nodeid, str) for nodeid in overlapping):
         raise ResultFileError("result.overlapping_tests must be a list of test ids")
     issues = data.get("generator_issues", [])
     if not isinstance(issues, list) or not all(isinstance(issue, str) for issue in issues):
         raise ResultFileError("result.generator_issues must be a list of strings")
-    aborted = data.get("aborted")
-    if aborted is not None and (not isinstance(aborted, Mapping) or not {"rule", "reason", "at_s"} <= set(aborted)):
-        raise ResultFileError("result.aborted must be null or an object with rule, reason and at_s")
-    uncorrected = [("uncorrected", data["uncorrected"])] if data.get("uncorrected") is not None else []
-    for where, stats in [("total", data["total"]), *uncorrected] + [
-        (f"endpoints[{name!r}]", stats) for name, stats in data["endpoints"].items()
-    ]:
-        _check_fields(stats, _STATS, where)
-        if not 0 <= stats["failures"] <= stats["requests"]:
-            raise ResultFileError(f"{where}: {stats['failures']} failures of {stats['requests']} requests")
-    for position, window in enumerate(data["windows"]):
-        _check_fields(window, _WINDOW, f"windows[{position}]")
-    for position, group in enumerate(data["errors"]):
-        _check_fields(group, _ERROR, f"errors[{position}]")
-        extra = set(group) - set(_ERROR)
-        if extra:
-            raise ResultFileError(f"errors[{position}] has unknown fields {sorted(extra)}")
-    if data["window_s"] <= 0:
-        raise ResultFileError(f"window_s must be positive, not {data['window_s']}")
     return data
-
-
-def _check_fields(obj: Any, fields: dict[str, Any], where: str) -> None:
-    if not isinstance(obj, Mapping):
-        raise ResultFileError(f"{where} must be an object, not {type(obj).__name__}")
-    for name, kind in fields.items():
-        if name not in obj:
-            raise ResultFileError(f"{where} lacks {name!r}")
-        value = obj[name]
-        bool_ok = kind is bool
-        if not isinstance(value, kind) or (isinstance(value, bool) and not bool_ok):
-            raise ResultFileError(f"{where}.{name} has the wrong type ({type(value).__name__})")
 
 
 def _json_number(value: float) -> float | None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-REDACTED = "***"
+from pytest_aksload.redact import REDACTED, SECRETS
 
 AUTH_MODES = ("key", "token", "none")
 
@@ -76,6 +76,7 @@ class Credential:
             raise ValueError(f"auth mode must be one of {', '.join(AUTH_MODES)}, not {mode!r}")
         self.mode = mode
         self._secret = secret
+        _remember(secret)
         self.refresh_after = refresh_after
         self._fetch_token = fetch_token
         self._lock = threading.Lock()
@@ -103,6 +104,7 @@ class Credential:
         if self._fetch_token is None:
             return
         token, refresh_after = self._fetch_token()
+        _remember(token)  # before anyone can print it; the old token stays masked too
         with self._lock:
             self._secret, self.refresh_after = token, refresh_after
 
@@ -123,6 +125,13 @@ class Credential:
         return f"Credential(mode={self.mode!r}, secret={shown!r})"
 
     __str__ = __repr__
+
+
+def _remember(secret: str | None) -> None:
+    """Every credential the session holds is masked in every output (pytest_aksload.redact)."""
+    if secret:
+        SECRETS.remember(secret)
+        SECRETS.remember(f"Bearer {secret}")
 
 
 @dataclass(frozen=True)

@@ -6,27 +6,18 @@ excluded), its condition holds for the whole confidence interval, i.e. it is a P
 of the rule read as an objective (slo.py). Demanding the whole interval keeps three unlucky
 requests from killing a run. The Locust child evaluates the rules as each recorded window
 closes and quits the runner; the result file records ``"aborted": {"rule", "reason", "at_s"}``.
+The rules travel to the child as their canonical text (`protocol.encode_abort_rules`).
 
 No locust import here: the child calls it, and tests drive it with plain window dicts.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from pytest_aksload.stats.result import WindowSpan, latencies_of_windows
-from pytest_aksload.verdicts.slo import PASS, Slo, evaluate, format_value, parse_slo
-
-
-def encode_rules(rules: Sequence[Slo]) -> str:
-    """The env-var form of `rules` (the child re-parses their canonical text)."""
-    return json.dumps([str(rule) for rule in rules])
-
-
-def decode_rules(text: str) -> list[Slo]:
-    return [parse_slo(rule) for rule in json.loads(text)] if text.strip() else []
+from pytest_aksload.verdicts.slo import PASS, Slo, evaluate, format_value
 
 
 class AbortWatch:

@@ -11,22 +11,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 
-from pytest_aksload.targets.target import REDACTED, TargetError
+from pytest_aksload.redact import SECRETS
+from pytest_aksload.targets.target import TargetError
 
 CONFIG_HINT = (
     "download config.json from Azure ML studio (workspace menu > Download config file) and pass "
     "--aks-workspace-config PATH, or put it in the working directory, its .azureml/ folder or a parent directory"
 )
 
-# Things an SDK message can carry that must never reach a terminal or a report: bearer tokens,
-# JWTs (ARM/AAD tokens) and the values of key/token/secret fields in JSON bodies or form posts.
-_BEARER = re.compile(r"(Bearer\s+)[^\s'\",}]+", re.IGNORECASE)
-_JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
-_SECRET_FIELD = re.compile(
-    r"""(["']?(?:primary_?key|secondary_?key|access_?token|refresh_?token|client_secret|password|sig)["']?"""
-    r"""\s*[:=]\s*["']?)[^"'\s,&{}\[\]]+""",
-    re.IGNORECASE,
-)
 # azureml-core pastes whole response headers into its errors; they are noise in a one-line message.
 _RESPONSE_HEADERS = re.compile(r"Headers:\s*\{.*?\}\s*(?=Content:|$)", re.DOTALL)
 
@@ -79,15 +71,12 @@ def sdk_message(exc: BaseException) -> str:
 
 
 def one_line(text: str, *secrets: str | None, limit: int = 300) -> str:
-    """`text` fit for a one-line error: known secrets and anything token-shaped redacted, response
-    headers dropped, whitespace folded, length bounded."""
+    """`text` fit for a one-line error: `secrets` (remembered for the rest of the session), every
+    other secret the session held and anything token-shaped redacted (`pytest_aksload.redact`),
+    response headers dropped, whitespace folded, length bounded."""
     for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    text = _RESPONSE_HEADERS.sub("", text)
-    text = _BEARER.sub(rf"\g<1>{REDACTED}", text)
-    text = _JWT.sub(REDACTED, text)
-    text = _SECRET_FIELD.sub(rf"\g<1>{REDACTED}", text)
+        SECRETS.remember(secret)
+    text = SECRETS(_RESPONSE_HEADERS.sub("", text))
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

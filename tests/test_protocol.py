@@ -1,0 +1,266 @@
+"""The wire between the pytest process and the Locust child (`pytest_aksload.protocol`), both ends in
+this process: what the runner writes is read back by the child's own code, without a child."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_aksload import protocol
+from pytest_aksload.child import ChildContext
+from pytest_aksload.config.profile import DEFAULT_WAIT_S, profile_from_marker
+from pytest_aksload.config.settings import DEFAULT_REQUEST_TIMEOUT_S, Settings
+from pytest_aksload.protocol import Control, Progress, ProtocolError, RunSettings
+from pytest_aksload.run import runner
+from pytest_aksload.stats.histograms import Latencies
+from pytest_aksload.stats.result import LoadResult, ResultFileError
+from pytest_aksload.targets.target import Credential, Target
+from pytest_aksload.verdicts.slo import parse_slo
+
+SECRET = "k3y-" + "f" * 24
+TARGET = Target("https://example.test:8443/score?v=2", "example", "uri", Credential.key(SECRET))
+
+EVERY_FIELD = RunSettings(
+    scoring_uri="https://example.test/score",
+    rows_file="/tmp/rows.json",
+    result_file="/tmp/result.json",
+    warmup_s=2.5,
+    window_s=0.5,
+    request_timeout_s=3.0,
+    wait_s=(0.1, 0.2),
+    progress_s=1.0,
+    ca_bundle="/tmp/ca.pem",
+    rate=12.5,
+    arrivals="poisson",
+    run_time_s=30.0,
+    abort_on=("failure_rate > 50% over 10s windows", "p95 > 2s"),
+    stream_windows=True,
+    window_detail=True,
+)
+
+
+def child_side(env: dict[str, str]) -> ChildContext:
+    return ChildContext.from_env(env)
+
+
+def runner_env(kwargs: dict[str, Any], tmp_path: Path, settings: Settings | None = None) -> dict[str, str]:
+    profile = profile_from_marker((), kwargs, settings or Settings(), tmp_path)
+    run = runner.run_settings(TARGET, profile, tmp_path / "rows.json", tmp_path / "result.json")
+    return runner.child_environment(run, TARGET.headers(), tmp_path, base={})
+
+
+# --- one definition of each default -------------------------------------------------------------------
+
+
+def test_parent_and_child_share_their_defaults(tmp_path: Path) -> None:
+    """A marker with no timeout= or wait= gives the child exactly what the child would assume itself."""
+    assert DEFAULT_REQUEST_TIMEOUT_S == protocol.DEFAULT_REQUEST_TIMEOUT_S
+    assert DEFAULT_WAIT_S == protocol.DEFAULT_WAIT_S
+    profile = profile_from_marker((), {}, Settings(), tmp_path)
+    assert profile.request_timeout_s == protocol.DEFAULT_REQUEST_TIMEOUT_S
+    assert profile.wait_s == protocol.DEFAULT_WAIT_S
+    told = child_side(runner_env({}, tmp_path))
+    assumed = child_side({protocol.ENV_SCORING_URI: TARGET.scoring_uri})  # nothing said: the child's defaults
+    assert told.request_timeout_s == assumed.request_timeout_s == protocol.DEFAULT_REQUEST_TIMEOUT_S
+    assert told.wait_range == assumed.wait_range == protocol.DEFAULT_WAIT_S
+    assert told.settings.window_s == assumed.settings.window_s == protocol.DEFAULT_WINDOW_S
+
+
+def test_marker_values_reach_the_child(tmp_path: Path) -> None:
+    env = runner_env(
+        {"timeout": "3s", "wait": (0.1, 0.2), "warmup": 1, "duration": 5, "abort_on": "p95 > 2s over 2s windows"},
+        tmp_path,
+    )
+    run = child_side(env)
+    assert run.request_timeout_s == 3.0 and run.wait_range == (0.1, 0.2)
+    assert run.settings.warmup_s == 1.0 and run.settings.result_file == str(tmp_path / "result.json")
+    assert [parse_slo(rule) for rule in run.settings.abort_on] == [parse_slo("p95 > 2s over 2s windows")]
+    assert run.scoring_path == "/score?v=2"
+    assert run.auth_headers() == {"Authorization": f"Bearer {SECRET}"}
+
+
+# --- RunSettings ------------------------------------------------------------------------------------
+
+
+def test_run_settings_round_trip_through_the_environment() -> None:
+    env = EVERY_FIELD.to_env()
+    assert all(isinstance(value, str) for value in env.values())
+    assert RunSettings.from_env(env) == EVERY_FIELD
+    assert RunSettings.from_env(RunSettings("http://h/score").to_env()) == RunSettings("http://h/score")
+
+
+def test_the_secret_is_only_in_its_own_variable(tmp_path: Path) -> None:
+    env = runner_env({}, tmp_path)
+    holding = [name for name, value in env.items() if SECRET in value]
+    assert holding == [protocol.ENV_AUTH_HEADERS]
+    assert SECRET not in repr(child_side(env).settings)
+
+
+def test_locust_config_does_not_leak_into_the_child(tmp_path: Path) -> None:
+    profile = profile_from_marker((), {}, Settings(), tmp_path)
+    run = runner.run_settings(TARGET, profile, tmp_path / "rows.json", tmp_path / "result.json")
+    env = runner.child_environment(run, {}, tmp_path, base={"LOCUST_USERS": "999", "PATH": "/bin"})
+    assert "LOCUST_USERS" not in env and env["PATH"] == "/bin" and env["HOME"] == str(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "message"),
+    [
+        (protocol.ENV_REQUEST_TIMEOUT_S, "ten", "AKSLOAD_REQUEST_TIMEOUT_S must be a number, not 'ten'"),
+        (protocol.ENV_WAIT_MIN_S, "-1", "AKSLOAD_WAIT_MIN_S must be a non-negative number, not '-1'"),
+        (protocol.ENV_WINDOW_S, "0", "AKSLOAD_WINDOW_S must be a positive number, not '0'"),
+        (protocol.ENV_ARRIVALS, "bursty", "AKSLOAD_ARRIVALS must be one of constant, poisson, not 'bursty'"),
+        (protocol.ENV_ABORT_ON, '{"p95": 1}', "AKSLOAD_ABORT_ON must be a JSON list of rule strings"),
+    ],
+)
+def test_bad_settings_name_the_variable(name: str, raw: str, message: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        RunSettings.from_env({protocol.ENV_SCORING_URI: "http://h/score", name: raw})
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+
+def test_abort_rules_travel_as_their_canonical_text() -> None:
+    rules = [parse_slo("failure_rate > 50% over 10s windows"), parse_slo("p99.9 >= 1.5s")]
+    text = protocol.encode_abort_rules([str(rule) for rule in rules])
+    assert [parse_slo(rule) for rule in protocol.decode_abort_rules(text)] == rules
+    assert protocol.decode_abort_rules("") == ()
+
+
+# --- remote workers ---------------------------------------------------------------------------------
+
+
+def test_remote_worker_gets_its_share_and_nothing_of_the_masters_machine() -> None:
+    headers = {"Authorization": f"Bearer {SECRET}"}
+    message = protocol.run_config_message(EVERY_FIELD, headers, [{"a": 1}], workers=5)
+    assert SECRET not in json.dumps(message["settings"])  # the secret travels in "headers" only
+    settings, got_headers, rows = protocol.read_run_config(json.loads(json.dumps(message)))
+    assert got_headers == headers and rows == [{"a": 1}]
+    assert settings.rate == EVERY_FIELD.rate / 5
+    assert (settings.scoring_uri, settings.warmup_s, settings.window_s) == ("https://example.test/score", 2.5, 0.5)
+    assert (settings.request_timeout_s, settings.wait_s, settings.arrivals) == (3.0, (0.1, 0.2), "poisson")
+    assert settings.window_detail
+    # Paths and what only the master does stay with the master.
+    assert settings.rows_file is settings.result_file is settings.ca_bundle is settings.run_time_s is None
+    assert settings.abort_on == () and not settings.stream_windows
+
+
+def test_a_run_config_without_rows_is_refused() -> None:
+    message = protocol.run_config_message(EVERY_FIELD, {}, [{"a": 1}], workers=1)
+    with pytest.raises(ProtocolError, match="no request bodies"):
+        protocol.read_run_config({**message, "rows": []})
+
+
+# --- lines on stdout and stdin ------------------------------------------------------------------------
+
+
+def test_progress_line_round_trip() -> None:
+    progress = Progress(elapsed_s=4.0, users=3, requests=120, failures=2, rps=30.5, p95_ms=None, warmup=True)
+    line = protocol.encode_progress(progress)
+    assert line.startswith(protocol.PROGRESS_PREFIX) and "\n" not in line
+    assert protocol.decode_progress(line) == progress
+    assert protocol.decode_progress(protocol.PROGRESS_PREFIX + '{"users": 1}') is None
+    assert protocol.decode_progress("Locust's own output") is None
+
+
+def test_window_line_round_trip() -> None:
+    window: protocol.Window = {
+        "index": 2,
+        "start_offset_s": 2.0,
+        "duration_s": 1.0,
+        "requests": 0,
+        "failures": 0,
+        "histogram": None,
+    }
+    assert protocol.decode_window(protocol.encode_window(window)) == window
+    assert protocol.decode_window(protocol.WINDOW_PREFIX + '{"index": "two"}') is None
+
+
+def test_control_lines() -> None:
+    assert protocol.decode_control_line(protocol.STOP_LINE) == Control(stop=True)
+    headers = {"Authorization": f"Bearer {SECRET}"}
+    control = protocol.decode_control_line(protocol.encode_headers_line(headers))
+    assert control == Control(headers=headers) and SECRET not in repr(control)
+    for line in (b"not json " + SECRET.encode(), json.dumps({"headers": [SECRET]}).encode()):
+        with pytest.raises(ProtocolError) as info:
+            protocol.decode_control_line(line)
+        assert SECRET not in str(info.value)
+
+
+# --- the result file --------------------------------------------------------------------------------
+
+
+def minimal_result(**changes: Any) -> dict[str, Any]:
+    stats = {**Latencies().to_dict(), "failures": 0}
+    data = {
+        "format": protocol.RESULT_FORMAT,
+        "complete": True,
+        "started_at": 1.0,
+        "measure_start": 1.0,
+        "ended_at": 2.0,
+        "warmup_s": 0,
+        "window_s": 1,
+        "users_peak": 1,
+        "generator": {"cpu_percent": None, "locust": None, "loop_lag_ms": {"p50": None}},
+        "total": stats,
+        "endpoints": {},
+        "windows": [],
+        "errors": [],
+    }
+    return {**data, **changes}
+
+
+def test_the_result_file_definition_accepts_what_the_recorder_writes() -> None:
+    protocol.check_result(minimal_result())
+    protocol.check_result(minimal_result(aborted={"rule": "p95 > 1s", "reason": "held", "at_s": 3}))
+    protocol.check_result(minimal_result(aborted=None, schedule={"intended": 3, "max_lag_ms": 1.5}))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"users_peak": 1.5}, "result.users_peak has the wrong type (float)"),
+        ({"complete": 1}, "result.complete has the wrong type (int)"),
+        ({"generator": {"cpu_warning": "no"}}, "result.generator.cpu_warning has the wrong type (str)"),
+        ({"aborted": {"rule": "p95 > 1s"}}, "result.aborted has the wrong type (dict)"),
+        ({"windows": [{"index": 0}]}, "result.windows[0] lacks 'start_offset_s'"),
+        ({"endpoints": {"POST /score": []}}, "result.endpoints['POST /score'] must be an object, not list"),
+        ({"errors": [{"kind": "http", "status": 500, "message": "m", "count": 1, "x": 0}]}, "unknown fields ['x']"),
+    ],
+)
+def test_the_result_file_definition_rejects(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ProtocolError, match=re.escape(message)):
+        protocol.check_result(minimal_result(**changes))
+    with pytest.raises(ResultFileError):  # the parser uses the same definition
+        LoadResult.from_dict(minimal_result(**changes))
+
+
+# --- which process imports what -----------------------------------------------------------------------
+
+
+def test_the_pytest_process_does_not_import_the_child_api() -> None:
+    """The pytest side talks to the child through protocol.py only: child.py (the locustfile API)
+    is not imported by the plugin, the runner or the result parser."""
+    code = (
+        "import sys, pytest_aksload.plugin, pytest_aksload.run.runner, pytest_aksload.stats.result, "
+        "pytest_aksload.reports.terminal; "
+        "print(sorted(m for m in sys.modules if m == 'pytest_aksload.child' or m.startswith('pytest_aksload._locust')"
+        " or m in ('locust', 'gevent')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_protocol_is_stdlib_only() -> None:
+    code = (
+        "import sys; before = set(sys.modules); import pytest_aksload.protocol, pytest_aksload.redact; "
+        "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] not in sys.stdlib_module_names "
+        "and m.split('.')[0] != 'pytest_aksload'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
