@@ -3,10 +3,10 @@
 import pytest
 
 SHOW_SETTINGS = """
-from pytest_aksload.plugin import settings_key
+from pytest_aksload.plugin import session_key
 
 def test_show(request):
-    s = request.config.stash[settings_key]
+    s = request.config.stash[session_key].settings
     print("SETTINGS", s.aks_users, s.aks_duration, s.aks_spawn_rate, s.aks_key_env)
 """
 
