@@ -1,8 +1,8 @@
 """The real MLflow scoring server (`mlflow models serve --env-manager local`) on 127.0.0.1,
-serving a small LightGBM model trained on the shipped Criteo sample's integer columns.
+serving the small LightGBM Criteo model of `criteo_model`.
 
-Needs mlflow and lightgbm, which the main environment does not have (their pins do not
-share it): `.ci/run` runs these tests in their own environment.
+Needs mlflow and lightgbm, whose pins do not share the main environment: `.ci/run` runs these
+tests in an environment of their own.
 """
 
 from __future__ import annotations
@@ -10,50 +10,24 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from pytest_aksload.data.criteo import INT_COLUMNS, load_sample
+from pytest_aksload.data.criteo import load_sample
+from servers.criteo_model import ServedModel, features, train_booster
 from servers.processes import free_port, server_process
 
 
-@dataclass(frozen=True)
-class ServedModel:
-    """A model being served: its scoring URL and the same model in this process, for offline predictions."""
-
-    url: str
-    booster: Any
-
-    def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[float]:
-        """What the served model should answer for `rows` (missing values as NaN, like MLflow)."""
-        import pandas as pd
-
-        return [float(p) for p in self.booster.predict(pd.DataFrame(list(rows), columns=INT_COLUMNS).astype("float64"))]
-
-
-def train_booster(rounds: int, seed: int) -> Any:
-    """A LightGBM binary classifier on the shipped sample's 13 integer columns (deterministic)."""
-    import lightgbm as lgb
-
-    frame = load_sample()
-    params = {"objective": "binary", "num_leaves": 8, "seed": seed, "deterministic": True, "num_threads": 1}
-    return lgb.train(
-        {**params, "verbose": -1}, lgb.Dataset(frame[INT_COLUMNS].astype("float64"), frame["label"]), rounds
-    )
-
-
 @contextlib.contextmanager
-def mlflow_server(folder: Path, rounds: int = 20, seed: int = 1) -> Iterator[ServedModel]:
+def mlflow_server(folder: Path) -> Iterator[ServedModel]:
     """Save a fresh model under `folder` and serve it with MLflow's scoring server until exit."""
     import mlflow.lightgbm
     from mlflow.models import infer_signature
 
-    booster = train_booster(rounds, seed)
-    features = load_sample()[INT_COLUMNS].astype("float64")
+    booster = train_booster()
+    frame = features(load_sample())
     model = folder / "model"
-    mlflow.lightgbm.save_model(booster, str(model), signature=infer_signature(features, booster.predict(features)))
+    mlflow.lightgbm.save_model(booster, str(model), signature=infer_signature(frame, booster.predict(frame)))
     port = free_port()
     # `mlflow models serve` execs uvicorn from PATH: this environment's bin/ first.
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
