@@ -10,11 +10,10 @@ probability in [0, 1], plain or double-encoded as a JSON string (scoring scripts
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pytest_aksload.contracts.base import ContractError, dump_json, parse_json, reason
+from pytest_aksload.contracts.base import ContractError, dump_json, is_finite_number, parse_json, reason
 from pytest_aksload.contracts.status import check_status
 
 
@@ -53,6 +52,4 @@ class AzureMLContract:
 
 
 def _is_probability(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0.0 <= value <= 1.0
-    )
+    return is_finite_number(value) and 0.0 <= value <= 1.0

@@ -95,12 +95,13 @@ def column_order(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def parse_json(body: bytes | str | None) -> Any:
     """The JSON value of a 200 response body, or `ContractError` saying why there is none."""
-    text = body_text(body)
-    if not text.strip():
-        raise ContractError("empty response body")
     try:
-        return json.loads(text)
-    except ValueError:
+        # bytes.decode is C; json.loads(bytes) would detect the encoding in Python first.
+        return json.loads(body.decode() if type(body) is bytes else body)
+    except (ValueError, TypeError):
+        text = body_text(body)
+        if not text.strip():
+            raise ContractError("empty response body") from None
         raise ContractError(reason("response is not JSON", text)) from None
 
 
@@ -111,9 +112,16 @@ def as_number(value: Any) -> float:
         value = value[0]
     elif isinstance(value, dict) and len(value) == 1:
         value = next(iter(value.values()))
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+    if is_finite_number(value):
         return float(value)
     raise ContractError(reason("prediction is not a number", json.dumps(value)))
+
+
+def is_finite_number(value: Any) -> bool:
+    """A finite int or float, not a bool."""
+    if type(value) is float:  # the common case first; `v - v` is NaN for NaN and infinities
+        return value - value == 0.0
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_count(predictions: list[float], rows: int) -> list[float]:

@@ -9,10 +9,9 @@ with that error's type and message (never a traceback: the message lands in repo
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
-from pytest_aksload.contracts.base import Contract, ContractError, bounded, check_count, reason
+from pytest_aksload.contracts.base import Contract, ContractError, bounded, check_count, is_finite_number, reason
 from pytest_aksload.contracts.status import check_status
 
 
@@ -30,9 +29,7 @@ def decode_predictions(
         raise ContractError(reason(f"contract {contract.name} failed", f"{type(exc).__name__}: {exc}")) from None
     if not isinstance(predictions, (list, tuple)):
         raise ContractError(reason(f"contract {contract.name} returned no list", repr(predictions)))
-    numbers = []
     for value in predictions:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if not is_finite_number(value):
             raise ContractError(reason("prediction is not a number", repr(value)))
-        numbers.append(float(value))
-    return check_count(numbers, rows)
+    return check_count([float(value) for value in predictions], rows)
