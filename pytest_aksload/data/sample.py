@@ -105,7 +105,7 @@ def split_sample(
     if records is not None:
         rows = [{key: _json_value(value) for key, value in record.items() if key not in held_out} for record in records]
     else:
-        columns = [[_json_value(v) for v in frame[c].to_numpy(dtype=object, na_value=None).tolist()] for c in features]
+        columns = [_column_values(frame[column]) for column in features]
         names = [str(column) for column in features]
         rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
     return Sample(
@@ -131,6 +131,20 @@ def expected_values(values: Any, n_rows: int, source: str = "aks_expected_predic
     if len(items) != n_rows:
         raise SampleError(f"{source} has {len(items)} values for {n_rows} sample rows; give one per row")
     return [_number(value, source, i) for i, value in enumerate(items)]
+
+
+def _column_values(column: pd.Series) -> list[Any]:
+    values = column.to_numpy(dtype=object, na_value=None).tolist()
+    # Numbers, booleans and strings come out JSON-ready (NaN as None); only other objects
+    # (timestamps, numpy scalars in object columns) need converting, value by value.
+    types = pd.api.types
+    if types.is_float_dtype(column.dtype):  # JSON has no infinity either
+        return [value if value is None or math.isfinite(value) else None for value in values]
+    if types.is_numeric_dtype(column.dtype) or types.is_bool_dtype(column.dtype):
+        return values
+    if isinstance(column.dtype, pd.StringDtype):
+        return values
+    return [_json_value(value) for value in values]
 
 
 def _numbers(frame: pd.DataFrame, column: str, source: str) -> list[float | None] | None:

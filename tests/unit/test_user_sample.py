@@ -53,6 +53,13 @@ def test_a_sample_without_label_or_expected(tmp_path: Path) -> None:
     assert (sample.labels, sample.expected, sample.binary_labels) == (None, None, False)
 
 
+def test_values_json_cannot_carry_are_null_and_timestamps_iso(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"x": [math.inf, 1.0, math.nan], "t": pd.to_datetime(["2024-01-01", None, "2024-01-02"])})
+    rows = split_sample(frame).rows
+    assert rows[0] == {"x": None, "t": "2024-01-01T00:00:00"} and rows[1] == {"x": 1.0, "t": None}
+    json.dumps(rows, allow_nan=False)
+
+
 def test_json_lines_rows_are_sent_as_written(tmp_path: Path) -> None:
     lines = [{"text": "hello", "tags": ["a", "b"], "label": 1}, {"text": "bye", "n": 2, "expected": 0.25}]
     (tmp_path / "rows.jsonl").write_text("\n".join(json.dumps(r) for r in lines) + "\n\n")
