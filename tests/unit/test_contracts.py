@@ -14,6 +14,7 @@ from pytest_aksload.contracts import (
     check_routing,
     decode_predictions,
     dump_json,
+    encode_batches,
     failure_kind_of_status,
     load_contract,
 )
@@ -287,3 +288,23 @@ def test_decode_predictions_holds_user_contracts_to_the_rules() -> None:
     assert long.reason.startswith("bad bad")
     # the status is checked before a user contract sees the body
     assert _error(lambda: decode_predictions(Loose([0.5]), 500, {}, b"boom", rows=1)).kind == "http"
+
+
+# --- batches -----------------------------------------------------------------------------------
+
+
+def test_encode_batches_cuts_the_sample_into_equal_requests() -> None:
+    rows = [{"i": i} for i in range(5)]
+    singles = encode_batches(load_contract("azureml"), rows)
+    assert [b.rows for b in singles] == [(0,), (1,), (2,), (3,), (4,)]
+    assert json.loads(singles[3].body) == {"i": 3}
+    pairs = encode_batches(load_contract("mlflow"), rows, batch=2)
+    assert [b.rows for b in pairs] == [(0, 1), (2, 3), (4, 0)]  # the last wraps: every request has 2 rows
+    assert json.loads(pairs[2].body)["dataframe_split"]["data"] == [[4], [0]]
+    assert [b.rows for b in encode_batches(load_contract("azureml"), rows[:2], batch=3)] == [(0, 1, 0)]
+
+
+@pytest.mark.parametrize("batch", [0, -1, 1.5, True, "2"])
+def test_encode_batches_rejects_a_batch_that_is_not_a_positive_integer(batch: object) -> None:
+    with pytest.raises(ValueError, match=r"^batch must be a positive integer \(rows per request\), not "):
+        encode_batches(load_contract("azureml"), [{"a": 1}], batch)  # type: ignore[arg-type]
