@@ -9,8 +9,11 @@ below then run inside the gunicorn master (the "arbiter"):
   there makes every TCP listener (scoring port, and the health port if one was configured)
   loopback-only;
 - ``when_ready`` starts a watchdog that shuts the server down once the process that started it
-  is gone (a SIGKILLed pytest cannot run any cleanup), so the server cannot outlive its parent;
-  ``on_exit`` then removes the server's temp dir, which that parent can no longer do;
+  is gone (a SIGKILLed pytest cannot run any cleanup), gracefully if that takes at most
+  ``ORPHAN_GRACE_S``, else with SIGKILL to the whole process group, so the server cannot outlive
+  its parent by more than ~2 s; ``on_exit`` then removes the server's temp dir, which that parent
+  can no longer do. ``post_fork`` ties each worker to the arbiter the same way (``lifeline``), so
+  a worker does not outlive an arbiter killed outright (the OOM killer);
 - ``when_ready`` and ``post_worker_init`` log the lines ``LocalService`` waits for before it
   calls the server ready.
 
@@ -27,10 +30,13 @@ import threading
 import time
 from typing import Any
 
+from pytest_aksload import lifeline
+
 LOOPBACK = "127.0.0.1"
-PARENT_PID_ENV = "AKSLOAD_LOCAL_PARENT_PID"
 WORKDIR_ENV = "AKSLOAD_LOCAL_WORKDIR"
-WATCHDOG_INTERVAL_S = 0.25
+# An orphaned server gets this long to stop gracefully (workers finish the request in hand; a
+# score takes milliseconds) before its group is SIGKILLed: detection + grace stays under 2 s.
+ORPHAN_GRACE_S = 1.5
 
 _orphaned = threading.Event()
 
@@ -63,24 +69,30 @@ def when_ready(server: Any) -> None:
     # Gunicorn calls this only after creating every listening socket; LocalService waits for
     # this line before it trusts an answer on the port.
     server.log.info("aksload: bound %s", ", ".join(server.cfg.bind))
-    parent = int(os.environ.get(PARENT_PID_ENV, "0") or 0)
+    # Not lifeline.hold(): its parent-death signal fires when the *thread* that started the
+    # server ends, and LocalService may be started from a thread that then goes away.
+    parent = int(os.environ.pop(lifeline.PARENT_PID_ENV, "0") or 0)
     if not parent:
         return
 
     main_thread = threading.get_ident()  # hooks run in the arbiter's main thread
 
-    def watch() -> None:
-        # The arbiter is a direct child of the starter: when the starter dies the arbiter is
-        # re-parented, so getppid() changes (no pid-reuse race, unlike polling the parent's pid).
-        while os.getppid() == parent:
-            time.sleep(WATCHDOG_INTERVAL_S)
+    def orphaned() -> None:
         server.log.info("aksload: parent process %d is gone, shutting down", parent)
         _orphaned.set()
         # At the main thread: a process-wide signal may be delivered to this thread, and the
         # arbiter would then notice it only at its next one-second wake-up.
         signal.pthread_kill(main_thread, signal.SIGTERM)
+        time.sleep(ORPHAN_GRACE_S)  # a daemon thread: it ends here if the arbiter exits in time
+        _remove_workdir()
+        if os.getpgrp() == os.getpid():  # LocalService gives the server a process group of its own
+            os.killpg(os.getpid(), signal.SIGKILL)
 
-    threading.Thread(target=watch, name="aksload-parent-watchdog", daemon=True).start()
+    lifeline.watch(parent, orphaned)
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    lifeline.hold(worker.ppid)  # forked by the arbiter's main thread, which lives as long as the arbiter
 
 
 def post_worker_init(worker: Any) -> None:
@@ -92,6 +104,11 @@ def post_worker_init(worker: Any) -> None:
 def on_exit(server: Any) -> None:
     # Normally LocalService.stop() deletes the temp dir (cwd + log) after reading what it needs;
     # a dead parent cannot, so the server tidies up after itself.
+    if _orphaned.is_set():
+        _remove_workdir()
+
+
+def _remove_workdir() -> None:
     workdir = os.environ.get(WORKDIR_ENV)
-    if _orphaned.is_set() and workdir and os.path.basename(workdir).startswith("aksload-local-"):
+    if workdir and os.path.basename(workdir).startswith("aksload-local-"):
         shutil.rmtree(workdir, ignore_errors=True)

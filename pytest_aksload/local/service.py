@@ -42,6 +42,8 @@ from collections import deque
 from pathlib import Path
 from types import TracebackType
 
+from pytest_aksload import lifeline
+
 HOST = "127.0.0.1"
 PACKAGE_DIR = Path(__file__).resolve().parent
 SCORE_SCRIPT = PACKAGE_DIR / "score.py"
@@ -50,7 +52,6 @@ GUNICORN_CONF = PACKAGE_DIR / "gunicorn_conf.py"
 MODEL_NAME = "criteo-lightgbm"
 MODEL_VERSION = "1"
 KEY_ENV = "AKSLOAD_LOCAL_KEY"  # read by score.py
-PARENT_PID_ENV = "AKSLOAD_LOCAL_PARENT_PID"  # read by gunicorn_conf.py
 WORKDIR_ENV = "AKSLOAD_LOCAL_WORKDIR"  # read by gunicorn_conf.py
 LOG_NAME = "server.log"
 # Lines gunicorn_conf.py logs once the sockets exist / once a worker has loaded score.py.
@@ -261,7 +262,7 @@ class LocalService:
         env.update(
             {
                 KEY_ENV: self._key,
-                PARENT_PID_ENV: str(os.getpid()),
+                **lifeline.parent_environment(),  # read by gunicorn_conf.py
                 WORKDIR_ENV: str(workdir),
                 # Gunicorn's documented hook for settings from outside; see gunicorn_conf.py.
                 "GUNICORN_CMD_ARGS": f"--config {shlex.quote(str(GUNICORN_CONF))}",

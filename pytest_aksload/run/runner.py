@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_aksload import child
+from pytest_aksload import child, lifeline
 from pytest_aksload.config.profile import REMOTE_WORKERS_WAIT_S, LoadProfile
 from pytest_aksload.run.fdlimit import open_files_problem
 from pytest_aksload.stats.result import LoadResult, ResultFileError
@@ -159,6 +159,7 @@ def child_environment(
             child.ENV_WAIT_MAX_S: f"{profile.wait_s[1]}",
             "PYTHONUNBUFFERED": "1",
             **_scale_out_environment(profile),
+            **lifeline.parent_environment(),  # the child dies with this process, even by SIGKILL
         }
     )
     if profile.abort_on:
@@ -270,6 +271,8 @@ def run_load(
         if ca_bundle:
             env[child.ENV_CA_BUNDLE] = ca_bundle
         with open(stderr_path, "wb") as stderr:
+            # Started and waited for in this thread: the child's parent-death signal (lifeline)
+            # fires when the thread that started it ends.
             process = subprocess.Popen(
                 locust_argv(profile, target, html_report),
                 cwd=workdir,
