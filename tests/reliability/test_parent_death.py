@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -221,3 +222,21 @@ def test_sigkilled_gate_stops_the_local_service(gates: Gates) -> None:
     assert sum("locust" in name for name in names) == 1, names
     assert sum("azureml_inference_server_http" in name for name in names) >= 2, names  # the arbiter and a worker
     print(f"--aks-local: Locust child, server and its workers gone {gone_s:.2f}s after SIGKILL of pytest")
+
+
+def test_local_server_workers_die_with_a_sigkilled_arbiter() -> None:
+    """The OOM killer may pick the server's arbiter itself: its workers must not serve on."""
+    pytest.importorskip("azureml_inference_server_http")
+    pytest.importorskip("lightgbm")
+    from pytest_aksload.local import LocalService
+
+    service = LocalService(workers=2)
+    service.start()
+    try:
+        workers = [worker.pid for worker in psutil.Process(service.pid).children()]
+        assert len(workers) == 2
+        os.kill(service.pid, signal.SIGKILL)
+        gone_s = _seconds_until_gone(workers)
+    finally:
+        service.stop()
+    print(f"gunicorn workers gone {gone_s:.2f}s after SIGKILL of their arbiter")
