@@ -91,9 +91,9 @@ def _arm() -> None:
         owner = os.getpid()
         # A greenlet survives a fork (a thread does not): the copy in the child leaves the watch
         # to the child's own, which follows the child's parent.
-        watch(parent, lambda: _die() if os.getpid() == owner else None)
+        watch(parent, lambda: die() if os.getpid() == owner else None)
     if os.getppid() != parent:  # died before the signal was set: the kernel will not send it now
-        _die()
+        die()
 
 
 def _set_parent_death_signal() -> bool:
@@ -117,9 +117,10 @@ def _after_fork_in_child() -> None:
     _arm()
 
 
-def _die() -> None:
-    """SIGKILL: whatever this process was doing has no one to report to. A process-group leader
-    (started with a session of its own) takes its group, i.e. the processes it forked, along."""
+def die() -> None:
+    """End this process with SIGKILL, now: whatever it was doing has no one to report to. A
+    process-group leader (started with a session of its own) takes its group along, i.e. the
+    processes it forked."""
     with contextlib.suppress(OSError):
         if os.getpgrp() == os.getpid():
             os.killpg(os.getpid(), signal.SIGKILL)

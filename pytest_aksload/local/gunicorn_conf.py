@@ -8,12 +8,11 @@ below then run inside the gunicorn master (the "arbiter"):
 - ``on_starting`` runs before the arbiter creates its listening sockets, so rewriting ``bind``
   there makes every TCP listener (scoring port, and the health port if one was configured)
   loopback-only;
-- ``when_ready`` starts a watchdog that shuts the server down once the process that started it
-  is gone (a SIGKILLed pytest cannot run any cleanup), gracefully if that takes at most
-  ``ORPHAN_GRACE_S``, else with SIGKILL to the whole process group, so the server cannot outlive
-  its parent by more than ~2 s; ``on_exit`` then removes the server's temp dir, which that parent
-  can no longer do. ``post_fork`` ties each worker to the arbiter the same way (``lifeline``), so
-  a worker does not outlive an arbiter killed outright (the OOM killer);
+- ``when_ready`` starts a watchdog (``lifeline.watch``) that ends the server once the process
+  that started it is gone (a SIGKILLed pytest cannot run any cleanup): it removes the server's
+  temp dir, which that parent can no longer do, and SIGKILLs the server's process group;
+  ``post_fork`` ties each worker to the arbiter (``lifeline.hold``), so a worker does not outlive
+  an arbiter killed outright (the OOM killer);
 - ``when_ready`` and ``post_worker_init`` log the lines ``LocalService`` waits for before it
   calls the server ready.
 
@@ -25,21 +24,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import threading
-import time
 from typing import Any
 
 from pytest_aksload import lifeline
 
 LOOPBACK = "127.0.0.1"
 WORKDIR_ENV = "AKSLOAD_LOCAL_WORKDIR"
-# An orphaned server gets this long to stop gracefully (workers finish the request in hand; a
-# score takes milliseconds) before its group is SIGKILLed: detection + grace stays under 2 s.
-ORPHAN_GRACE_S = 1.5
-
-_orphaned = threading.Event()
-
 # Shut down quickly: scoring requests take milliseconds, and stop() should not wait 30 s.
 graceful_timeout = 3
 
@@ -75,18 +65,12 @@ def when_ready(server: Any) -> None:
     if not parent:
         return
 
-    main_thread = threading.get_ident()  # hooks run in the arbiter's main thread
-
     def orphaned() -> None:
+        # At once, not gracefully: no one is left to answer, and a graceful stop takes ~2.5 s
+        # (measured: azmlinfsrv's workers take that long to exit after their last request).
         server.log.info("aksload: parent process %d is gone, shutting down", parent)
-        _orphaned.set()
-        # At the main thread: a process-wide signal may be delivered to this thread, and the
-        # arbiter would then notice it only at its next one-second wake-up.
-        signal.pthread_kill(main_thread, signal.SIGTERM)
-        time.sleep(ORPHAN_GRACE_S)  # a daemon thread: it ends here if the arbiter exits in time
         _remove_workdir()
-        if os.getpgrp() == os.getpid():  # LocalService gives the server a process group of its own
-            os.killpg(os.getpid(), signal.SIGKILL)
+        lifeline.die()
 
     lifeline.watch(parent, orphaned)
 
@@ -99,13 +83,6 @@ def post_worker_init(worker: Any) -> None:
     # After the app, hence score.py's init(), has loaded: LocalService counts these lines so a
     # load test does not begin while some workers are still booting.
     worker.log.info("aksload: worker %d ready", worker.pid)
-
-
-def on_exit(server: Any) -> None:
-    # Normally LocalService.stop() deletes the temp dir (cwd + log) after reading what it needs;
-    # a dead parent cannot, so the server tidies up after itself.
-    if _orphaned.is_set():
-        _remove_workdir()
 
 
 def _remove_workdir() -> None:

@@ -14,6 +14,7 @@ its child could hold on to it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import signal
@@ -137,6 +138,14 @@ def test_hold_without_a_parent_pid_does_nothing() -> None:
     assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout == "False\n"
 
 
+def _skip_without_the_local_service() -> None:
+    # find_spec, not importorskip: pytester restores sys.modules after each test, and numpy
+    # (lightgbm's) cannot be imported a second time into one process.
+    missing = [name for name in ("azureml_inference_server_http", "lightgbm") if importlib.util.find_spec(name) is None]
+    if missing:
+        pytest.skip(f"the local service needs {', '.join(missing)}")
+
+
 # --- gates killed mid-load ------------------------------------------------------------------
 
 
@@ -215,8 +224,7 @@ def test_sigkilled_gate_stops_its_worker_processes(gates: Gates) -> None:
 
 
 def test_sigkilled_gate_stops_the_local_service(gates: Gates) -> None:
-    pytest.importorskip("azureml_inference_server_http")
-    pytest.importorskip("lightgbm")
+    _skip_without_the_local_service()
     # The server's start-up (the model load) comes before any load.
     names, gone_s = _kill_mid_load(gates, "", "--aks-local", startup_s=120)
     assert sum("locust" in name for name in names) == 1, names
@@ -226,8 +234,7 @@ def test_sigkilled_gate_stops_the_local_service(gates: Gates) -> None:
 
 def test_local_server_workers_die_with_a_sigkilled_arbiter() -> None:
     """The OOM killer may pick the server's arbiter itself: its workers must not serve on."""
-    pytest.importorskip("azureml_inference_server_http")
-    pytest.importorskip("lightgbm")
+    _skip_without_the_local_service()
     from pytest_aksload.local import LocalService
 
     service = LocalService(workers=2)
