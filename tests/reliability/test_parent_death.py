@@ -28,7 +28,7 @@ from pathlib import Path
 import psutil
 import pytest
 from conftest import GATE, Gates, tagged_processes
-from loopback_servers import ScoringServer
+from loopback_servers import ScoringServer, closed_port
 
 from pytest_aksload import lifeline
 
@@ -37,6 +37,9 @@ DOCUMENTED_BOUND_S = 2.0
 GONE_BOUND_S = 4.0
 # A 30 s load: only the kill can end it within the test's time.
 LOAD_30S = 'users=4, spawn_rate=50, duration="30s", wait=(0.05, 0.1), timeout="2s", rows=5{extra}'
+# A remote worker gives a silent master 5 s (MASTER_SILENCE_S in _locust/distributed.py, which
+# this process must not import: it loads locust), then finishes the requests in flight.
+REMOTE_WORKER_BOUND_S = 5.0 + GONE_BOUND_S
 PROGRESS = re.compile(r"\[aksload\] .*?, (\d+) requests,")
 
 # A process started like the plugin starts one: `lifeline.parent_environment()` of its parent.
@@ -247,3 +250,31 @@ def test_local_server_workers_die_with_a_sigkilled_arbiter() -> None:
     finally:
         service.stop()
     print(f"gunicorn workers gone {gone_s:.2f}s after SIGKILL of their arbiter")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the master's parent-death signal")
+def test_remote_worker_stops_when_its_master_dies_with_the_gate(gates: Gates) -> None:
+    """A remote worker is not ours to kill: it stops when its master (dead with the gate) goes silent."""
+    port = closed_port()
+    worker_env = {k: v for k, v in os.environ.items() if k != "AKS_KEY"}
+    script = Path(sys.executable).with_name("aksload-worker")  # the installed console script
+    worker = subprocess.Popen(
+        [str(script), "--master-host", "127.0.0.1", "--master-port", str(port)],
+        env=worker_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with ScoringServer() as server:
+            bind = ("--aks-expect-workers", "1", "--aks-master-bind", f"127.0.0.1:{port}")
+            names, _gone_s = _kill_mid_load(gates, "", "--aks-scoring-uri", server.url, *bind)
+            killed_at = time.monotonic()
+            worker.wait(REMOTE_WORKER_BOUND_S)
+            stopped_s = time.monotonic() - killed_at
+            _assert_load_stopped(server)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert any("--master" in name for name in names), names
+    print(f"remote worker: exited {stopped_s:.2f}s after its master died (code {worker.returncode})")
