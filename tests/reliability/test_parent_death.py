@@ -14,6 +14,7 @@ its child could hold on to it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
@@ -81,10 +82,14 @@ def _alive(pids: list[int]) -> list[int]:
 
 
 def _seconds_until_gone(pids: list[int], bound_s: float = GONE_BOUND_S) -> float:
-    """From now until none of `pids` runs; fails after `bound_s`."""
+    """From now until none of `pids` runs; fails after `bound_s`, killing what is left (no load may go on)."""
     started = time.monotonic()
-    while _alive(pids):
-        assert time.monotonic() - started < bound_s, f"still running {bound_s:g}s after the parent died: {_alive(pids)}"
+    while alive := _alive(pids):
+        if time.monotonic() - started > bound_s:
+            for pid in alive:
+                with contextlib.suppress(psutil.Error):
+                    psutil.Process(pid).kill()
+            pytest.fail(f"still running {bound_s:g}s after their parent died: {alive}")
         time.sleep(0.02)
     return time.monotonic() - started
 
@@ -269,7 +274,10 @@ def test_remote_worker_stops_when_its_master_dies_with_the_gate(gates: Gates) ->
             bind = ("--aks-expect-workers", "1", "--aks-master-bind", f"127.0.0.1:{port}")
             names, _gone_s = _kill_mid_load(gates, "", "--aks-scoring-uri", server.url, *bind)
             killed_at = time.monotonic()
-            worker.wait(REMOTE_WORKER_BOUND_S)
+            try:
+                worker.wait(REMOTE_WORKER_BOUND_S)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"the remote worker still ran {REMOTE_WORKER_BOUND_S:g}s after its master died")
             stopped_s = time.monotonic() - killed_at
             _assert_load_stopped(server)
     finally:
