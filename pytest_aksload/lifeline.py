@@ -17,6 +17,10 @@ that started the child ends, not only the process: a starter must wait for its c
 thread that started it (the runner does). `LocalService` may be started from any thread and
 left running, so its server uses the thread-independent `watch()` instead.
 
+Not end-of-file on the child's stdin pipe: the child protocol lets a parent close it mid-run,
+and a process forked from the parent would keep its write end open. Remote Locust workers are
+not ours: they quit when their master's heartbeats stop (`_locust/distributed.py`).
+
 Standard library only: both the pytest process and the children import this module.
 """
 
