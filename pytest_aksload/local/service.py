@@ -15,10 +15,12 @@ Guarantees, each with a reason:
   hides it;
 - the server runs in its own process group with its cwd and log file in a private temp dir, so
   it neither pollutes the user's tree nor gets the terminal's Ctrl-C; ``stop()`` ends the whole
-  group, and a watchdog in the server ends it when the process that started it dies, even by
-  SIGKILL.
+  group, and a watchdog in the server ends the group within ~0.3 s of the death of the process
+  that started it, even by SIGKILL (``gunicorn_conf.py``; its workers also die with the server's
+  master, ``pytest_aksload.lifeline``).
 
-This module imports only the standard library; the server's dependencies load in the child.
+This module imports only the standard library (and ``lifeline``, which does too); the server's
+dependencies load in the child.
 """
 
 from __future__ import annotations
