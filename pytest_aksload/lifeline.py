@@ -27,7 +27,6 @@ Standard library only: both the pytest process and the children import this modu
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import sys
@@ -103,6 +102,8 @@ def _arm() -> None:
 def _set_parent_death_signal() -> bool:
     if not sys.platform.startswith("linux"):
         return False
+    import ctypes  # here: the pytest process, which only starts children, need not load it
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         return libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
