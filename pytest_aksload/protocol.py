@@ -75,6 +75,8 @@ secret variable:
 `AKSLOAD_WINDOW_DETAIL`        "1" (warmup="auto"): each window also holds "endpoints" ({name:
                                {"requests", "failures", "histogram"}}) and "errors" (failure
                                groups), so a warm-up found after the run cuts those too
+`AKSLOAD_PARENT_PID`           the pytest process's pid (`lifeline.parent_environment()`): the child
+                               holds on to it (`lifeline.hold()`) and dies with it, even by SIGKILL
 =============================  ================================================================
 
 A window is closed when its time is up, whether or not a request completed in it. A distributed

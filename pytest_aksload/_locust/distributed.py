@@ -40,6 +40,10 @@ from pytest_aksload.protocol import MSG_CONFIG, MSG_FINAL, MSG_HEADERS, MSG_HELL
 logger = logging.getLogger("pytest_aksload.distributed")
 
 FINAL_MARGIN_S = 5.0
+# A master answers each worker heartbeat (one a second); Locust's own worker waits 60 s before it
+# gives up on a silent master, loading the endpoint all along. Locust's master marks a worker
+# missing after 3 missed heartbeats; a worker gives its master 5.
+MASTER_SILENCE_S = 5.0
 
 
 def role(environment: Any) -> str:
@@ -72,6 +76,7 @@ def attach_worker(environment: Any, hooks: Any, recorder: Any, configured: Calla
     hooks.report_to_master.add_listener(on_report)
     hooks.test_stop.add_listener(on_test_stop)
     hooks.quitting.add_listener(on_quitting)
+    gevent.spawn(_quit_when_master_is_silent, runner)  # lifeline of a remote worker: its master's heartbeats
     runner.register_message(MSG_HEADERS, lambda msg, **_kw: child.context().replace_auth_headers(msg.data["headers"]))
     if not child.context().configured:
 
@@ -82,6 +87,17 @@ def attach_worker(environment: Any, hooks: Any, recorder: Any, configured: Calla
 
         runner.register_message(MSG_CONFIG, on_config)
         runner.send_message(MSG_HELLO)
+
+
+def _quit_when_master_is_silent(runner: Any) -> None:
+    """A master killed with its gate says nothing: stop loading its endpoint soon after."""
+    while True:
+        gevent.sleep(1.0)
+        last = getattr(runner, "last_heartbeat_timestamp", None)
+        if last is not None and time.time() - last > MASTER_SILENCE_S:
+            logger.error("no heartbeat from the master for %gs: it is gone; quitting", MASTER_SILENCE_S)
+            runner.quit()
+            return
 
 
 def attach_master(

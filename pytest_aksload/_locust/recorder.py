@@ -44,7 +44,7 @@ import locust
 from hdrh.histogram import HdrHistogram
 from locust import events
 
-from pytest_aksload import child, protocol
+from pytest_aksload import child, lifeline, protocol
 from pytest_aksload._locust import distributed
 from pytest_aksload.contracts.validation import failure_kind
 from pytest_aksload.protocol import Progress, ResultFile, RunSettings, Window
@@ -735,6 +735,7 @@ def install(hooks: Any = events) -> None:
     if getattr(hooks, "_aksload_recorder_installed", False):
         return
     hooks._aksload_recorder_installed = True
+    lifeline.hold()  # before Locust forks its --processes workers: they die with this process, it with pytest
 
     def on_init(environment: Any, **_kwargs: Any) -> None:
         session = _Session(environment)

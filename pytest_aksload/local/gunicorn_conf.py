@@ -8,9 +8,11 @@ below then run inside the gunicorn master (the "arbiter"):
 - ``on_starting`` runs before the arbiter creates its listening sockets, so rewriting ``bind``
   there makes every TCP listener (scoring port, and the health port if one was configured)
   loopback-only;
-- ``when_ready`` starts a watchdog that shuts the server down once the process that started it
-  is gone (a SIGKILLed pytest cannot run any cleanup), so the server cannot outlive its parent;
-  ``on_exit`` then removes the server's temp dir, which that parent can no longer do;
+- ``when_ready`` starts a watchdog (``lifeline.watch``) that ends the server once the process
+  that started it is gone (a SIGKILLed pytest cannot run any cleanup): it removes the server's
+  temp dir, which that parent can no longer do, and SIGKILLs the server's process group;
+  ``post_fork`` ties each worker to the arbiter (``lifeline.hold``), so a worker does not outlive
+  an arbiter killed outright (the OOM killer);
 - ``when_ready`` and ``post_worker_init`` log the lines ``LocalService`` waits for before it
   calls the server ready.
 
@@ -22,18 +24,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import threading
-import time
 from typing import Any
 
+from pytest_aksload import lifeline
+
 LOOPBACK = "127.0.0.1"
-PARENT_PID_ENV = "AKSLOAD_LOCAL_PARENT_PID"
 WORKDIR_ENV = "AKSLOAD_LOCAL_WORKDIR"
-WATCHDOG_INTERVAL_S = 0.25
-
-_orphaned = threading.Event()
-
 # Shut down quickly: scoring requests take milliseconds, and stop() should not wait 30 s.
 graceful_timeout = 3
 
@@ -63,24 +59,24 @@ def when_ready(server: Any) -> None:
     # Gunicorn calls this only after creating every listening socket; LocalService waits for
     # this line before it trusts an answer on the port.
     server.log.info("aksload: bound %s", ", ".join(server.cfg.bind))
-    parent = int(os.environ.get(PARENT_PID_ENV, "0") or 0)
+    # Not lifeline.hold(): its parent-death signal fires when the *thread* that started the
+    # server ends, and LocalService may be started from a thread that then goes away.
+    parent = int(os.environ.pop(lifeline.PARENT_PID_ENV, "0") or 0)
     if not parent:
         return
 
-    main_thread = threading.get_ident()  # hooks run in the arbiter's main thread
-
-    def watch() -> None:
-        # The arbiter is a direct child of the starter: when the starter dies the arbiter is
-        # re-parented, so getppid() changes (no pid-reuse race, unlike polling the parent's pid).
-        while os.getppid() == parent:
-            time.sleep(WATCHDOG_INTERVAL_S)
+    def orphaned() -> None:
+        # At once, not gracefully: no one is left to answer, and a graceful stop takes ~2.5 s
+        # (measured: azmlinfsrv's workers take that long to exit after their last request).
         server.log.info("aksload: parent process %d is gone, shutting down", parent)
-        _orphaned.set()
-        # At the main thread: a process-wide signal may be delivered to this thread, and the
-        # arbiter would then notice it only at its next one-second wake-up.
-        signal.pthread_kill(main_thread, signal.SIGTERM)
+        _remove_workdir()
+        lifeline.die()
 
-    threading.Thread(target=watch, name="aksload-parent-watchdog", daemon=True).start()
+    lifeline.watch(parent, orphaned)
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    lifeline.hold(worker.ppid)  # forked by the arbiter's main thread, which lives as long as the arbiter
 
 
 def post_worker_init(worker: Any) -> None:
@@ -89,9 +85,7 @@ def post_worker_init(worker: Any) -> None:
     worker.log.info("aksload: worker %d ready", worker.pid)
 
 
-def on_exit(server: Any) -> None:
-    # Normally LocalService.stop() deletes the temp dir (cwd + log) after reading what it needs;
-    # a dead parent cannot, so the server tidies up after itself.
+def _remove_workdir() -> None:
     workdir = os.environ.get(WORKDIR_ENV)
-    if _orphaned.is_set() and workdir and os.path.basename(workdir).startswith("aksload-local-"):
+    if workdir and os.path.basename(workdir).startswith("aksload-local-"):
         shutil.rmtree(workdir, ignore_errors=True)

@@ -15,10 +15,12 @@ Guarantees, each with a reason:
   hides it;
 - the server runs in its own process group with its cwd and log file in a private temp dir, so
   it neither pollutes the user's tree nor gets the terminal's Ctrl-C; ``stop()`` ends the whole
-  group, and a watchdog in the server ends it when the process that started it dies, even by
-  SIGKILL.
+  group, and a watchdog in the server ends the group within ~0.3 s of the death of the process
+  that started it, even by SIGKILL (``gunicorn_conf.py``; its workers also die with the server's
+  master, ``pytest_aksload.lifeline``).
 
-This module imports only the standard library; the server's dependencies load in the child.
+This module imports only the standard library (and ``lifeline``, which does too); the server's
+dependencies load in the child.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from collections import deque
 from pathlib import Path
 from types import TracebackType
 
+from pytest_aksload import lifeline
 from pytest_aksload.redact import REDACTED
 
 HOST = "127.0.0.1"
@@ -52,7 +55,6 @@ GUNICORN_CONF = PACKAGE_DIR / "gunicorn_conf.py"
 MODEL_NAME = "criteo-lightgbm"
 MODEL_VERSION = "1"
 KEY_ENV = "AKSLOAD_LOCAL_KEY"  # read by score.py
-PARENT_PID_ENV = "AKSLOAD_LOCAL_PARENT_PID"  # read by gunicorn_conf.py
 WORKDIR_ENV = "AKSLOAD_LOCAL_WORKDIR"  # read by gunicorn_conf.py
 LOG_NAME = "server.log"
 # Lines gunicorn_conf.py logs once the sockets exist / once a worker has loaded score.py.
@@ -262,7 +264,7 @@ class LocalService:
         env.update(
             {
                 KEY_ENV: self._key,
-                PARENT_PID_ENV: str(os.getpid()),
+                **lifeline.parent_environment(),  # read by gunicorn_conf.py
                 WORKDIR_ENV: str(workdir),
                 # Gunicorn's documented hook for settings from outside; see gunicorn_conf.py.
                 "GUNICORN_CMD_ARGS": f"--config {shlex.quote(str(GUNICORN_CONF))}",

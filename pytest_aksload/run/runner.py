@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_aksload import protocol
+from pytest_aksload import lifeline, protocol
 from pytest_aksload.config.profile import REMOTE_WORKERS_WAIT_S, LoadProfile
 from pytest_aksload.protocol import Progress, RunSettings
 from pytest_aksload.redact import redact
@@ -161,6 +161,7 @@ def child_environment(
     env.update(settings.to_env())
     env[protocol.ENV_AUTH_HEADERS] = protocol.encode_auth_headers(headers)
     env["PYTHONUNBUFFERED"] = "1"
+    env.update(lifeline.parent_environment())  # the child dies with this process, even by SIGKILL
     return env
 
 
@@ -237,6 +238,8 @@ def run_load(
         )
         env = child_environment(settings, target.headers(), workdir)
         with open(stderr_path, "wb") as stderr:
+            # Started and waited for in this thread: the child's parent-death signal (lifeline)
+            # fires when the thread that started it ends.
             process = subprocess.Popen(
                 locust_argv(profile, target, html_report),
                 cwd=workdir,
