@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from pytest_aksload.config.extras import SDK_EXTRAS, installed
+from pytest_aksload.config.tolerances import TOLERANCE_FORM, Tolerance, parse_tolerances
 from pytest_aksload.config.units import UnitError, parse_duration
-from pytest_aksload.targets.azure.common import installed
-from pytest_aksload.verdicts.baseline import TOLERANCE_FORM, Tolerance, parse_tolerances
 
 GROUP = "aksload"
 
@@ -307,14 +307,6 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 OPTIONS_BY_NAME: Mapping[str, Option] = {option.name: option for option in OPTIONS}
-
-# The Azure targets need optional SDKs; name the extra instead of failing on an import later.
-SDK_EXTRAS = {
-    "aks_service": ("azureml.core", "azureml"),
-    "aml_endpoint": ("azure.ai.ml", "azureml-v2"),
-    "aks_local": ("azureml_inference_server_http", "local"),
-}
-
 
 @dataclass(frozen=True)
 class Settings:
