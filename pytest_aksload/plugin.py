@@ -8,36 +8,27 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
 from pytest_aksload.config import arrivals
 from pytest_aksload.config.profile import MARKER, MARKER_HELP, LoadProfile, ProfileError, profile_from_marker
 from pytest_aksload.config.settings import NO_TARGET_REASON, Settings, add_options, resolve
-from pytest_aksload.data import criteo
-from pytest_aksload.reports import files as reports
-from pytest_aksload.reports.terminal import (
-    SUMMARY_COLUMNS,
-    ProgressPrinter,
-    failure_kind_lines,
-    format_table,
-    summary_rows,
-)
-from pytest_aksload.run import capacity, extend
-from pytest_aksload.run import load_lock as serialize
 from pytest_aksload.run.interrupts import SigtermAsInterrupt
-from pytest_aksload.run.preflight import PreflightError, preflight
-from pytest_aksload.run.runner import LoadInterrupted, LoadRunError, run_load
-from pytest_aksload.stats.result import LoadResult
 from pytest_aksload.targets.resolve import key_hint, resolve_target
 from pytest_aksload.targets.target import AuthHeaders, Target, TargetError
-from pytest_aksload.verdicts import baseline, decision
-from pytest_aksload.verdicts.diagnosis import failure_lines
+
+# Every pytest session of an environment with the plugin installed imports this module: modules that
+# import pandas, requests, hdrh or filelock load inside the hooks of sessions that use them.
+if TYPE_CHECKING:
+    from pytest_aksload.run import extend
+    from pytest_aksload.run import load_lock as serialize
+    from pytest_aksload.stats.result import LoadResult
 
 settings_key = pytest.StashKey[Settings]()
 profile_key = pytest.StashKey[LoadProfile]()
-result_key = pytest.StashKey[LoadResult]()
+result_key = pytest.StashKey["LoadResult"]()
 verdicts_key = pytest.StashKey["list[SloVerdict]"]()
 baseline_key = pytest.StashKey["dict[str, LoadResult]"]()
 comparisons_key = pytest.StashKey["list[baseline.Comparison]"]()
@@ -56,6 +47,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     config.stash[settings_key] = settings = resolve(config)
     if settings.aks_compare:
+        from pytest_aksload.verdicts import baseline
+
         try:
             config.stash[baseline_key] = baseline.load(settings.aks_compare)
         except baseline.BaselineError as error:
@@ -105,6 +98,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     """Under xdist, mark the test this worker runs, so a load test can tell what ran beside it."""
     if not hasattr(item.config, "workerinput"):
         return (yield)
+    from pytest_aksload.run import load_lock as serialize
+
     with serialize.running(serialize.shared_dir(item.config), item.nodeid):
         return (yield)
 
@@ -141,6 +136,8 @@ def aks_auth_headers(aks_target: Target) -> AuthHeaders:
 @pytest.fixture(scope="session")
 def criteo_sample(request: pytest.FixtureRequest) -> Any:
     """The Criteo rows payloads are drawn from: the shipped sample, or ini criteo_sample_path."""
+    from pytest_aksload.data import criteo
+
     path = _settings(request.config).criteo_sample_path
     try:
         return criteo.load_sample(path)
@@ -151,6 +148,8 @@ def criteo_sample(request: pytest.FixtureRequest) -> Any:
 @pytest.fixture
 def criteo_payload(criteo_sample: Any) -> dict[str, Any]:
     """One request body: the first sample row as the flat JSON object the model expects."""
+    from pytest_aksload.data import criteo
+
     return criteo.payload_from_row(criteo_sample.iloc[0])
 
 
@@ -159,6 +158,8 @@ def aks_payloads(
     request: pytest.FixtureRequest, criteo_sample: Any, criteo_payload: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """The request bodies a load test cycles through: criteo_payload, then more sample rows (marker rows=)."""
+    from pytest_aksload.data import criteo
+
     profile = request.node.stash.get(profile_key, None)
     rows = profile.rows if profile is not None else 1
     return [criteo_payload, *criteo.payloads(criteo_sample.iloc[1:rows])]
@@ -171,6 +172,12 @@ def _aksload_run(request: pytest.FixtureRequest) -> None:
     profile = item.stash.get(profile_key, None)
     if profile is None:
         return
+    from pytest_aksload.reports.terminal import ProgressPrinter
+    from pytest_aksload.run import capacity, extend
+    from pytest_aksload.run.preflight import PreflightError, preflight
+    from pytest_aksload.run.runner import LoadInterrupted, LoadRunError, run_load
+    from pytest_aksload.verdicts import decision
+
     target: Target = request.getfixturevalue("aks_target")
     payloads: list[dict[str, Any]] = request.getfixturevalue("aks_payloads")
     settings = _settings(request.config)
@@ -229,6 +236,8 @@ def _aksload_run(request: pytest.FixtureRequest) -> None:
 
 def _hold_load_slot(request: pytest.FixtureRequest) -> serialize.LoadSlot:
     """Wait until no other load test of the session (any xdist worker) runs; released after the load."""
+    from pytest_aksload.run import load_lock as serialize
+
     slot = serialize.LoadSlot(serialize.shared_dir(request.config))
     try:
         slot.acquire()
@@ -241,6 +250,8 @@ def _hold_load_slot(request: pytest.FixtureRequest) -> serialize.LoadSlot:
 def _locust_html(item: pytest.Item, settings: Settings) -> Path | None:
     if not settings.aks_report:
         return None
+    from pytest_aksload.reports import files as reports
+
     # Absolute: the Locust child runs in a directory of its own.
     directory = Path(settings.aks_report).absolute()
     directory.mkdir(parents=True, exist_ok=True)
@@ -266,6 +277,11 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     outcome = yield
     result = item.stash.get(result_key, None)
     profile = item.stash.get(profile_key, None)
+    if profile is None:
+        return outcome
+    from pytest_aksload.verdicts import decision
+    from pytest_aksload.verdicts.diagnosis import failure_lines
+
     regression = _compare_with_baseline(item, result)
     if result is None or profile is None or not (profile.slos or result.aborted):
         if regression:
@@ -296,6 +312,8 @@ def _compare_with_baseline(item: pytest.Item, result: LoadResult | None) -> str 
     stored = item.config.stash.get(baseline_key, {}).get(item.nodeid)
     if result is None or stored is None:
         return None
+    from pytest_aksload.verdicts import baseline
+
     tolerances = {tolerance.metric: tolerance for tolerance in _settings(item.config).aks_max_regression}
     comparisons = baseline.compare(stored, result, tolerances)
     item.stash[comparisons_key] = comparisons
@@ -310,6 +328,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     setup_broke = call.when == "setup" and report.failed
     if call.when == "call" or setup_broke:
+        from pytest_aksload.reports import files as reports
+
         report.aksload = entry = _summary_entry(item, report, profile)  # type: ignore[attr-defined]
         # --junitxml writes the properties from the teardown report, which copies these.
         item.user_properties.extend(reports.junit_properties(entry))
@@ -318,6 +338,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def _summary_entry(item: pytest.Item, report: pytest.TestReport, profile: LoadProfile) -> dict[str, Any]:
     """A JSON-safe record of one load test (travels from xdist workers to the controller)."""
+    from pytest_aksload.reports import files as reports
+    from pytest_aksload.verdicts import decision
+
     result = item.stash.get(result_key, None)
     verdicts = item.stash.get(verdicts_key, [])
     # No result means the load never ran to the end: a broken target or generator.
@@ -382,6 +405,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return  # the controller writes them, from every worker's records
     settings = _settings(config)
     entries = sorted(_session_entries(config), key=lambda e: e["nodeid"])
+    if not (entries or settings.aks_report):
+        return
+    from pytest_aksload.reports import files as reports
+    from pytest_aksload.verdicts import baseline
+
     if settings.aks_report:
         config.stash[report_page_key] = reports.write_report_dir(settings.aks_report, entries)
     if not entries:
@@ -398,6 +426,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not entries:
         return
     entries.sort(key=lambda e: e["nodeid"])
+    from pytest_aksload.reports import files as reports
+    from pytest_aksload.reports.terminal import SUMMARY_COLUMNS, failure_kind_lines, format_table, summary_rows
+
     terminalreporter.write_sep("=", "aksload load tests")
     for line in format_table(SUMMARY_COLUMNS, summary_rows(entries)) + failure_kind_lines(entries):
         terminalreporter.write_line(line)
