@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_aksload.config.metrics import format_metric_value
 from pytest_aksload.reports.html import render_session_page
 from pytest_aksload.reports.terminal import metric_cells
 from pytest_aksload.stats.result import LoadResult
@@ -133,11 +134,7 @@ def comparison_notes(entries: Iterable[Mapping[str, Any]], quote: str = "") -> l
 
 def _comparison_text(comparison: Mapping[str, Any]) -> str:
     def show(value: float | None) -> str:
-        if value is None:
-            return "n/a"
-        if comparison["metric"] == "failure_rate":
-            return f"{value * 100:.2f}%"
-        return f"{value:.1f}/s" if comparison["metric"] == "rps" else f"{value:.1f}ms"
+        return format_metric_value(comparison["metric"], value)
 
     tolerance = "" if comparison["tolerance"] is None else f", tolerance {comparison['tolerance']}"
     return (
