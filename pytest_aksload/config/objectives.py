@@ -274,4 +274,3 @@ def _threshold_text(slo: Slo) -> str:
 def _error(text: str, problem: str) -> SloError:
     # repr() keeps the message on one line whatever the text contains.
     return SloError(f"slo {text!r}: {problem}")
-

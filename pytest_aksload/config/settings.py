@@ -281,7 +281,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "aks_max_regression",
-        'Fail a test whose metric got significantly worse than its --aks-compare baseline by more than '
+        "Fail a test whose metric got significantly worse than its --aks-compare baseline by more than "
         'the tolerance, e.g. "p95=10%,rps=5%,failure_rate=0.5pp".',
         _tolerances,
         TOLERANCE_FORM + " (latency pQ: % or ms; rps: %; failure_rate: pp)",
@@ -307,6 +307,7 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 OPTIONS_BY_NAME: Mapping[str, Option] = {option.name: option for option in OPTIONS}
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -419,4 +420,3 @@ def _check_combination(settings: Settings) -> None:
             raise pytest.UsageError(
                 f"{OPTIONS_BY_NAME[target].flag} needs the '{extra}' extra: pip install \"pytest-aksload[{extra}]\""
             )
-
