@@ -254,14 +254,15 @@ class _RecordGatherer:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """CI outputs (on the xdist controller, from every worker's records); the session fails when
     --aks-compare compared none of its load tests."""
-    if hasattr(session.config, "workerinput"):
-        return
-    from pytest_aksload.reports.files import write_session_outputs
-    from pytest_aksload.verdicts.baseline import nothing_compared
-
     aksload = _session(session.config)
+    if hasattr(session.config, "workerinput") or not (aksload.records or aksload.settings.aks_report):
+        return  # a session without load tests pays for nothing here
+    from pytest_aksload.reports.files import write_session_outputs
+
     aksload.report_page = write_session_outputs(aksload.settings, aksload.records)
     if aksload.baseline is not None and aksload.measured and not aksload.compared:
+        from pytest_aksload.verdicts.baseline import nothing_compared
+
         aksload.compare_failure = nothing_compared(aksload.settings.aks_compare, aksload.baseline, len(aksload.records))
         if session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED

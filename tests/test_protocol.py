@@ -14,6 +14,7 @@ import pytest
 
 from pytest_aksload import protocol
 from pytest_aksload.child import ChildContext
+from pytest_aksload.config.objectives import parse_slo
 from pytest_aksload.config.profile import DEFAULT_WAIT_S, profile_from_marker
 from pytest_aksload.config.settings import DEFAULT_REQUEST_TIMEOUT_S, Settings
 from pytest_aksload.protocol import Control, Progress, ProtocolError, RunSettings
@@ -21,7 +22,6 @@ from pytest_aksload.run import runner
 from pytest_aksload.stats.histograms import Latencies
 from pytest_aksload.stats.result import LoadResult, ResultFileError
 from pytest_aksload.targets.target import Credential, Target
-from pytest_aksload.verdicts.slo import parse_slo
 
 SECRET = "k3y-" + "f" * 24
 TARGET = Target("https://example.test:8443/score?v=2", "example", "uri", Credential.key(SECRET))

@@ -46,12 +46,12 @@ from locust import events
 
 from pytest_aksload import child, lifeline, protocol
 from pytest_aksload._locust import distributed
+from pytest_aksload.config.objectives import parse_slo
 from pytest_aksload.contracts.validation import failure_kind
 from pytest_aksload.protocol import Progress, ResultFile, RunSettings, Window
 from pytest_aksload.stats import histograms
 from pytest_aksload.stats.histograms import Latencies
 from pytest_aksload.verdicts import abort
-from pytest_aksload.verdicts.slo import parse_slo
 
 logger = logging.getLogger("pytest_aksload.recorder")
 

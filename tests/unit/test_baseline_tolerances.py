@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from synthetic_results import result_from_windows, steady_result
 
-from pytest_aksload.verdicts.baseline import NOISE, OK, REGRESSED, compare, parse_tolerances, regression_message
+from pytest_aksload.config.tolerances import parse_tolerances
+from pytest_aksload.verdicts.baseline import NOISE, OK, REGRESSED, compare, regression_message
 
 TOLERANCES = parse_tolerances("p95=20ms,failure_rate=0.5pp")
 

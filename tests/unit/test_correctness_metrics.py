@@ -10,8 +10,8 @@ import struct
 
 import pytest
 
-from pytest_aksload.stats.correctness import AUC_BINS, DEFAULT_TOLERANCE, CorrectnessTally, Mismatch
 from pytest_aksload.stats.confidence import wilson_interval
+from pytest_aksload.stats.correctness import AUC_BINS, DEFAULT_TOLERANCE, CorrectnessTally, Mismatch
 
 
 def test_mismatches_beyond_the_tolerance_with_examples() -> None:
