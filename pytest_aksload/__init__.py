@@ -1,7 +1,84 @@
 """pytest-aksload: gate a model deployment on load-test SLOs measured with Locust.
 
-This package root must stay import-light: the Locust child process imports parts of it
-(histograms, response validation) and the pytest process must never import locust.
+The public API: import these names from ``pytest_aksload`` (where they live inside the package
+may change). The package root must stay import-light: pytest loads the plugin in every session
+of an environment where it is installed, and the Locust child imports parts of the package, so
+each name is imported on first use (PEP 562), not when the package is.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+# Public name -> the module that defines it.
+_EXPORTS = {
+    "LoadResult": "pytest_aksload.stats.result",
+    "ErrorGroup": "pytest_aksload.stats.result",
+    "Target": "pytest_aksload.targets.target",
+    "AuthHeaders": "pytest_aksload.targets.target",
+    "Slo": "pytest_aksload.config.objectives",
+    "SloError": "pytest_aksload.config.objectives",
+    "parse_slo": "pytest_aksload.config.objectives",
+    "parse_slos": "pytest_aksload.config.objectives",
+    "SloVerdict": "pytest_aksload.verdicts.slo",
+    "SloViolation": "pytest_aksload.verdicts.slo",
+    "PASS": "pytest_aksload.verdicts.slo",
+    "FAIL": "pytest_aksload.verdicts.slo",
+    "INCONCLUSIVE": "pytest_aksload.verdicts.slo",
+    "evaluate": "pytest_aksload.verdicts.slo",
+    "assert_slos": "pytest_aksload.verdicts.slo",
+    "load_sample": "pytest_aksload.data.criteo",
+    "payload_from_row": "pytest_aksload.data.criteo",
+}
+
+__all__ = [  # the keys of _EXPORTS and the version (tests/test_public_api.py checks they agree)
+    "FAIL",
+    "INCONCLUSIVE",
+    "PASS",
+    "AuthHeaders",
+    "ErrorGroup",
+    "LoadResult",
+    "Slo",
+    "SloError",
+    "SloVerdict",
+    "SloViolation",
+    "Target",
+    "__version__",
+    "assert_slos",
+    "evaluate",
+    "load_sample",
+    "parse_slo",
+    "parse_slos",
+    "payload_from_row",
+]
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports on first use
+    from pytest_aksload.config.objectives import Slo, SloError, parse_slo, parse_slos
+    from pytest_aksload.data.criteo import load_sample, payload_from_row
+    from pytest_aksload.stats.result import ErrorGroup, LoadResult
+    from pytest_aksload.targets.target import AuthHeaders, Target
+    from pytest_aksload.verdicts.slo import (
+        FAIL,
+        INCONCLUSIVE,
+        PASS,
+        SloVerdict,
+        SloViolation,
+        assert_slos,
+        evaluate,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pytest_aksload' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

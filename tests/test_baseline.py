@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from loopback_servers import ScoringServer
 
-from pytest_aksload.verdicts.baseline import BASELINE_FORMAT, parse_tolerances
+from pytest_aksload.config.tolerances import parse_tolerances
+from pytest_aksload.verdicts.baseline import BASELINE_FORMAT
 
 # 20..58 ms, uniformly: a latency distribution with a spread, so percentiles mean something.
 DELAYS_S = [0.020 + 0.002 * i for i in range(20)]

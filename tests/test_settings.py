@@ -106,3 +106,34 @@ def test_no_target_skips_target_tests_and_runs_the_rest(pytester: pytest.Pyteste
     result = pytester.runpytest("-rs")
     result.assert_outcomes(passed=1, skipped=2)
     result.stdout.fnmatch_lines(["*no endpoint: pass --aks-service, --aml-endpoint, --aks-scoring-uri or --aks-local*"])
+
+
+@pytest.mark.parametrize(
+    ("args", "extra"),
+    [(["--aks-service", "svc"], "azureml"), (["--aml-endpoint", "ep"], "azureml-v2"), (["--aks-local"], "local")],
+)
+def test_a_target_without_its_sdk_names_the_extra(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, args: list[str], extra: str
+) -> None:
+    from pytest_aksload.config import settings
+
+    monkeypatch.setattr(settings, "installed", lambda module: False)
+    pytester.makepyfile("def test_nothing(): pass")
+    result = pytester.runpytest_inprocess(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    expected = f"{args[0]} needs the '{extra}' extra: pip install \"pytest-aksload[{extra}]\""
+    assert [line for line in result.errlines if line.startswith("ERROR:")] == [f"ERROR: {expected}"]
+
+
+def test_installed_finds_modules_without_importing_them() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pytest_aksload.config.extras import installed; "
+        "assert installed('json') and installed('email.mime.text'); "
+        "assert not installed('surely_not_a_module') and not installed('surely_not_a_module.sub'); "
+        "assert not installed('json.no_such_submodule'); "
+        "assert 'email.mime.text' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from loopback_servers import ScoringServer
 
+from pytest_aksload.config.objectives import parse_slo
 from pytest_aksload.config.profile import LoadProfile, ProfileError, profile_from_marker
 from pytest_aksload.config.settings import Settings
 from pytest_aksload.protocol import RESULT_FORMAT
@@ -30,7 +31,7 @@ from pytest_aksload.stats.steady_state import apply_auto_warmup
 from pytest_aksload.verdicts.abort import AbortWatch
 from pytest_aksload.verdicts.decision import decide
 from pytest_aksload.verdicts.health import generator_issues
-from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE, PASS, evaluate, parse_slo
+from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE, PASS, evaluate
 
 STARTED = 1_700_000_000.0
 KEY = "k3y-VERDICTS-0123456789"

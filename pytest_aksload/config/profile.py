@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aksload.config import arrivals
+from pytest_aksload.config.capacity import CapacitySearch, parse_capacity
+from pytest_aksload.config.objectives import Slo, SloError, parse_slos
 from pytest_aksload.config.settings import Settings
 from pytest_aksload.config.units import UnitError, parse_duration
 from pytest_aksload.protocol import DEFAULT_WAIT_S  # one definition, shared with the child
-from pytest_aksload.run.capacity import CapacitySearch, parse_capacity
-from pytest_aksload.verdicts.slo import Slo, SloError, parse_slos
 
 MARKER = "load_test"
 MARKER_HELP = (
@@ -60,7 +60,7 @@ class LoadProfile:
     # Open model (arrivals.py): requests per second on a schedule; None is Locust's closed model.
     rate: float | None = None
     arrivals: str = "constant"
-    # Capacity search (capacity.py): find the highest rate that meets the SLOs.
+    # Capacity search (run/capacity.py): find the highest rate that meets the SLOs.
     capacity: CapacitySearch | None = None
 
     @property

@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from pytest_aksload.config.extras import SDK_EXTRAS, installed
+from pytest_aksload.config.tolerances import TOLERANCE_FORM, Tolerance, parse_tolerances
 from pytest_aksload.config.units import UnitError, parse_duration
 from pytest_aksload.protocol import DEFAULT_REQUEST_TIMEOUT_S  # one definition, shared with the child
-from pytest_aksload.targets.azure.common import installed
-from pytest_aksload.verdicts.baseline import TOLERANCE_FORM, Tolerance, parse_tolerances
 
 GROUP = "aksload"
 
@@ -281,7 +281,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "aks_max_regression",
-        'Fail a test whose metric got significantly worse than its --aks-compare baseline by more than '
+        "Fail a test whose metric got significantly worse than its --aks-compare baseline by more than "
         'the tolerance, e.g. "p95=10%,rps=5%,failure_rate=0.5pp".',
         _tolerances,
         TOLERANCE_FORM + " (latency pQ: % or ms; rps: %; failure_rate: pp)",
@@ -307,13 +307,6 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 OPTIONS_BY_NAME: Mapping[str, Option] = {option.name: option for option in OPTIONS}
-
-# The Azure targets need optional SDKs; name the extra instead of failing on an import later.
-SDK_EXTRAS = {
-    "aks_service": ("azureml.core", "azureml"),
-    "aml_endpoint": ("azure.ai.ml", "azureml-v2"),
-    "aks_local": ("azureml_inference_server_http", "local"),
-}
 
 
 @dataclass(frozen=True)
@@ -427,4 +420,3 @@ def _check_combination(settings: Settings) -> None:
             raise pytest.UsageError(
                 f"{OPTIONS_BY_NAME[target].flag} needs the '{extra}' extra: pip install \"pytest-aksload[{extra}]\""
             )
-

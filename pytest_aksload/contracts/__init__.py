@@ -4,7 +4,7 @@ Built-ins (`BUILTIN_CONTRACTS`): `azureml` (the default), `mlflow`, `azureml-mlf
 `open-inference`; a user contract is loaded from `module:Name` or `path/to/file.py:Name` by
 `load_contract`. `encode_batches` encodes a run's bodies once; `decode_predictions` is the one
 call that turns a response into predictions (status kinds, count and number checks);
-`correctness` tallies them against expectations. Stdlib only: the Locust child imports this package.
+`pytest_aksload.stats.correctness` tallies them against expectations. Stdlib only: the Locust child imports this package.
 """
 
 from pytest_aksload.contracts.base import Contract, ContractError, dump_json

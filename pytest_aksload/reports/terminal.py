@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from pytest_aksload.config.metrics import format_metric_value
 from pytest_aksload.protocol import Progress
 
 # In CI logs (no TTY) a plain line this often; on a TTY one line rewritten in place.
@@ -155,11 +156,7 @@ def comparison_notes(entries: Iterable[Mapping[str, Any]], quote: str = "") -> l
 
 def comparison_text(comparison: Mapping[str, Any]) -> str:
     def show(value: float | None) -> str:
-        if value is None:
-            return "n/a"
-        if comparison["metric"] == "failure_rate":
-            return f"{value * 100:.2f}%"
-        return f"{value:.1f}/s" if comparison["metric"] == "rps" else f"{value:.1f}ms"
+        return format_metric_value(comparison["metric"], value)
 
     tolerance = "" if comparison["tolerance"] is None else f", tolerance {comparison['tolerance']}"
     return (

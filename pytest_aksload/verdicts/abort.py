@@ -16,8 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pytest_aksload.config.metrics import format_metric_value
+from pytest_aksload.config.objectives import Slo
 from pytest_aksload.stats.result import WindowSpan, latencies_of_windows
-from pytest_aksload.verdicts.slo import PASS, Slo, evaluate, format_value
+from pytest_aksload.verdicts.slo import PASS, evaluate
 
 
 class AbortWatch:
@@ -50,6 +52,7 @@ class AbortWatch:
             (verdict,) = evaluate([bare], measured)
             if verdict.verdict == PASS:
                 end = start + duration
-                reason = f"{rule} held in window {start:g}-{end:g}s (measured {format_value(rule, verdict.measured)})"
+                measured = format_metric_value(rule.metric, verdict.measured)
+                reason = f"{rule} held in window {start:g}-{end:g}s (measured {measured})"
                 return {"rule": str(rule), "reason": reason, "at_s": round(end, 3)}
         return None

@@ -18,73 +18,27 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_aksload.config.metrics import format_metric_value, parse_metric
+from pytest_aksload.config.tolerances import Tolerance
+from pytest_aksload.stats.confidence import DEFAULT_CONFIDENCE
 from pytest_aksload.stats.result import LoadResult, ResultFileError
 
 BASELINE_FORMAT = "pytest-aksload-baseline/1"
-CONFIDENCE = 0.95
 
 # Metrics a baseline compares when no tolerance names them (shown, never failing).
 DEFAULT_METRICS = ("p50", "p95", "p99", "rps", "failure_rate")
 
 OK, NOISE, REGRESSED = "ok", "within noise", "REGRESSED"
 
-_TOLERANCE = re.compile(r"^\s*(?P<metric>[a-z_][a-z0-9_.]*)\s*=\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>%|ms|pp)\s*$")
-TOLERANCE_FORM = 'comma-separated metric=tolerance, e.g. "p95=10%,p99=50ms,rps=5%,failure_rate=0.5pp"'
-
 
 class BaselineError(Exception):
     """A baseline file is missing, unreadable or not a pytest-aksload baseline."""
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """How much a metric may get worse: `relative` fraction, or `absolute` ms / fraction-points."""
-
-    metric: str  # "p95", "rps", "failure_rate"
-    amount: float  # fraction for % (0.10), ms for ms, fraction points for pp (0.005)
-    unit: str  # "%", "ms", "pp"
-
-    def __str__(self) -> str:
-        shown = self.amount * 100 if self.unit in ("%", "pp") else self.amount
-        return f"{'-' if self.metric == 'rps' else '+'}{shown:g}{self.unit}"
-
-
-def parse_tolerances(text: str) -> dict[str, Tolerance]:
-    """`"p95=10%,rps=5%,failure_rate=0.5pp"` -> tolerances by metric; ValueError naming the bad part."""
-    tolerances: dict[str, Tolerance] = {}
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        match = _TOLERANCE.match(part.lower())
-        if match is None:
-            raise ValueError(part.strip())
-        metric, number, unit = match["metric"], float(match["number"]), match["unit"]
-        latency = _quantile(metric) is not None
-        allowed = ("%", "ms") if latency else {"rps": ("%",), "failure_rate": ("pp",)}.get(metric)
-        if allowed is None or unit not in allowed:
-            raise ValueError(part.strip())
-        amount = number if unit == "ms" else number / 100.0
-        tolerances[metric] = Tolerance(metric, amount, unit)
-    if not tolerances:
-        raise ValueError(text)
-    return tolerances
-
-
-def _quantile(metric: str) -> float | None:
-    if not metric.startswith("p"):
-        return None
-    try:
-        q = float(metric[1:])
-    except ValueError:
-        return None
-    return q if 0 < q < 100 else None
 
 
 @dataclass(frozen=True)
@@ -114,10 +68,11 @@ class Comparison:
     def describe(self) -> str:
         """One line: baseline, now, change, tolerance and whether the change is significant."""
         tolerance = "" if self.tolerance is None else f" (tolerance {self.tolerance})"
-        line = f"{self.metric}: baseline {_show(self.metric, self.baseline)}, now {_show(self.metric, self.now)}, "
+        baseline, now = format_metric_value(self.metric, self.baseline), format_metric_value(self.metric, self.now)
+        line = f"{self.metric}: baseline {baseline}, now {now}, "
         line += f"change {self.change}{tolerance}"
         intervals = (
-            f"95% intervals {_show_interval(self.metric, self.baseline_interval)} "
+            f"{DEFAULT_CONFIDENCE:.0%} intervals {_show_interval(self.metric, self.baseline_interval)} "
             f"vs {_show_interval(self.metric, self.now_interval)}"
         )
         if self.status == REGRESSED:
@@ -189,30 +144,18 @@ def _beyond_tolerance(
 
 
 def _estimate(metric: str, result: LoadResult) -> tuple[float, tuple[float, float]]:
-    """Point estimate and 95 % interval of `metric` over the measured (post-warm-up) part of `result`."""
+    """Point estimate and confidence interval of `metric` over the measured (post-warm-up) part of `result`."""
     if metric in ("rps", "failure_rate"):
         value = result.rps if metric == "rps" else result.failure_rate
     else:
-        q = _quantile(metric)
+        q = parse_metric(metric).quantile
         assert q is not None, metric  # parse_tolerances admits nothing else
         value = result.percentile(q)
-    return value, result.ci(metric, CONFIDENCE)
-
-
-def _show(metric: str, value: float) -> str:
-    if math.isnan(value):
-        return "n/a"
-    if math.isinf(value):
-        return "unbounded"
-    if metric == "rps":
-        return f"{value:.1f}/s"
-    if metric == "failure_rate":
-        return f"{value * 100:.2f}%"
-    return f"{value:.1f}ms"
+    return value, result.ci(metric, DEFAULT_CONFIDENCE)
 
 
 def _show_interval(metric: str, interval: tuple[float, float]) -> str:
-    return f"{_show(metric, interval[0])}..{_show(metric, interval[1])}"
+    return f"{format_metric_value(metric, interval[0])}..{format_metric_value(metric, interval[1])}"
 
 
 def _json(value: float) -> float | None:

@@ -12,8 +12,8 @@ from azure_fakes import requires_sdk
 
 requires_sdk("azureml.core")
 
+from pytest_aksload.config.extras import installed  # noqa: E402
 from pytest_aksload.targets.azure import v1 as azure_v1  # noqa: E402
-from pytest_aksload.targets.azure.common import installed  # noqa: E402
 from pytest_aksload.targets.azure.v1 import SP_ENV_VARS, interactive_allowed, resolve_aks_service  # noqa: E402
 from pytest_aksload.targets.target import TargetError  # noqa: E402
 

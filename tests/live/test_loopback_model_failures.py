@@ -12,7 +12,7 @@ import pytest
 from servers.loopback_models import LoopbackModel, score
 
 from pytest_aksload.contracts import ContractError, check_routing, decode_predictions, load_contract
-from pytest_aksload.contracts.correctness import CorrectnessTally
+from pytest_aksload.stats.correctness import CorrectnessTally
 
 ROWS = [{"int00": i, "cat00": f"{i:08x}", "x": None if i % 3 else 0.5} for i in range(12)]
 EXPECTED = [score(row) for row in ROWS]

@@ -20,7 +20,7 @@ pytest.importorskip("lightgbm", reason="lightgbm is not installed here")
 from servers.mlflow_server import ServedModel, mlflow_server, train_booster  # noqa: E402
 
 from pytest_aksload.contracts import ContractError, decode_predictions, load_contract  # noqa: E402
-from pytest_aksload.contracts.correctness import CorrectnessTally  # noqa: E402
+from pytest_aksload.stats.correctness import CorrectnessTally  # noqa: E402
 from pytest_aksload.data.criteo import INT_COLUMNS, load_sample  # noqa: E402
 from pytest_aksload.data.sample import load_rows, split_sample  # noqa: E402
 

@@ -10,7 +10,7 @@ import struct
 
 import pytest
 
-from pytest_aksload.contracts.correctness import AUC_BINS, DEFAULT_TOLERANCE, CorrectnessTally, Mismatch
+from pytest_aksload.stats.correctness import AUC_BINS, DEFAULT_TOLERANCE, CorrectnessTally, Mismatch
 from pytest_aksload.stats.confidence import wilson_interval
 
 

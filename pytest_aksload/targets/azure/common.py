@@ -5,7 +5,6 @@ config file, and turning SDK errors into one line a user can act on and nobody c
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -40,15 +39,6 @@ def import_sdk(module: str, *, extra: str, option: str) -> ModuleType:
         # than claim it is missing.
         detail = one_line(str(exc))
         raise TargetError(f"{option}: {module} is installed but fails to import ({detail}); {install}") from None
-
-
-def installed(module: str) -> bool:
-    """Whether `module` can be imported, without importing it (find_spec raises ImportError when a
-    parent is absent, ValueError when a loaded module has no spec)."""
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def workspace_config(path: str | None) -> str | None:

@@ -24,6 +24,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from pytest_aksload.config.extras import installed
 from pytest_aksload.targets.azure import common as _azure
 from pytest_aksload.targets.target import Credential, Target, TargetError
 
@@ -116,7 +117,7 @@ def _authentication(interactive: bool | None) -> AbstractAuthentication:
             detail = _azure.one_line(_azure.sdk_message(exc))
             raise TargetError(f"{OPTION}: interactive Azure sign-in failed: {detail}") from None
         source = "your interactive Azure sign-in"
-    elif _azure.installed("azure.cli.core"):
+    elif installed("azure.cli.core"):
         try:
             auth = AzureCliAuthentication()
         except Exception as exc:  # e.g. an azure-cli older than the SDK supports

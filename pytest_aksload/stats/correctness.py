@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
 
+from pytest_aksload.stats.confidence import DEFAULT_CONFIDENCE, wilson_interval
+
 DEFAULT_TOLERANCE = 1e-6
 AUC_BINS = 4096
 MAX_EXAMPLES = 5
@@ -197,8 +199,6 @@ class CorrectnessTally:
 
     def mismatch_rate_interval(self, confidence: float | None = None) -> tuple[float, float]:
         """Wilson interval of `mismatch_rate`; (0, 1) when no row was checked."""
-        from pytest_aksload.stats.confidence import DEFAULT_CONFIDENCE, wilson_interval  # hdrh: pytest side only
-
         return wilson_interval(self.mismatches, self.checked, DEFAULT_CONFIDENCE if confidence is None else confidence)
 
     def auc_interval(self, confidence: float | None = None, distinct_rows: int | None = None) -> tuple[float, float]:
@@ -272,8 +272,6 @@ def _independent_share(observations: int, distinct_rows: int | None) -> float:
 
 
 def _z(confidence: float | None) -> float:
-    from pytest_aksload.stats.confidence import DEFAULT_CONFIDENCE  # hdrh: pytest side only
-
     level = DEFAULT_CONFIDENCE if confidence is None else confidence
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
         raise ValueError(f"confidence must be a fraction between 0 and 1 (e.g. 0.95), not {confidence!r}")

@@ -1,0 +1,276 @@
+"""Service-level objectives as users write them: the grammar, read once at collection time.
+
+The marker's ``slo=`` and ``abort_on=``, assertions in test bodies and every report read
+objectives through this module, so an objective means the same thing everywhere it appears;
+verdicts/slo.py judges them against a result.
+
+Grammar (whitespace- and case-insensitive)::
+
+    objective := metric op number [unit] [over D windows]
+    metric    := pQ            0 < Q <= 100, e.g. p50, p95, p99.9 (p100 is max)
+               | mean | max                         latency metrics
+               | failure_rate | rps | requests
+    op        := <  |  <=  |  >  |  >=
+    number    := digits with an optional decimal fraction (no sign, no exponent)
+    unit      := ms | s        latency metrics: required (a bare 300 could be ms or s)
+               | % | none      failure_rate: percent, or a bare fraction 0..1
+               | none | rps | /s    rps
+               | none          requests: a whole number
+
+Thresholds are held in canonical units: latency in ms, failure_rate as a fraction 0..1,
+rps per second, requests as a count.
+
+Windowed objectives (``objective over D windows``, D a duration such as ``10s`` or ``1m``) must
+hold in EVERY consecutive window of D seconds of the measured run, not just on average: a
+service that fails everything for its last 5 s can keep a 25 s run under 25 % failures, but not
+its last 10 s window. ``requests`` has no windowed form (use ``rps``).
+
+Plain stdlib only: no pytest, locust or pandas (see DESIGN.md, hard rule 1).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from pytest_aksload.config.metrics import FAILURE_RATE, LATENCY, REQUESTS, RPS, VALID_METRICS, MetricError, parse_metric
+from pytest_aksload.config.units import (
+    NUMBER,
+    UnitError,
+    exact_float,
+    exact_fraction,
+    format_duration,
+    parse_duration,
+    plain_number,
+)
+
+__all__ = ["OPERATORS", "Slo", "SloError", "SloSpec", "parse_slo", "parse_slos"]
+
+OPERATORS = ("<", "<=", ">", ">=")
+_UPPER_BOUNDS = ("<", "<=")  # objectives that cap a value; the others set a floor
+
+# Lower-case unit -> factor to canonical units. Latency has no "" entry on purpose:
+# durations elsewhere default to seconds, latencies are read in ms; a bare number is ambiguous.
+_UNITS: dict[str, dict[str, int | Fraction]] = {
+    LATENCY: {"ms": 1, "s": 1000},
+    FAILURE_RATE: {"%": Fraction(1, 100), "": 1},
+    RPS: {"": 1, "rps": 1, "/s": 1},
+    REQUESTS: {"": 1},
+}
+_UNIT_HINT = {
+    LATENCY: "latency metrics take ms or s (e.g. 'p95 < 300ms')",
+    FAILURE_RATE: "failure_rate takes % or a bare fraction 0..1 (e.g. 'failure_rate < 1%')",
+    RPS: "rps takes a plain number of requests per second (e.g. 'rps >= 100')",
+    REQUESTS: "requests takes a plain whole number (e.g. 'requests >= 1000')",
+}
+# A dict value without an operator gets the usual direction: latency and errors are
+# ceilings, throughput and volume are floors.
+_DEFAULT_OP = {LATENCY: "<", FAILURE_RATE: "<", RPS: ">=", REQUESTS: ">="}
+_VALID_OPERATORS = " ".join(OPERATORS)
+
+
+# Deliberately lenient: every non-empty string matches, and each part is then validated on
+# its own so the error can name the part that is wrong. The trailing "over ..." group holds
+# the window of a windowed objective ("p95 < 300ms over 10s windows").
+_SHAPE = re.compile(
+    rf"""
+    (?P<metric>[^\s<>=!]*)\s*
+    (?P<op>[<>=!]*)\s*
+    (?P<value>(?P<sign>[+-]?)(?P<number>{NUMBER})?\s*(?P<unit>.*?))\s*
+    (?:(?<=\s)over\b(?P<window>.*))?   # a lookbehind, as the \s* runs above have taken the space
+    """,
+    re.VERBOSE | re.DOTALL | re.IGNORECASE | re.ASCII,
+)
+_WINDOW_RE = re.compile(r"\s*(?P<duration>.*?)\s*windows?\s*", re.DOTALL | re.IGNORECASE | re.ASCII)
+_WINDOW_HINT = "write the window like 'over 10s windows' (a duration: 10s, 1m, 500ms)"
+
+
+class SloError(ValueError):
+    """An objective could not be read. The message is one line naming the bad part."""
+
+
+@dataclass(frozen=True)
+class Slo:
+    """One objective, e.g. ``p95 < 300ms``. ``text`` is what the user wrote and is not
+    part of equality: ``"p95<300ms"`` and ``"P95 < 0.3s"`` are the same objective."""
+
+    text: str = field(compare=False)
+    metric: str  # canonical: "p95", "p99.9", "mean", "max", "failure_rate", "rps", "requests"
+    op: str
+    threshold: float  # canonical units: ms, fraction 0..1, per second, count
+    quantile: float | None = None  # set for pQ metrics only
+    window_s: float | None = None  # set for windowed objectives ("... over 10s windows")
+
+    @property
+    def kind(self) -> str:
+        """``"latency"``, ``"failure_rate"``, ``"rps"`` or ``"requests"``."""
+        return parse_metric(self.metric).kind
+
+    @property
+    def caps(self) -> bool:
+        """True when the objective caps the value (``<``, ``<=``); otherwise it sets a floor."""
+        return self.op in _UPPER_BOUNDS
+
+    def margin(self, value: float) -> float:
+        """Headroom of ``value`` against the threshold: positive inside, negative beyond it."""
+        return self.threshold - value if self.caps else value - self.threshold
+
+    @property
+    def objective(self) -> str:
+        """The right-hand side as shown to people, e.g. ``"< 300ms"``, ``">= 100/s"``."""
+        suffix = "/s" if self.kind == RPS else ""
+        return f"{self.op} {_threshold_text(self)}{suffix}"
+
+    def __str__(self) -> str:
+        window = f" over {format_duration(self.window_s)} windows" if self.window_s is not None else ""
+        return f"{self.metric} {self.op} {_threshold_text(self)}{window}"
+
+
+# Everything the marker's slo= may be; parse_slos() turns any of it into a list of Slo.
+SloSpec = None | str | Slo | Sequence[str | Slo] | Mapping[str, str | float]
+
+
+def parse_slo(text: str) -> Slo:
+    """Read one objective such as ``"p95 < 300ms"``; raise ``SloError`` naming the bad part."""
+    if not isinstance(text, str):
+        raise SloError(f"slo must be a string like 'p95 < 300ms', got {type(text).__name__} {text!r}")
+    stripped = text.strip()
+    if not stripped:
+        raise _error(text, "empty objective; write it like 'p95 < 300ms'")
+    shape = _SHAPE.fullmatch(stripped)
+    assert shape is not None  # the pattern matches any non-empty string
+    if not shape["metric"]:
+        raise _error(text, f"missing metric; valid metrics: {VALID_METRICS}")
+    try:
+        metric = parse_metric(shape["metric"])
+    except MetricError as error:
+        raise _error(text, str(error)) from None
+    kind = metric.kind
+
+    op = shape["op"]
+    if not op:
+        raise _error(text, f"missing operator after {shape['metric']!r}; use one of {_VALID_OPERATORS}")
+    if op not in OPERATORS:
+        raise _error(text, f"unknown operator {op!r}; use one of {_VALID_OPERATORS}")
+
+    number, unit = shape["number"], shape["unit"]
+    if number is None:
+        problem = f"expected a number, got {shape['value']!r}" if shape["value"] else f"missing value after {op!r}"
+        raise _error(text, f"{problem}; {_UNIT_HINT[kind]}")
+    if shape["sign"] == "-":
+        raise _error(text, f"threshold must not be negative; {_UNIT_HINT[kind]}")
+    factor = _UNITS[kind].get(unit.lower())
+    if factor is None:
+        problem = f"unknown unit {unit!r}" if unit else "missing unit"
+        raise _error(text, f"{problem}; {_UNIT_HINT[kind]}")
+    try:
+        threshold = exact_float(number, factor)
+        whole = exact_fraction(number).denominator == 1
+    except OverflowError:
+        raise _error(text, f"value {number!r} is too large") from None
+
+    if kind == FAILURE_RATE and threshold > 1:
+        problem = (
+            f"a bare failure_rate is a fraction 0..1; for a percentage write {number}%"
+            if not unit
+            else "failure_rate cannot exceed 100%"
+        )
+        raise _error(text, problem)
+    if kind == REQUESTS and not whole:
+        raise _error(text, f"requests must be a whole number, got {number!r}")
+    window_s = None if shape["window"] is None else _parse_window(shape["window"], kind, text)
+    return Slo(text=text, metric=metric.name, op=op, threshold=threshold, quantile=metric.quantile, window_s=window_s)
+
+
+def _parse_window(text_after_over: str, kind: str, text: str) -> float:
+    if kind == REQUESTS:
+        raise _error(
+            text, "requests has no windowed form; bound throughput per window with 'rps >= N over 10s windows'"
+        )
+    match = _WINDOW_RE.fullmatch(text_after_over)
+    if match is None or not match["duration"]:
+        raise _error(text, _WINDOW_HINT)
+    try:
+        return parse_duration(match["duration"], what="window")
+    except UnitError as error:
+        raise _error(text, f"{error}; {_WINDOW_HINT}") from None
+
+
+def parse_slos(value: SloSpec) -> list[Slo]:
+    """Objectives from the marker's ``slo=``: None, a string, a list/tuple of strings, or a dict.
+
+    Dict form: ``{"p95": "300ms", "failure_rate": "1%", "rps": "> 50"}``. A value without an
+    operator means ``<`` for latency and failure_rate and ``>=`` for rps and requests. A
+    number value is read like the same number written bare in a string: a fraction for
+    failure_rate, per second for rps, a count for requests; latency needs a string with a
+    unit (``{"p95": 300}`` is an error, as ``"p95 < 300"`` is). ``Slo`` objects pass through.
+    """
+    if value is None:
+        return []
+    if isinstance(value, Slo):
+        return [value]
+    if isinstance(value, str):
+        return [parse_slo(value)]
+    if isinstance(value, (list, tuple)):
+        return [_parse_item(item) for item in value]
+    if isinstance(value, Mapping):
+        return [_parse_entry(key, item) for key, item in value.items()]
+    raise SloError(
+        "slo must be a string, a list of strings or a dict like {'p95': '300ms'}, "
+        f"got {type(value).__name__} {value!r}"
+    )
+
+
+def _parse_item(item: object) -> Slo:
+    if isinstance(item, Slo):
+        return item
+    if isinstance(item, str):
+        return parse_slo(item)
+    raise SloError(f"each slo in a list must be a string like 'p95 < 300ms', got {type(item).__name__} {item!r}")
+
+
+def _parse_entry(key: object, value: object) -> Slo:
+    if not isinstance(key, str):
+        raise SloError(f"slo dict keys must be metric names like 'p95', got {type(key).__name__} {key!r}")
+    if isinstance(value, str):
+        body = value.strip()
+        if body and body[0] in "<>=!":
+            return parse_slo(f"{key} {body}")
+        return parse_slo(f"{key} {_default_op(key)} {body}")
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise SloError(f"slo {{{key!r}: {value!r}}}: the threshold must be a finite number")
+        return parse_slo(f"{key} {_default_op(key)} {plain_number(number)}")
+    raise SloError(
+        f"slo {{{key!r}: {value!r}}}: the value must be a string like '300ms' or '< 300ms', "
+        f"or a number, got {type(value).__name__}"
+    )
+
+
+def _default_op(key: str) -> str:
+    try:
+        return _DEFAULT_OP[parse_metric(key.strip()).kind]
+    except MetricError:
+        return "<"  # unknown metric: parse_slo reports it with the full text
+
+
+def _threshold_text(slo: Slo) -> str:
+    """Threshold in the form ``str(slo)`` uses; always reads back to the same float."""
+    if slo.kind == LATENCY:
+        return plain_number(slo.threshold, -3) + "s" if slo.threshold >= 1000 else plain_number(slo.threshold) + "ms"
+    if slo.kind == FAILURE_RATE:
+        return plain_number(slo.threshold, 2) + "%"
+    return plain_number(slo.threshold)
+
+
+def _error(text: str, problem: str) -> SloError:
+    # repr() keeps the message on one line whatever the text contains.
+    return SloError(f"slo {text!r}: {problem}")
