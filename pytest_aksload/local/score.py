@@ -1,7 +1,8 @@
 """Azure ML entry script of the embedded local service: a Criteo LightGBM model behind key auth.
 
-It is written the way a user would deploy one (``init()`` / ``run()`` for azmlinfsrv) and does
-not import pytest_aksload, but it does two things many real scripts get wrong:
+It is written the way a user would deploy one (``init()`` / ``run()`` for azmlinfsrv; the model
+and its feature preparation live in ``shipped_model.py``, which ``--aks-local``'s expected
+predictions share), and it does two things many real scripts get wrong:
 
 - it uses ``@rawhttp`` so that it can answer with real HTTP statuses: 401 without the key, 405
   for anything but POST, 400 naming the problem for a bad body, never a 200 carrying an error
@@ -19,52 +20,29 @@ from __future__ import annotations
 
 import hmac
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
 
-import lightgbm as lgb
-import numpy as np
 from azureml_inference_server_http.api.aml_request import rawhttp
 from azureml_inference_server_http.api.aml_response import AMLResponse
 
+from pytest_aksload.local.shipped_model import RowError, ShippedModel, json_type
+
 KEY_ENV = "AKSLOAD_LOCAL_KEY"
-MODEL_FILE = "model.txt"
-FEATURES_FILE = "features.json"
-MAX_NAMED_COLUMNS = 5
 
-_booster: lgb.Booster | None = None
+_model: ShippedModel | None = None
 _key = b""
-_int_columns: list[str] = []
-_cat_columns: list[str] = []
-# Per categorical column, value -> the integer code LightGBM was trained with (its position in
-# the training vocabulary); anything else is missing, exactly as pandas `category` would do.
-_cat_codes: list[dict[str, int]] = []
-
-
-class BadRequest(ValueError):
-    """The request body cannot be scored; the message says why in one line."""
 
 
 def init() -> None:
-    global _booster, _key, _int_columns, _cat_columns, _cat_codes
+    global _model, _key
     # Popped so nothing else in this worker (user code, a debugger dump of os.environ) sees it.
     key = os.environ.pop(KEY_ENV, "")
     if not key:
         raise RuntimeError(f"environment variable {KEY_ENV} is not set; refusing to serve without key auth")
     _key = key.encode("utf-8")
-
-    model_dir = Path(os.environ["AZUREML_MODEL_DIR"])
-    spec = json.loads((model_dir / FEATURES_FILE).read_text(encoding="utf-8"))
-    _int_columns, _cat_columns = list(spec["int_columns"]), list(spec["cat_columns"])
-    _booster = lgb.Booster(model_file=str(model_dir / MODEL_FILE))
-    if _booster.feature_name() != _int_columns + _cat_columns:
-        raise RuntimeError(f"{MODEL_FILE} and {FEATURES_FILE} in {model_dir} disagree on the feature columns")
-    vocabularies = _booster.pandas_categorical or []
-    if len(vocabularies) != len(_cat_columns):
-        raise RuntimeError(f"{MODEL_FILE} in {model_dir} has no vocabulary for every categorical column")
-    _cat_codes = [{value: code for code, value in enumerate(vocab)} for vocab in vocabularies]
+    _model = ShippedModel(Path(os.environ["AZUREML_MODEL_DIR"]))
 
 
 @rawhttp
@@ -85,16 +63,13 @@ def run(request: Any) -> AMLResponse:
         return _error(400, f"request body is not valid JSON: {exc}")
     except RecursionError:
         return _error(400, "request body is nested too deeply")
+    assert _model is not None
     try:
         rows, single = _rows(document)
-        matrix = _matrix(rows)
-    except BadRequest as exc:
+        probabilities = _model.predict(rows)
+    except RowError as exc:
         return _error(400, str(exc))
-    assert _booster is not None
-    # One thread per request: concurrency comes from server workers, and OpenMP thread start-up
-    # would dominate a one-row prediction.
-    probabilities = _booster.predict(matrix, num_threads=1)
-    result: float | list[float] = float(probabilities[0]) if single else [float(p) for p in probabilities]
+    result: float | list[float] = probabilities[0] if single else probabilities
     return AMLResponse({"result": result}, 200, json_str=True)
 
 
@@ -115,86 +90,16 @@ def _rows(document: Any) -> tuple[list[Any], bool]:
     if isinstance(document, dict) and "data" in document:
         rows = document["data"]
         if not isinstance(rows, list):
-            raise BadRequest(f"'data' must be a list of row objects, got {_json_type(rows)}")
+            raise RowError(f"'data' must be a list of row objects, got {json_type(rows)}")
         single = False
     elif isinstance(document, dict):
         rows, single = [document], True
     elif isinstance(document, list):
         rows, single = document, False
     else:
-        raise BadRequest(
-            f'expected a JSON object (one row), a list of rows or {{"data": [rows]}}, got {_json_type(document)}'
+        raise RowError(
+            f'expected a JSON object (one row), a list of rows or {{"data": [rows]}}, got {json_type(document)}'
         )
     if not rows:
-        raise BadRequest("no rows to score: the list is empty")
+        raise RowError("no rows to score: the list is empty")
     return rows, single
-
-
-def _matrix(rows: list[Any]) -> np.ndarray:
-    """Rows as the float matrix the booster takes: ints as numbers, categoricals as their codes.
-
-    NaN marks a missing value, including a category outside the training vocabulary.
-    """
-    n_int = len(_int_columns)
-    matrix = np.full((len(rows), n_int + len(_cat_columns)), np.nan)
-    for i, row in enumerate(rows):
-        where = f"row {i}: " if len(rows) > 1 else ""
-        if not isinstance(row, dict):
-            raise BadRequest(f"{where}expected an object mapping feature names to values, got {_json_type(row)}")
-        _check_columns(row, where)
-        for j, name in enumerate(_int_columns):
-            matrix[i, j] = _number(row[name], name, where)
-        for j, name in enumerate(_cat_columns):
-            value = row[name]
-            if value is None:
-                continue
-            if not isinstance(value, str):
-                raise BadRequest(f"{where}{name} must be a string or null, got {_json_type(value)} {_preview(value)}")
-            code = _cat_codes[j].get(value)
-            if code is not None:
-                matrix[i, n_int + j] = code
-    return matrix
-
-
-def _check_columns(row: dict[str, Any], where: str) -> None:
-    missing = [name for name in _int_columns + _cat_columns if name not in row]
-    if missing:
-        named = ", ".join(missing[:MAX_NAMED_COLUMNS])
-        more = f" and {len(missing) - MAX_NAMED_COLUMNS} more" if len(missing) > MAX_NAMED_COLUMNS else ""
-        raise BadRequest(f"{where}missing feature columns: {named}{more} (send null for a missing value)")
-
-
-def _number(value: Any, name: str, where: str) -> float:
-    if value is None:
-        return math.nan
-    # bool is an int subclass in Python, but true/false is not a count.
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise BadRequest(f"{where}{name} must be a number or null, got {_json_type(value)} {_preview(value)}")
-    try:
-        number = float(value)
-    except OverflowError:
-        raise BadRequest(f"{where}{name} is too large: {_preview(value)}") from None
-    if math.isinf(number):
-        raise BadRequest(f"{where}{name} must be finite, got {_preview(value)}")
-    return number  # NaN (Python's json accepts it) simply means missing
-
-
-def _preview(value: Any, limit: int = 40) -> str:
-    text = json.dumps(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__

@@ -11,7 +11,7 @@ Files written:
   booster also stores each column's training vocabulary (``pandas_categorical``); a value outside
   it scores as missing.
 - ``features.json``: the feature columns in model order, split into integer and categorical, so
-  ``score.py`` can validate requests without importing this package, and the sample's digest.
+  the service (``shipped_model.py``) can validate requests without pandas, and the sample's digest.
 """
 
 from __future__ import annotations
