@@ -1,13 +1,16 @@
 """What a custom locustfile uses to run under pytest-aksload (inside the Locust child process).
 
-pytest-aksload starts Locust in a child process and hands it the endpoint, the credential and
-the request bodies through environment variables (never argv or files: the key is a secret;
-the wire is defined in `pytest_aksload.protocol`). A custom locustfile
+pytest-aksload starts Locust in a child process and hands it the endpoint, the credential, the
+sample rows and the test's contract through environment variables (never argv or files: the key
+is a secret; the wire is defined in `pytest_aksload.protocol`). A custom locustfile
 (`@pytest.mark.load_test(locustfile="...")`) reads them through this module, so it needs no
-knowledge of that protocol, and validates responses with the same rules as the default user, so
-an HTTP 200 carrying an error string still counts as a failure: in a task, post `sample_rows()`
-to `scoring_path()` with `headers=auth_headers()` and `catch_response=True`, and pass the
-response to `check_response`. Locust's FastHttpUser skips certificate checks by default; a gate
+knowledge of that protocol, and checks responses with the test's contract like the default user,
+so an HTTP 200 carrying an error string still counts as a failure and every prediction is
+compared with its row's expected value: in a task, take `batch = next_batch()`, post
+`batch.body` to `scoring_path()` with `headers=request_headers()` and `catch_response=True`, and
+pass the response to `check_response(response, rows=batch.rows)`. (`check_response(response)`
+without `rows` checks the answer's form only: it cannot know which rows were sent.) Locust's
+FastHttpUser skips certificate checks by default; a gate
 must not send its key to an endpoint pre-flight would have refused, so a user verifies TLS with
 `insecure = False` and `ssl_context_factory = staticmethod(child.ssl_context_factory)`. A
 complete user is examples/locustfiles/batch_user.py.
@@ -20,45 +23,61 @@ imports gevent when a user calls it).
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from pytest_aksload import protocol
-from pytest_aksload.contracts.validation import check_score_response, describe_exception
-from pytest_aksload.protocol import RunSettings
+from pytest_aksload.contracts import (
+    BUILTIN_CONTRACTS,
+    Contract,
+    ContractError,
+    EncodedBatch,
+    check_routing,
+    decode_predictions,
+    encode_batches,
+    load_contract,
+)
+from pytest_aksload.contracts.failures import describe_exception
+from pytest_aksload.protocol import RunSettings, SampleRows
 from pytest_aksload.redact import SECRETS, Redactor
 
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 
-# A run cycles through a few hundred rows, so a model answers with few distinct bodies; the
-# validator is a pure function of (status, body), and remembering its verdicts saves ~2 µs of
-# JSON parsing per request (a few % of the load generator's throughput). Bounded: short bodies only.
+# A run cycles through a few hundred bodies, so a model answers with few distinct bodies; a
+# built-in contract's decoding of a 200 is a pure function of the body, and remembering it saves
+# the JSON parsing per request (a few % of the load generator's throughput). Bounded.
 _MEMO_MAX_ENTRIES = 4096
-_MEMO_MAX_BODY = 512
+_MEMO_MAX_BODY = 4096
+
+PREDICTIONS_KEY = "aksload_predictions"
+"""Request context key: `(row indices, predictions)` of a checked answer, read by the recorder."""
+FAILURE_KIND_KEY = "aksload_failure_kind"
+"""Request context key: the failure kind the contract gave a refused answer (e.g. `routing`)."""
 
 
 class ChildContext:
-    """The run as this child process sees it: settings, request bodies, current auth headers."""
+    """The run as this child process sees it: settings, sample, contract, current auth headers."""
 
     def __init__(
         self,
         settings: RunSettings,
         headers: Mapping[str, str],
-        rows: list[dict[str, Any]] | None = None,
+        sample: SampleRows | list[dict[str, Any]] | None = None,
         redactor: Redactor = SECRETS,
     ) -> None:
         self.settings = settings
         self._redactor = redactor
         self._headers: dict[str, str] = {}
         self._json_request_headers: dict[str, str] = {}
+        self._request_headers: dict[str, str] = {}
+        self._sample = SampleRows(sample) if isinstance(sample, list) else sample
+        self._verdicts: dict[bytes, list[float] | ContractError] = {}
+        self._next_batch = 0
         self.replace_auth_headers(headers)
-        self._rows = rows
-        self._verdicts: dict[tuple[int, bytes], str | None] = {}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ChildContext:
@@ -100,22 +119,50 @@ class ChildContext:
         """The PEM file of CAs the run trusts for https (--aks-ca-bundle), or None for the system's."""
         return self.settings.ca_bundle
 
-    def sample_rows(self) -> list[dict[str, Any]]:
-        """The request bodies (one JSON object each) the test was given, loaded once."""
-        if self._rows is None:
+    @property
+    def sample(self) -> SampleRows:
+        """The sample rows the test was given, with their expected predictions and labels (loaded once)."""
+        if self._sample is None:
             path = self.settings.rows_file
             if not path:
                 raise RuntimeError(
                     f"{protocol.ENV_ROWS_FILE} is not set: this locustfile must run under pytest-aksload"
                 )
             try:
-                rows = json.loads(Path(path).read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise RuntimeError(f"cannot read request bodies from {path}: {exc}") from None
-            if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
-                raise RuntimeError(f"{path} must hold a non-empty JSON list of objects (request bodies)")
-            self._rows = rows
-        return self._rows
+                self._sample = protocol.decode_rows_file(Path(path).read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise RuntimeError(f"cannot read the sample rows from {path}: {exc}") from None
+            except protocol.ProtocolError as exc:
+                raise RuntimeError(f"{path}: {exc}") from None
+        return self._sample
+
+    def sample_rows(self) -> list[dict[str, Any]]:
+        """The raw sample rows (one JSON object each) the test was given."""
+        return self.sample.rows
+
+    @cached_property
+    def contract(self) -> Contract:
+        """The test's contract (marker `contract=`, `--aks-contract`), loaded once."""
+        try:
+            return load_contract(self.settings.contract)
+        except ContractError as exc:
+            raise RuntimeError(str(exc)) from None
+
+    @cached_property
+    def batches(self) -> list[EncodedBatch]:
+        """Every sample row in bodies of `batch` rows, encoded once with the contract."""
+        return encode_batches(self.contract, self.sample.rows, self.settings.batch)
+
+    def next_batch(self) -> EncodedBatch:
+        """The next body to post (`.body`) and the sample rows it carries (`.rows`), in turn."""
+        batches = self.batches
+        batch = batches[self._next_batch % len(batches)]
+        self._next_batch += 1
+        return batch
+
+    def request_headers(self) -> dict[str, str]:
+        """The contract's content type plus the current auth headers (shared: do not mutate)."""
+        return self._request_headers
 
     def auth_headers(self) -> dict[str, str]:
         """The headers that authorise a request now (a copy; refreshed tokens included)."""
@@ -136,40 +183,67 @@ class ChildContext:
         self._redactor.remember_headers(checked)
         self._headers = checked
         self._json_request_headers = {**_JSON_HEADERS, **checked}
+        content_type = self.contract.content_type if self.settings.configured else "application/json"
+        self._request_headers = {"Content-Type": content_type, "Accept": "application/json", **checked}
 
-    def check_response(self, response: Any) -> None:
-        """Mark a Locust `catch_response=True` response as success or failure.
+    def check_response(self, response: Any, rows: Sequence[int] | None = None) -> list[float] | None:
+        """Mark a Locust `catch_response=True` response as success or failure; return its predictions.
 
         Transport errors are passed on as the exception itself (so they are grouped as
-        `connection`/`timeout`); anything else goes through `validation.check_score_response`
-        and fails with its reason. Credential values are masked in every reason.
+        `connection`/`timeout`); an answer goes through the contract (`decode_predictions`: one
+        finite prediction per row sent, statuses as their failure kinds) and, with
+        `--aml-deployment`, the routing check. `rows`: the sample rows the request carried
+        (`EncodedBatch.rows`); their predictions are then compared with the expected ones by the
+        recorder. Credential values are masked in every reason.
         """
         error = getattr(response, "error", None)
         status = getattr(response, "status_code", 0) or 0
         if not status and isinstance(error, BaseException):
             response.failure(error)
-            return
+            return None
         try:
             body = response.content
         except Exception as exc:  # the body read itself failed (e.g. timed out after the headers)
             response.failure(exc)
-            return
-        reason = self._verdict(status, body)
-        if reason is None:
-            response.success()
-        else:
-            response.failure(self.redact(reason))
-
-    def _verdict(self, status: int, body: Any) -> str | None:
-        key = (status, body)
+            return None
+        count = self.settings.batch if rows is None else len(rows)
+        headers = getattr(response, "headers", None) or {}
         try:
-            return self._verdicts[key]
-        except (KeyError, TypeError):  # TypeError: an unhashable body, never remembered
-            pass
-        reason = check_score_response(status, body)
-        if isinstance(body, bytes) and len(body) <= _MEMO_MAX_BODY and len(self._verdicts) < _MEMO_MAX_ENTRIES:
-            self._verdicts[key] = reason
-        return reason
+            if self.settings.deployment:
+                check_routing(headers, self.settings.deployment)
+            predictions = self._decode(status, headers, body, count)
+        except ContractError as exc:
+            _request_context(response)[FAILURE_KIND_KEY] = exc.kind
+            response.failure(self.redact(exc.reason))
+            return None
+        response.success()
+        if rows is not None:
+            _request_context(response)[PREDICTIONS_KEY] = (rows, predictions)
+        return predictions
+
+    def _decode(self, status: int, headers: Mapping[str, str], body: Any, count: int) -> list[float]:
+        # Only a built-in contract's 200 is a pure function of the body (a user's may read headers).
+        memo = status == 200 and type(body) is bytes and len(body) <= _MEMO_MAX_BODY and self._builtin
+        if memo:
+            known = self._verdicts.get(body)
+            if known is not None:
+                if isinstance(known, ContractError):
+                    raise known
+                if len(known) == count:
+                    return known
+        try:
+            predictions = decode_predictions(self.contract, status, headers, body, count)
+        except ContractError as exc:
+            if memo and len(self._verdicts) < _MEMO_MAX_ENTRIES and "predictions for" not in exc.reason:
+                self._verdicts[body] = exc
+            raise
+        if memo and len(self._verdicts) < _MEMO_MAX_ENTRIES:
+            self._verdicts[body] = predictions
+        return predictions
+
+    @cached_property
+    def _builtin(self) -> bool:
+        return self.settings.contract in BUILTIN_CONTRACTS
 
     def redact(self, text: str) -> str:
         """`text` with every credential value this process held (and bare tokens) masked."""
@@ -178,6 +252,17 @@ class ChildContext:
     def describe_failure(self, exception: BaseException) -> str:
         """One-line, bounded, redacted text of a failed request's exception."""
         return self.redact(describe_exception(exception))
+
+
+def _request_context(response: Any) -> dict[str, Any]:
+    """The request's context dict, which Locust hands to the `request` event (the recorder reads it)."""
+    meta = getattr(response, "request_meta", None)
+    context = meta.get("context") if isinstance(meta, dict) else None
+    if context is None:
+        context = {}
+        if isinstance(meta, dict):
+            meta["context"] = context
+    return context
 
 
 _context: ChildContext | None = None
@@ -219,8 +304,18 @@ def json_request_headers() -> dict[str, str]:
 
 
 def sample_rows() -> list[dict[str, Any]]:
-    """The request bodies (one JSON object each) the test was given."""
+    """The raw sample rows (one JSON object each) the test was given."""
     return context().sample_rows()
+
+
+def next_batch() -> EncodedBatch:
+    """The next body to post (`.body`, encoded with the test's contract) and its rows (`.rows`)."""
+    return context().next_batch()
+
+
+def request_headers() -> dict[str, str]:
+    """The contract's content type plus the current auth headers (shared: do not mutate)."""
+    return context().request_headers()
 
 
 def request_timeout_s() -> float:
@@ -246,9 +341,10 @@ def ssl_context_factory(cafile: str | None = None) -> Any:
     return gevent.ssl.create_default_context(cafile=context().ca_bundle or cafile)
 
 
-def check_response(response: Any) -> None:
-    """Mark a Locust `catch_response=True` response as success or failure (see `ChildContext`)."""
-    context().check_response(response)
+def check_response(response: Any, rows: Sequence[int] | None = None) -> list[float] | None:
+    """Mark a Locust `catch_response=True` response as success or failure with the test's contract
+    and return its predictions; pass `rows=batch.rows` to have them checked (see `ChildContext`)."""
+    return context().check_response(response, rows)
 
 
 def redact(text: str) -> str:

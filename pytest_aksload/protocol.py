@@ -48,7 +48,16 @@ secret variable:
                                var (`encode_auth_headers`), never in `RunSettings`; never
                                printed, logged or written by the child; masked (`***`) in
                                failure messages and captured warnings
-`AKSLOAD_ROWS_FILE`            JSON file: non-empty list of request bodies (objects)
+`AKSLOAD_ROWS_FILE`            JSON file (`encode_rows_file`): `{"rows": [...], "expected": [...] |
+                               null, "labels": [...] | null}`: the raw sample rows (objects; the
+                               child encodes them once with the contract) and, aligned with them,
+                               the expected prediction and the label of each (null: unknown)
+`AKSLOAD_CONTRACT`             contract spec (default `DEFAULT_CONTRACT`): a built-in name,
+                               `module:Name` or an ABSOLUTE `/path/file.py:Name`
+`AKSLOAD_BATCH`                int, default 1: rows per request
+`AKSLOAD_TOLERANCE`            float, default `DEFAULT_TOLERANCE`: absolute tolerance of a prediction
+`AKSLOAD_DEPLOYMENT`           optional --aml-deployment name: an answer whose
+                               `azureml-model-deployment` header names another one is a `routing` failure
 `AKSLOAD_RESULT_FILE`          where the recorder writes the result JSON at quit (atomically:
                                temp file in the same directory + `os.replace`)
 `AKSLOAD_WARMUP_S`             float, default 0: requests that START before
@@ -130,6 +139,11 @@ DEFAULT_REQUEST_TIMEOUT_S = 10.0
 DEFAULT_WAIT_S = (0.5, 1.5)
 DEFAULT_WINDOW_S = 1.0
 DEFAULT_PROGRESS_S = 2.0
+DEFAULT_CONTRACT = "azureml"  # contracts.loader re-exports it
+DEFAULT_BATCH = 1
+# Absolute tolerance of a prediction against its expected value: absorbs a float32 model or a float32
+# JSON round trip and decimal printing with 7+ significant digits (stats/correctness.py says why).
+DEFAULT_TOLERANCE = 1e-6
 ARRIVALS = ("constant", "poisson")
 
 # --- environment names -----------------------------------------------------------------------------
@@ -150,6 +164,10 @@ ENV_RUN_TIME_S = "AKSLOAD_RUN_TIME_S"
 ENV_ABORT_ON = "AKSLOAD_ABORT_ON"
 ENV_STREAM_WINDOWS = "AKSLOAD_STREAM_WINDOWS"
 ENV_WINDOW_DETAIL = "AKSLOAD_WINDOW_DETAIL"
+ENV_CONTRACT = "AKSLOAD_CONTRACT"
+ENV_BATCH = "AKSLOAD_BATCH"
+ENV_TOLERANCE = "AKSLOAD_TOLERANCE"
+ENV_DEPLOYMENT = "AKSLOAD_DEPLOYMENT"
 ENV_WORKER_HOME = "AKSLOAD_WORKER_HOME"  # aksload-worker's own temp directory: removed when it quits
 
 # --- the locustfiles of the command line (child-only code; only their paths are named here) ---------
@@ -186,6 +204,10 @@ class RunSettings:
     abort_on: tuple[str, ...] = ()  # canonical rule texts ("failure_rate > 50% over 10s windows")
     stream_windows: bool = False
     window_detail: bool = False
+    contract: str = DEFAULT_CONTRACT
+    batch: int = DEFAULT_BATCH
+    tolerance: float = DEFAULT_TOLERANCE
+    deployment: str | None = None  # --aml-deployment: answers from another one are `routing` failures
 
     @property
     def configured(self) -> bool:
@@ -211,6 +233,10 @@ class RunSettings:
             ENV_ABORT_ON: encode_abort_rules(self.abort_on) if self.abort_on else None,
             ENV_STREAM_WINDOWS: "1" if self.stream_windows else None,
             ENV_WINDOW_DETAIL: "1" if self.window_detail else None,
+            ENV_CONTRACT: self.contract,
+            ENV_BATCH: str(int(self.batch)),
+            ENV_TOLERANCE: repr(float(self.tolerance)),
+            ENV_DEPLOYMENT: self.deployment,
         }
         return {name: value for name, value in env.items() if value is not None}
 
@@ -236,6 +262,10 @@ class RunSettings:
             abort_on=decode_abort_rules(environ.get(ENV_ABORT_ON, "")),
             stream_windows=environ.get(ENV_STREAM_WINDOWS) == "1",
             window_detail=environ.get(ENV_WINDOW_DETAIL) == "1",
+            contract=environ.get(ENV_CONTRACT) or DEFAULT_CONTRACT,
+            batch=_whole(environ, ENV_BATCH, DEFAULT_BATCH),
+            tolerance=_number(environ, ENV_TOLERANCE, DEFAULT_TOLERANCE),
+            deployment=environ.get(ENV_DEPLOYMENT) or None,
         )
         if settings.arrivals not in ARRIVALS:
             raise ProtocolError(f"{ENV_ARRIVALS} must be one of {', '.join(ARRIVALS)}, not {settings.arrivals!r}")
@@ -255,7 +285,24 @@ class RunSettings:
             rate=None if self.rate is None else self.rate / max(1, workers),
             arrivals=self.arrivals,
             window_detail=self.window_detail,
+            contract=self.contract,
+            batch=self.batch,
+            tolerance=self.tolerance,
+            deployment=self.deployment,
         )
+
+
+def _whole(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ProtocolError(f"{name} must be a whole number >= 1, not {raw!r}")
+    return value
 
 
 def _number(environ: Mapping[str, str], name: str, default: Any, positive: bool = False) -> Any:
@@ -269,6 +316,55 @@ def _number(environ: Mapping[str, str], name: str, default: Any, positive: bool 
     if value < 0 or (positive and value == 0) or value != value:
         raise ProtocolError(f"{name} must be a {'positive' if positive else 'non-negative'} number, not {raw!r}")
     return value
+
+
+# --- the sample rows ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SampleRows:
+    """What the load sends and what it checks: raw sample rows, and aligned with them each row's
+    expected prediction and label (None: unknown; the lists themselves None: none known)."""
+
+    rows: list[dict[str, Any]]
+    expected: list[float | None] | None = None
+    labels: list[float | None] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.rows, list) or not self.rows or not all(isinstance(r, dict) for r in self.rows):
+            raise ProtocolError("sample rows must be a non-empty list of JSON objects")
+        for name in ("expected", "labels"):
+            values = getattr(self, name)
+            if values is None:
+                continue
+            if not isinstance(values, list) or len(values) != len(self.rows):
+                raise ProtocolError(f"sample {name} must be a list of one number or null per row")
+            if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
+                raise ProtocolError(f"sample {name} must hold numbers or null")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rows": self.rows, "expected": self.expected, "labels": self.labels}
+
+    @classmethod
+    def from_json(cls, data: Any) -> SampleRows:
+        """The `to_json` form; a bare list is rows without expectations (files written before them)."""
+        if isinstance(data, list):
+            return cls(data)
+        if not isinstance(data, Mapping):
+            raise ProtocolError('rows must be a JSON object {"rows": [...], "expected": ..., "labels": ...}')
+        return cls(data.get("rows"), data.get("expected"), data.get("labels"))  # type: ignore[arg-type]
+
+
+def encode_rows_file(sample: SampleRows) -> str:
+    """The content of `ENV_ROWS_FILE`."""
+    return json.dumps(sample.to_json(), allow_nan=False)
+
+
+def decode_rows_file(text: str) -> SampleRows:
+    """Inverse of `encode_rows_file`; ProtocolError (one line) when malformed."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ProtocolError(f"rows file is not JSON ({exc})") from None
+    return SampleRows.from_json(data)
 
 
 # --- the secret headers ----------------------------------------------------------------------------
@@ -415,27 +511,29 @@ REPORT_KEY = "aksload"  # our part of Locust's worker stats report
 
 
 def run_config_message(
-    settings: RunSettings, headers: Mapping[str, str], rows: Sequence[Mapping[str, Any]], workers: int
+    settings: RunSettings, headers: Mapping[str, str], sample: SampleRows, workers: int
 ) -> dict[str, Any]:
-    """What a master sends a remote worker: settings, rows and the (secret) headers. It travels only
-    over Locust's master-worker connection, never into the worker's environment or command line."""
+    """What a master sends a remote worker: settings, the sample (rows, expected, labels) and the
+    (secret) headers. It travels only over Locust's master-worker connection, never into the
+    worker's environment or command line."""
     return {
         "settings": settings.for_remote_workers(workers).to_env(),
         "headers": dict(headers),
-        "rows": [dict(row) for row in rows],
+        "sample": sample.to_json(),
     }
 
 
-def read_run_config(message: Mapping[str, Any]) -> tuple[RunSettings, dict[str, str], list[dict[str, Any]]]:
+def read_run_config(message: Mapping[str, Any]) -> tuple[RunSettings, dict[str, str], SampleRows]:
     """Inverse of `run_config_message`, in a remote worker; ProtocolError if it is malformed."""
-    rows = message.get("rows")
-    if not isinstance(rows, list) or not rows or not all(isinstance(row, dict) for row in rows):
-        raise ProtocolError("the master sent no request bodies")
+    try:
+        sample = SampleRows.from_json(message.get("sample"))
+    except ProtocolError as error:
+        raise ProtocolError(f"the master sent no usable sample: {error}") from None
     settings = message.get("settings")
     if not isinstance(settings, Mapping):
         raise ProtocolError("the master sent no run settings")
     headers = checked_headers(message.get("headers"), "the master's headers are not an object of strings")
-    return RunSettings.from_env({str(k): str(v) for k, v in settings.items()}), headers, rows
+    return RunSettings.from_env({str(k): str(v) for k, v in settings.items()}), headers, sample
 
 
 # --- the result file -------------------------------------------------------------------------------
@@ -484,6 +582,8 @@ class _WindowRequired(TypedDict):
 class Window(_WindowRequired, total=False):
     """One time window (every request, warm-up included, by completion time)."""
 
+    rows: int  # sample rows sent in the window's successful requests
+    correctness: dict[str, Any] | None  # stats.correctness.CorrectnessTally.to_dict(); null: nothing to compare
     endpoints: dict[str, WindowEndpoint]  # detailed windows only (AKSLOAD_WINDOW_DETAIL)
     errors: list[ErrorGroup]  # detailed windows only
 
@@ -535,6 +635,13 @@ class Schedule(TypedDict, total=False):
     pool: int
 
 
+class TotalStats(Stats, total=False):
+    """The measured run's totals: `Stats` plus what its answers held."""
+
+    rows: int  # sample rows sent in the measured successful requests (batch x requests)
+    correctness: dict[str, Any] | None  # CorrectnessTally.to_dict(); null: no expectations and no labels
+
+
 class _ResultFileRequired(TypedDict):
     format: str  # RESULT_FORMAT
     complete: bool  # false: stopped by a signal before the run ended
@@ -545,7 +652,7 @@ class _ResultFileRequired(TypedDict):
     window_s: float
     users_peak: int
     generator: Generator
-    total: Stats  # merged from the endpoints
+    total: TotalStats  # merged from the endpoints
     endpoints: dict[str, Stats]  # "{request_type} {name}", at most 50
     windows: list[Window]
     errors: list[ErrorGroup]  # measured part, at most 50 groups
@@ -557,6 +664,7 @@ class ResultFile(_ResultFileRequired, total=False):
     aborted: Aborted | None  # an abort_on rule ended the run
     uncorrected: UncorrectedStats | None  # open model only
     schedule: Schedule | None  # open model only
+    sample_rows: int  # distinct sample rows the load cycled through (bounds the correctness intervals)
 
 
 def check_result(data: Any) -> None:

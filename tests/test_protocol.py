@@ -17,7 +17,7 @@ from pytest_aksload.child import ChildContext
 from pytest_aksload.config.objectives import parse_slo
 from pytest_aksload.config.profile import DEFAULT_WAIT_S, profile_from_marker
 from pytest_aksload.config.settings import DEFAULT_REQUEST_TIMEOUT_S, Settings
-from pytest_aksload.protocol import Control, Progress, ProtocolError, RunSettings
+from pytest_aksload.protocol import Control, Progress, ProtocolError, RunSettings, SampleRows
 from pytest_aksload.run import runner
 from pytest_aksload.stats.histograms import Latencies
 from pytest_aksload.stats.result import LoadResult, ResultFileError
@@ -42,6 +42,10 @@ EVERY_FIELD = RunSettings(
     abort_on=("failure_rate > 50% over 10s windows", "p95 > 2s"),
     stream_windows=True,
     window_detail=True,
+    contract="/abs/contracts.py:Mine",
+    batch=8,
+    tolerance=0.001,
+    deployment="blue",
 )
 
 
@@ -137,10 +141,14 @@ def test_abort_rules_travel_as_their_canonical_text() -> None:
 
 def test_remote_worker_gets_its_share_and_nothing_of_the_masters_machine() -> None:
     headers = {"Authorization": f"Bearer {SECRET}"}
-    message = protocol.run_config_message(EVERY_FIELD, headers, [{"a": 1}], workers=5)
+    sample = SampleRows([{"a": 1}, {"a": 2}], expected=[0.5, None], labels=None)
+    message = protocol.run_config_message(EVERY_FIELD, headers, sample, workers=5)
     assert SECRET not in json.dumps(message["settings"])  # the secret travels in "headers" only
-    settings, got_headers, rows = protocol.read_run_config(json.loads(json.dumps(message)))
-    assert got_headers == headers and rows == [{"a": 1}]
+    settings, got_headers, got_sample = protocol.read_run_config(json.loads(json.dumps(message)))
+    assert got_headers == headers and got_sample == sample
+    assert (settings.contract, settings.batch, settings.tolerance, settings.deployment) == (
+        "/abs/contracts.py:Mine", 8, 0.001, "blue"
+    )
     assert settings.rate == EVERY_FIELD.rate / 5
     assert (settings.scoring_uri, settings.warmup_s, settings.window_s) == ("https://example.test/score", 2.5, 0.5)
     assert (settings.request_timeout_s, settings.wait_s, settings.arrivals) == (3.0, (0.1, 0.2), "poisson")
@@ -151,9 +159,29 @@ def test_remote_worker_gets_its_share_and_nothing_of_the_masters_machine() -> No
 
 
 def test_a_run_config_without_rows_is_refused() -> None:
-    message = protocol.run_config_message(EVERY_FIELD, {}, [{"a": 1}], workers=1)
-    with pytest.raises(ProtocolError, match="no request bodies"):
-        protocol.read_run_config({**message, "rows": []})
+    message = protocol.run_config_message(EVERY_FIELD, {}, SampleRows([{"a": 1}]), workers=1)
+    with pytest.raises(ProtocolError, match="no usable sample"):
+        protocol.read_run_config({**message, "sample": {"rows": []}})
+
+
+def test_the_rows_file_carries_rows_expectations_and_labels() -> None:
+    sample = SampleRows([{"a": 1}, {"a": None}], expected=[0.25, None], labels=[1.0, 0.0])
+    assert protocol.decode_rows_file(protocol.encode_rows_file(sample)) == sample
+    assert protocol.decode_rows_file('[{"a": 1}]') == SampleRows([{"a": 1}])  # a plain list: rows only
+    for text, problem in [
+        ('{"rows": []}', "non-empty list"),
+        ('{"rows": [{"a": 1}], "expected": [1, 2]}', "one number or null per row"),
+        ('{"rows": [{"a": 1}], "labels": ["x"]}', "numbers or null"),
+        ("not json", "not JSON"),
+    ]:
+        with pytest.raises(ProtocolError, match=problem):
+            protocol.decode_rows_file(text)
+
+
+@pytest.mark.parametrize("raw", ["0", "-2", "1.5", "x"])
+def test_a_bad_batch_in_the_environment_is_named(raw: str) -> None:
+    with pytest.raises(ProtocolError, match="AKSLOAD_BATCH must be a whole number >= 1"):
+        RunSettings.from_env({**RunSettings("http://h/score").to_env(), protocol.ENV_BATCH: raw})
 
 
 # --- lines on stdout and stdin ------------------------------------------------------------------------

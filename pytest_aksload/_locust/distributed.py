@@ -16,7 +16,7 @@ message, which would add that much to every run.)
 
 Remote workers (`aksload-worker`, started on other machines) have no run settings in their
 environment: a worker sends `protocol.MSG_HELLO`, the master answers with
-`protocol.run_config_message` (rows, settings and the auth headers) over the same Locust
+`protocol.run_config_message` (sample rows with their expectations, settings and the auth headers) over the same Locust
 connection; refreshed headers follow as `protocol.MSG_HEADERS`. The secret thus never appears
 in a worker's command line or environment.
 """
@@ -81,8 +81,8 @@ def attach_worker(environment: Any, hooks: Any, recorder: Any, configured: Calla
     if not child.context().configured:
 
         def on_config(msg: Any, **_kwargs: Any) -> None:
-            settings, headers, rows = protocol.read_run_config(msg.data)
-            child.set_context(ChildContext(settings, headers, rows))
+            settings, headers, sample = protocol.read_run_config(msg.data)
+            child.set_context(ChildContext(settings, headers, sample))
             configured()
 
         runner.register_message(MSG_CONFIG, on_config)
@@ -116,7 +116,7 @@ def attach_master(
     def on_hello(msg: Any, **_kwargs: Any) -> None:
         expected = getattr(environment.parsed_options, "expect_workers", 1) or 1
         run = child.context()
-        message = protocol.run_config_message(run.settings, run.auth_headers(), run.sample_rows(), expected)
+        message = protocol.run_config_message(run.settings, run.auth_headers(), run.sample, expected)
         runner.send_message(MSG_CONFIG, message, client_id=msg.node_id)
 
     finished = False

@@ -1,8 +1,10 @@
-"""The packaged default user: posts the sample rows to the scoring endpoint and validates each answer.
+"""The packaged default user: posts the sample rows to the scoring endpoint and checks each answer.
 
-Every response goes through `pytest_aksload.contracts.validation` (via `ChildContext.check_response`): an HTTP
-200 whose body is not a probability is a failure whose message is the validator's reason.
-Users cycle through the rows from different starting offsets, so concurrent requests carry
+The bodies are the sample rows encoded once with the test's contract, `batch` rows each
+(`ChildContext.batches`). Every answer goes through the contract (via `ChildContext.check_response`):
+an HTTP 200 the contract cannot decode into one prediction per row is a failure whose message is
+its reason, and the predictions go to the recorder, which compares them with the expected ones.
+Users cycle through the bodies from different starting offsets, so concurrent requests carry
 different rows instead of the same one at the same moment (which a cache would flatter).
 
 The run's settings are read when the first user starts, not at import: a remote worker
@@ -11,9 +13,7 @@ The run's settings are read when the first user starts, not at import: a remote 
 
 from __future__ import annotations
 
-import functools
 import itertools
-import json
 import random
 from typing import Any
 
@@ -22,13 +22,6 @@ from locust import FastHttpUser, task
 from pytest_aksload import child
 
 _user_numbers = itertools.count()
-
-
-@functools.cache
-def _bodies() -> list[bytes]:
-    # Serialised once: json.dumps of a 40-field row per request would cost the load generator
-    # CPU that the measurement needs.
-    return [json.dumps(row, separators=(",", ":")).encode() for row in child.context().sample_rows()]
 
 
 class ScoringUser(FastHttpUser):
@@ -49,18 +42,20 @@ class ScoringUser(FastHttpUser):
         return random.uniform(*self._wait)
 
     def on_start(self) -> None:
-        self._next = next(_user_numbers) % len(_bodies())
+        # Encoded once per process (`ChildContext.batches`): serialising rows per request would cost
+        # the load generator CPU that the measurement needs.
+        self._batches = self._run.batches
+        self._next = next(_user_numbers) % len(self._batches)
 
     @task
     def score(self) -> None:
         self.post_row()
 
     def post_row(self, context: dict[str, Any] | None = None) -> None:
-        """Post the user's next row and validate the answer (`context` reaches the request event)."""
-        bodies = _bodies()
-        body = bodies[self._next]
-        self._next = (self._next + 1) % len(bodies)
+        """Post the user's next batch and check the answer (`context` reaches the request event)."""
+        batch = self._batches[self._next]
+        self._next = (self._next + 1) % len(self._batches)
         with self.client.post(
-            self._path, data=body, headers=self._run.json_request_headers(), catch_response=True, context=context or {}
+            self._path, data=batch.body, headers=self._run.request_headers(), catch_response=True, context=context or {}
         ) as response:
-            self._run.check_response(response)
+            self._run.check_response(response, batch.rows)

@@ -12,6 +12,10 @@ precision) into HdrHistograms:
   COMPLETION time (so a closed window never changes): only the current window's histogram is
   live, closed ones are kept encoded (a few hundred bytes each), so memory is flat.
 
+Each successful answer's predictions (decoded by the test's contract in `child.check_response`,
+handed over in the request's context) count as `rows` and, when the sample has expected
+predictions or labels, go into a `CorrectnessTally` for the measured part and one per window.
+
 Failed requests are in the latency histograms too: a timed-out request is latency a user
 experienced. Failures (measured part) are grouped by (kind, status, message), at most 50
 groups; later distinct messages are counted under `(other messages)` of their kind.
@@ -47,9 +51,10 @@ from locust import events
 from pytest_aksload import child, lifeline, protocol
 from pytest_aksload._locust import distributed
 from pytest_aksload.config.objectives import parse_slo
-from pytest_aksload.contracts.validation import failure_kind
-from pytest_aksload.protocol import Progress, ResultFile, RunSettings, Window
+from pytest_aksload.contracts.failures import failure_kind
+from pytest_aksload.protocol import Progress, ResultFile, RunSettings, SampleRows, Window
 from pytest_aksload.stats import histograms
+from pytest_aksload.stats.correctness import CorrectnessTally
 from pytest_aksload.stats.histograms import Latencies
 from pytest_aksload.verdicts import abort
 
@@ -97,6 +102,19 @@ class _Windows:
         self.detailed = False
         self._endpoints: dict[str, list[Any]] = {}  # name -> [histogram, requests, failures]
         self._errors = _Errors()
+        self._rows = 0
+        self.new_tally: Callable[[], CorrectnessTally] | None = None  # set when there is something to compare
+        self._tally: CorrectnessTally | None = None
+
+    def record_predictions(self, index: int, rows: Any, predictions: list[float], sample: SampleRows) -> None:
+        """A successful answer's rows and predictions, in window `index` (its completion time)."""
+        if index > self.index:
+            self.advance(index)
+        self._rows += len(rows)
+        if self.new_tally is not None:
+            if self._tally is None:
+                self._tally = self.new_tally()
+            self._tally.add_batch(rows, predictions, sample.expected, sample.labels)
 
     def record(self, index: int, us: int, failed: bool, counts_index: int) -> None:
         """`us` already clamped; `counts_index` is its `histograms.counts_index`."""
@@ -133,6 +151,10 @@ class _Windows:
     def _close(self, duration_s: float) -> None:
         histogram = histograms.encode(self._histogram) if self._requests else None
         window = _window(self.index, self.window_s, duration_s, self._requests, self._failures, histogram)
+        window["rows"] = self._rows
+        if self.new_tally is not None:
+            window["correctness"] = None if self._tally is None else self._tally.to_dict()
+        self._rows, self._tally = 0, None
         if self.detailed:
             window["endpoints"] = {
                 name: {"requests": requests, "failures": failures, "histogram": histograms.encode(histogram)}
@@ -190,10 +212,11 @@ class Recorder:
     """Everything recorded for one run; no Locust objects inside, so it is unit-testable and
     its state is the mergeable set a distributed master will need."""
 
-    def __init__(self, *, warmup_s: float, window_s: float, detailed: bool = False) -> None:
+    def __init__(self, *, warmup_s: float, window_s: float, detailed: bool = False, **correctness: Any) -> None:
+        """`correctness`: `tolerance` and `sample`, as `configure` takes them."""
         self.endpoints: dict[str, _Stats] = {}
         self.windows = _Windows(window_s)
-        self.configure(warmup_s=warmup_s, window_s=window_s, detailed=detailed)
+        self.configure(warmup_s=warmup_s, window_s=window_s, detailed=detailed, **correctness)
         self.errors = _Errors()
         self.started_at: float | None = None
         self.ended_at: float | None = None
@@ -203,6 +226,10 @@ class Recorder:
         self.all_requests = 0
         self.all_failures = 0
         self.users_peak = 0
+        # What the answers held (measured part): rows sent in successful requests, and predictions
+        # against the sample's expectations and labels (None: nothing to compare).
+        self.rows = 0
+        self.correctness: CorrectnessTally | None = None
         # Open model only: the latencies as measured from the actual send (the "corrected" ones,
         # from the intended send time, go into total/endpoints/windows) and how well the
         # schedule was kept (counters owned by `open_model`).
@@ -218,14 +245,27 @@ class Recorder:
         # Master: told of each merged window once complete (its own `windows` stay empty).
         self.on_merged_window: Callable[[Window], None] | None = None
 
-    def configure(self, *, warmup_s: float, window_s: float, detailed: bool) -> None:
-        """The run's settings (`detailed`: windows split by endpoint, for warmup="auto"); called
-        again in a remote worker once its master has sent them."""
+    def configure(
+        self,
+        *,
+        warmup_s: float,
+        window_s: float,
+        detailed: bool,
+        tolerance: float = protocol.DEFAULT_TOLERANCE,
+        sample: SampleRows | None = None,
+    ) -> None:
+        """The run's settings (`detailed`: windows split by endpoint, for warmup="auto"; `sample`:
+        the rows with their expectations and labels); called again in a remote worker once its
+        master has sent them."""
         if window_s <= 0:
             raise ValueError(f"{protocol.ENV_WINDOW_S} must be positive, not {window_s}")
         self.warmup_s = warmup_s
         self.window_s = self.windows.window_s = window_s
         self.windows.detailed = detailed
+        self.tolerance = tolerance
+        self.sample = sample
+        compares = sample is not None and (sample.expected is not None or sample.labels is not None)
+        self.windows.new_tally = (lambda: CorrectnessTally(tolerance)) if compares else None
 
     @property
     def measure_start(self) -> float:
@@ -267,12 +307,16 @@ class Recorder:
         status: int | None,
         exception: BaseException | None,
         intended: float | None = None,
+        predictions: tuple[Any, list[float]] | None = None,
+        kind: str | None = None,
     ) -> None:
         """One finished request (the hot path: ~3 histogram records and a few dict look-ups).
 
         `intended` (open model): when the schedule meant to send it (epoch s). The latency then
         counts from that moment, so time spent waiting behind a slow service is not hidden
-        (coordinated omission); the latency from the actual send goes to `uncorrected`."""
+        (coordinated omission); the latency from the actual send goes to `uncorrected`.
+        `predictions`: `(row indices, predictions)` of a successful answer; `kind`: the failure
+        kind the contract gave a refused one."""
         if not self.running:
             return
         us = histograms.ms_to_us(response_time_ms)
@@ -289,8 +333,16 @@ class Recorder:
         counts_index = histograms.counts_index(clamped_us)  # once for both histograms
         window = int((time.monotonic() - self._mono_start) / self.window_s)
         self.windows.record(window, clamped_us, failed, counts_index)
+        if predictions is not None and not failed and self.sample is not None:
+            self.windows.record_predictions(window, predictions[0], predictions[1], self.sample)
         if start_time < self.measure_start:
             return
+        if predictions is not None and not failed:
+            self.rows += len(predictions[0])
+            if self.windows.new_tally is not None and self.sample is not None:
+                if self.correctness is None:
+                    self.correctness = self.windows.new_tally()
+                self.correctness.add_batch(predictions[0], predictions[1], self.sample.expected, self.sample.labels)
         if intended is not None:
             if self.uncorrected is None:
                 self.uncorrected = Latencies()
@@ -305,7 +357,7 @@ class Recorder:
         error = None
         if exception is not None:
             endpoint.failures += 1
-            error = (failure_kind(status, exception), status or None, child.context().describe_failure(exception))
+            error = (failure_kind(status, exception, kind), status or None, child.context().describe_failure(exception))
             self.errors.add(*error)
         if self.windows.detailed:
             self.windows.record_detail(key, clamped_us, counts_index, error)
@@ -339,12 +391,15 @@ class Recorder:
             "windows": self.windows.closed[self._drained_windows :],
             "uncorrected": None if self.uncorrected is None else self.uncorrected.to_dict(),
             "schedule": self.schedule,
+            "rows": self.rows,
+            "correctness": None if self.correctness is None else self.correctness.to_dict(),
         }
         if final:
             delta.update(started_at=self.started_at, ended_at=self.ended_at, cpu_percent=self.cpu_percent)
         self.all_requests = self.all_failures = 0
         self.endpoints, self.errors = {}, _Errors()
         self.uncorrected = None
+        self.rows, self.correctness = 0, None
         self.schedule = None if self.schedule is None else dict.fromkeys(self.schedule, 0)
         self._drained_windows = len(self.windows.closed)
         return delta
@@ -365,6 +420,12 @@ class Recorder:
             self.uncorrected.add(Latencies.from_dict(delta["uncorrected"]))
         if delta["schedule"] is not None:
             self.schedule = _merge_schedule(self.schedule, delta["schedule"])
+        self.rows += delta.get("rows", 0)
+        if delta.get("correctness") is not None:
+            theirs = CorrectnessTally.from_dict(delta["correctness"])
+            if self.correctness is None:
+                self.correctness = CorrectnessTally(theirs.tolerance)
+            self.correctness.merge(theirs)
         if self.merged_windows is None:
             self.merged_windows = {}
         for window in delta["windows"]:
@@ -409,7 +470,11 @@ class Recorder:
             "window_s": self.window_s,
             "users_peak": self.users_peak,
             "generator": {"cpu_percent": self.cpu_percent, **generator},
-            "total": self.total().to_dict(),
+            "total": {
+                **self.total().to_dict(),
+                "rows": self.rows,
+                "correctness": self._correctness_out(),
+            },
             "endpoints": {name: stats.to_dict() for name, stats in self.endpoints.items()},
             "windows": self._windows_out(),
             "errors": self.errors.to_list(),
@@ -420,7 +485,15 @@ class Recorder:
             result["uncorrected"] = {**self.uncorrected.to_dict(), "failures": self.total().failures}
         if self.schedule is not None:
             result["schedule"] = self.schedule
+        if self.sample is not None:
+            result["sample_rows"] = len(self.sample.rows)
         return result
+
+    def _correctness_out(self) -> dict[str, Any] | None:
+        if self.correctness is not None:
+            return self.correctness.to_dict()
+        # Something to compare but no answer measured: an empty tally (a metric then reads "no rows checked").
+        return CorrectnessTally(self.tolerance).to_dict() if self.windows.new_tally is not None else None
 
 
 def _merge_stats(stats: _Stats, data: dict[str, Any]) -> None:
@@ -443,6 +516,12 @@ def _merge_window(windows: dict[int, Window], window: Window) -> None:
         return
     _merge_counts(mine, window)
     mine["duration_s"] = max(mine["duration_s"], window["duration_s"])
+    mine["rows"] = mine.get("rows", 0) + window.get("rows", 0)
+    if window.get("correctness") is not None:
+        theirs = CorrectnessTally.from_dict(window["correctness"])
+        if mine.get("correctness") is not None:
+            theirs.merge(CorrectnessTally.from_dict(mine["correctness"]))
+        mine["correctness"] = theirs.to_dict()
     if "endpoints" in window:  # detailed windows
         endpoints = mine.setdefault("endpoints", {})
         for name, stats in window["endpoints"].items():
@@ -571,8 +650,15 @@ class _Session:
         **_kwargs: Any,
     ) -> None:
         status = getattr(response, "status_code", None)
-        intended = context.get(INTENDED_KEY) if context else None
-        self.recorder.record(request_type, name, response_time, start_time, status, exception, intended)
+        if context:
+            intended = context.get(INTENDED_KEY)
+            predictions = context.get(child.PREDICTIONS_KEY)
+            kind = context.get(child.FAILURE_KIND_KEY)
+        else:
+            intended = predictions = kind = None
+        self.recorder.record(
+            request_type, name, response_time, start_time, status, exception, intended, predictions, kind
+        )
 
     def on_spawning_complete(self, user_count: int, **_kwargs: Any) -> None:
         self.recorder.users_peak = max(self.recorder.users_peak, user_count)
@@ -693,8 +779,15 @@ class _Session:
 
 
 def _recorder_settings(settings: RunSettings) -> dict[str, Any]:
-    """The run's settings the recorder needs (`Recorder.configure`)."""
-    return {"warmup_s": settings.warmup_s, "window_s": settings.window_s, "detailed": settings.window_detail}
+    """The run's settings the recorder needs (`Recorder.configure`); the sample only once known (a
+    remote worker learns it from its master)."""
+    return {
+        "warmup_s": settings.warmup_s,
+        "window_s": settings.window_s,
+        "detailed": settings.window_detail,
+        "tolerance": settings.tolerance,
+        "sample": child.context().sample if settings.configured else None,
+    }
 
 
 def _read_stdin(on_line: Callable[[bytes], None]) -> None:

@@ -6,7 +6,8 @@ through ``format_metric_value``, so ``"P95.0"`` is ``p95`` everywhere and a fail
 ``0.20%`` in every message.
 
 Metric kinds decide units and display: ``latency`` (pQ, mean, max; ms), ``failure_rate``
-(fraction 0..1, shown in %), ``rps`` (per second) and ``requests`` (a count).
+(a fraction 0..1, shown in %: failure_rate and mismatch_rate), ``rps`` (per second: rps and
+rows_per_s), ``requests`` (a count) and ``score`` (a plain number: auc, logloss, max_abs_error).
 
 Plain stdlib only: both the pytest process and the Locust child import this module.
 """
@@ -24,6 +25,7 @@ __all__ = [
     "LATENCY",
     "REQUESTS",
     "RPS",
+    "SCORE",
     "VALID_METRICS",
     "Metric",
     "MetricError",
@@ -31,9 +33,24 @@ __all__ = [
     "parse_metric",
 ]
 
-LATENCY, FAILURE_RATE, RPS, REQUESTS = "latency", "failure_rate", "rps", "requests"
-_NAMED_METRICS = {"mean": LATENCY, "max": LATENCY, "failure_rate": FAILURE_RATE, "rps": RPS, "requests": REQUESTS}
-VALID_METRICS = "p<q> (e.g. p50, p95, p99.9), mean, max, failure_rate, rps, requests"
+LATENCY, FAILURE_RATE, RPS, REQUESTS, SCORE = "latency", "failure_rate", "rps", "requests", "score"
+_NAMED_METRICS = {
+    "mean": LATENCY,
+    "max": LATENCY,
+    "failure_rate": FAILURE_RATE,
+    "rps": RPS,
+    "requests": REQUESTS,
+    # What the predictions under load are measured by (stats/correctness.py).
+    "mismatch_rate": FAILURE_RATE,
+    "rows_per_s": RPS,
+    "auc": SCORE,
+    "logloss": SCORE,
+    "max_abs_error": SCORE,
+}
+VALID_METRICS = (
+    "p<q> (e.g. p50, p95, p99.9), mean, max, failure_rate, rps, requests, "
+    "mismatch_rate, rows_per_s, auc, logloss, max_abs_error"
+)
 
 _QUANTILE_RE = re.compile(rf"p(?P<q>{NUMBER})", re.ASCII)
 
@@ -48,7 +65,7 @@ class Metric:
     ``"failure_rate"``, ``"rps"``, ``"requests"``)."""
 
     name: str
-    kind: str  # LATENCY, FAILURE_RATE, RPS or REQUESTS
+    kind: str  # LATENCY, FAILURE_RATE, RPS, REQUESTS or SCORE
     quantile: float | None = None  # set for pQ metrics only (0 < Q < 100)
 
 
@@ -89,4 +106,6 @@ def format_metric_value(metric: str, value: float | None, sign: str = "") -> str
         return f"{value * 100:{sign}.2f}%"
     if kind == RPS:
         return f"{value:{sign}.1f}/s"
+    if kind == SCORE:
+        return f"{value:{sign}.4g}"
     return f"{value:{sign}.0f}"

@@ -10,12 +10,13 @@ Grammar (whitespace- and case-insensitive)::
     metric    := pQ            0 < Q <= 100, e.g. p50, p95, p99.9 (p100 is max)
                | mean | max                         latency metrics
                | failure_rate | rps | requests
+               | mismatch_rate | rows_per_s | auc | logloss | max_abs_error   predictions
     op        := <  |  <=  |  >  |  >=
     number    := digits with an optional decimal fraction (no sign, no exponent)
     unit      := ms | s        latency metrics: required (a bare 300 could be ms or s)
-               | % | none      failure_rate: percent, or a bare fraction 0..1
-               | none | rps | /s    rps
-               | none          requests: a whole number
+               | % | none      failure_rate, mismatch_rate: percent, or a bare fraction 0..1
+               | none | rps | /s    rps, rows_per_s
+               | none          requests: a whole number; auc, logloss, max_abs_error: a number
 
 Thresholds are held in canonical units: latency in ms, failure_rate as a fraction 0..1,
 rps per second, requests as a count.
@@ -37,7 +38,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from pytest_aksload.config.metrics import FAILURE_RATE, LATENCY, REQUESTS, RPS, VALID_METRICS, MetricError, parse_metric
+from pytest_aksload.config.metrics import (
+    FAILURE_RATE,
+    LATENCY,
+    REQUESTS,
+    RPS,
+    SCORE,
+    VALID_METRICS,
+    MetricError,
+    parse_metric,
+)
 from pytest_aksload.config.units import (
     NUMBER,
     UnitError,
@@ -60,16 +70,23 @@ _UNITS: dict[str, dict[str, int | Fraction]] = {
     FAILURE_RATE: {"%": Fraction(1, 100), "": 1},
     RPS: {"": 1, "rps": 1, "/s": 1},
     REQUESTS: {"": 1},
+    SCORE: {"": 1},
 }
 _UNIT_HINT = {
     LATENCY: "latency metrics take ms or s (e.g. 'p95 < 300ms')",
     FAILURE_RATE: "failure_rate takes % or a bare fraction 0..1 (e.g. 'failure_rate < 1%')",
     RPS: "rps takes a plain number of requests per second (e.g. 'rps >= 100')",
     REQUESTS: "requests takes a plain whole number (e.g. 'requests >= 1000')",
+    SCORE: "auc, logloss and max_abs_error take a plain number (e.g. 'auc >= 0.75', 'logloss <= 0.45')",
 }
 # A dict value without an operator gets the usual direction: latency and errors are
 # ceilings, throughput and volume are floors.
-_DEFAULT_OP = {LATENCY: "<", FAILURE_RATE: "<", RPS: ">=", REQUESTS: ">="}
+_METRIC_HINT = {
+    "mismatch_rate": "mismatch_rate takes % or a bare fraction 0..1 (e.g. 'mismatch_rate < 0.1%')",
+    "rows_per_s": "rows_per_s takes a plain number of rows per second (e.g. 'rows_per_s >= 500')",
+}
+_DEFAULT_OP = {LATENCY: "<", FAILURE_RATE: "<", RPS: ">=", REQUESTS: ">=", SCORE: "<"}
+_DEFAULT_OP_OF_METRIC = {"auc": ">="}  # a score where more is better
 _VALID_OPERATORS = " ".join(OPERATORS)
 
 
@@ -150,6 +167,7 @@ def parse_slo(text: str) -> Slo:
     except MetricError as error:
         raise _error(text, str(error)) from None
     kind = metric.kind
+    hint = _METRIC_HINT.get(metric.name, _UNIT_HINT[kind])
 
     op = shape["op"]
     if not op:
@@ -160,13 +178,13 @@ def parse_slo(text: str) -> Slo:
     number, unit = shape["number"], shape["unit"]
     if number is None:
         problem = f"expected a number, got {shape['value']!r}" if shape["value"] else f"missing value after {op!r}"
-        raise _error(text, f"{problem}; {_UNIT_HINT[kind]}")
+        raise _error(text, f"{problem}; {hint}")
     if shape["sign"] == "-":
-        raise _error(text, f"threshold must not be negative; {_UNIT_HINT[kind]}")
+        raise _error(text, f"threshold must not be negative; {hint}")
     factor = _UNITS[kind].get(unit.lower())
     if factor is None:
         problem = f"unknown unit {unit!r}" if unit else "missing unit"
-        raise _error(text, f"{problem}; {_UNIT_HINT[kind]}")
+        raise _error(text, f"{problem}; {hint}")
     try:
         threshold = exact_float(number, factor)
         whole = exact_fraction(number).denominator == 1
@@ -175,9 +193,9 @@ def parse_slo(text: str) -> Slo:
 
     if kind == FAILURE_RATE and threshold > 1:
         problem = (
-            f"a bare failure_rate is a fraction 0..1; for a percentage write {number}%"
+            f"a bare {metric.name} is a fraction 0..1; for a percentage write {number}%"
             if not unit
-            else "failure_rate cannot exceed 100%"
+            else f"{metric.name} cannot exceed 100%"
         )
         raise _error(text, problem)
     if kind == REQUESTS and not whole:
@@ -257,7 +275,8 @@ def _parse_entry(key: object, value: object) -> Slo:
 
 def _default_op(key: str) -> str:
     try:
-        return _DEFAULT_OP[parse_metric(key.strip()).kind]
+        metric = parse_metric(key.strip())
+        return _DEFAULT_OP_OF_METRIC.get(metric.name, _DEFAULT_OP[metric.kind])
     except MetricError:
         return "<"  # unknown metric: parse_slo reports it with the full text
 

@@ -47,6 +47,9 @@ def parse_tolerances(text: str) -> dict[str, Tolerance]:
         number, unit = float(match["number"]), match["unit"]
         # Of the latencies only percentiles: significance needs their distribution-free intervals.
         mean_or_max = metric.kind == LATENCY and metric.quantile is None
+        # Regressions are compared on latency, rps and failure_rate only.
+        if metric.name in ("mismatch_rate", "rows_per_s"):
+            raise ValueError(part.strip())
         if mean_or_max or unit not in _UNITS_BY_KIND.get(metric.kind, ()):
             raise ValueError(part.strip())
         amount = number if unit == "ms" else number / 100.0

@@ -22,6 +22,7 @@ from pytest_aksload.contracts.azureml import AzureMLContract
 from pytest_aksload.contracts.base import Contract, ContractError, bounded
 from pytest_aksload.contracts.mlflow import AzureMLMlflowContract, MlflowContract
 from pytest_aksload.contracts.open_inference import OpenInferenceContract
+from pytest_aksload.protocol import DEFAULT_CONTRACT  # one definition, shared with the child
 
 BUILTIN_CONTRACTS: dict[str, Callable[[], Contract]] = {
     "azureml": AzureMLContract,
@@ -29,7 +30,6 @@ BUILTIN_CONTRACTS: dict[str, Callable[[], Contract]] = {
     "azureml-mlflow": AzureMLMlflowContract,
     "open-inference": OpenInferenceContract,
 }
-DEFAULT_CONTRACT = "azureml"
 
 ACCEPTED_FORMS = f"a built-in name ({', '.join(BUILTIN_CONTRACTS)}), 'module:Name' or 'path/to/file.py:Name'"
 

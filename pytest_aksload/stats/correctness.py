@@ -35,9 +35,10 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
 
+from pytest_aksload.protocol import DEFAULT_TOLERANCE  # one definition, shared with the child
 from pytest_aksload.stats.confidence import DEFAULT_CONFIDENCE, wilson_interval
 
-DEFAULT_TOLERANCE = 1e-6
+__all__ = ["DEFAULT_TOLERANCE", "CorrectnessTally", "Mismatch"]
 AUC_BINS = 4096
 MAX_EXAMPLES = 5
 LOGLOSS_EPSILON = 1e-15

@@ -27,11 +27,16 @@ from typing import Any
 
 from pytest_aksload.protocol import RESULT_FORMAT, ProtocolError, check_result
 from pytest_aksload.stats import confidence, histograms
+from pytest_aksload.stats.correctness import CorrectnessTally, Mismatch
 from pytest_aksload.stats.histograms import Latencies, check_quantile
 
 _STANDARD_QUANTILES = (50, 95, 99)
 # Metrics whose confidence intervals `to_dict()` reports.
-_CI_METRICS = ("p50", "p95", "p99", "p99.9", "mean", "failure_rate", "rps")
+_CI_METRICS = (
+    "p50", "p95", "p99", "p99.9", "mean", "failure_rate", "rps", "rows_per_s", "mismatch_rate", "auc", "logloss",
+)  # fmt: skip
+# What the predictions under load are measured by (correctness.py); NaN when they cannot be.
+CORRECTNESS_METRICS = ("mismatch_rate", "max_abs_error", "auc", "logloss")
 # What the pytest side adds to a measurement: the keys GatedResult.to_dict() writes them under.
 GATE_FIELDS = ("generator_issues", "overlapping_tests", "capacity")
 
@@ -42,7 +47,8 @@ class ResultFileError(Exception):
 
 @dataclass(frozen=True)
 class ErrorGroup:
-    """Failed requests that share a kind (`http`, `throttling`, `validation`, `connection`, `timeout`),
+    """Failed requests that share a kind (`contracts.status.FAILURE_KINDS`: `http`, `throttling`, `timeout`,
+    `model`, `routing`, `validation`, `connection`),
     an HTTP status (None without a response) and a message."""
 
     kind: str
@@ -68,10 +74,29 @@ class WindowStats:
 
 
 class LatencyStats:
-    """Requests, failures and latency statistics of one endpoint or of the whole run (read-only)."""
+    """Requests, failures and latency statistics of one endpoint or of the whole run (read-only),
+    and, for the run and its windows, the rows the answers carried and how right they were."""
 
-    def __init__(self, latencies: Latencies, failures: int, duration_s: float) -> None:
-        self._set(_latencies=latencies, requests=latencies.count, failures=failures, duration_s=duration_s)
+    def __init__(
+        self,
+        latencies: Latencies,
+        failures: int,
+        duration_s: float,
+        *,
+        rows: int | None = None,
+        correctness: CorrectnessTally | None = None,
+        sample_rows: int | None = None,
+    ) -> None:
+        self._set(
+            _latencies=latencies,
+            requests=latencies.count,
+            failures=failures,
+            duration_s=duration_s,
+            # Rows sent in the successful requests; a result from before batches: one per request.
+            rows=latencies.count - failures if rows is None else rows,
+            correctness=correctness,
+            _sample_rows=sample_rows,
+        )
 
     def _set(self, **fields: Any) -> None:
         """Set attributes while constructing; afterwards nothing can (see `__setattr__`)."""
@@ -92,6 +117,54 @@ class LatencyStats:
     def rps(self) -> float:
         """Measured requests per second of the measured interval (after warm-up)."""
         return self.requests / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def rows_per_s(self) -> float:
+        """Sample rows predicted per second (successful requests x rows each) of the measured interval."""
+        return self.rows / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def mismatch_rate(self) -> float:
+        """Fraction of checked rows whose prediction was off by more than the tolerance (NaN: none checked)."""
+        return math.nan if self.correctness is None else self.correctness.mismatch_rate
+
+    @property
+    def max_abs_error(self) -> float:
+        """Largest |prediction - expected| over the checked rows (NaN: none checked)."""
+        return math.nan if self.correctness is None else self.correctness.max_abs_error
+
+    @property
+    def auc(self) -> float:
+        """ROC AUC of the predictions under load against the sample's labels (NaN: no labels)."""
+        return math.nan if self.correctness is None else self.correctness.auc
+
+    @property
+    def logloss(self) -> float:
+        """Log loss of the predictions under load against the sample's labels (NaN: no labels)."""
+        return math.nan if self.correctness is None else self.correctness.logloss
+
+    @property
+    def mismatches(self) -> list[Mismatch]:
+        """The first few wrong predictions: `row` (in the sample), `expected`, `got`."""
+        return [] if self.correctness is None else list(self.correctness.examples)
+
+    def unmeasured(self, metric: str) -> str | None:
+        """Why a correctness `metric` has no value, in one line (None when it has one)."""
+        if metric not in CORRECTNESS_METRICS or not math.isnan(float(getattr(self, metric))):
+            return None
+        tally = self.correctness
+        if metric in ("mismatch_rate", "max_abs_error"):
+            if tally is None or (tally.predicted and not tally.checked):
+                return (
+                    "no expected predictions to compare with: define the aks_expected_predictions fixture, "
+                    "give the sample an expected column (ini aks_expected_column), or use --aks-local"
+                )
+            return "no prediction was checked (no successful request measured)"
+        if tally is None or (tally.predicted and not tally.labelled):
+            return "the sample has no labels (ini aks_label_column, default 'label')"
+        if tally.non_probabilities and metric == "logloss":
+            return "a prediction under load was not a probability in [0, 1]"
+        return "the labelled predictions lack a positive or a negative row"
 
     @cached_property
     def _standard(self) -> dict[float, float]:
@@ -144,10 +217,22 @@ class LatencyStats:
             return _mean_ci(self._latencies, level)
         if metric == "rps":
             return self._rps_ci(level)
-        if metric in ("max", "requests"):
-            value = float(getattr(self, "max_ms" if metric == "max" else "requests"))
+        if metric == "rows_per_s":
+            return self._rows_per_s_ci(level)
+        if metric in CORRECTNESS_METRICS and self.correctness is None:
+            return math.nan, math.nan
+        if metric == "mismatch_rate":
+            return self.correctness.mismatch_rate_interval(level)  # type: ignore[union-attr]
+        if metric == "auc":
+            return self.correctness.auc_interval(level, self._sample_rows)  # type: ignore[union-attr]
+        if metric == "logloss":
+            return self.correctness.logloss_interval(level, self._sample_rows)  # type: ignore[union-attr]
+        if metric in ("max", "requests", "max_abs_error"):
+            value = float(getattr(self, {"max": "max_ms"}.get(metric, metric)))
             return value, value
-        raise ValueError(f"no confidence interval for {metric!r}; use one of {', '.join(_CI_METRICS)}, max, requests")
+        raise ValueError(
+            f"no confidence interval for {metric!r}; use one of {', '.join(_CI_METRICS)}, max, requests, max_abs_error"
+        )
 
     def _rps_ci(self, level: float) -> tuple[float, float]:
         # One interval without a time series: Poisson counts, normal approximation.
@@ -157,8 +242,14 @@ class LatencyStats:
         half = z * math.sqrt(max(self.requests, 1))
         return max(0.0, self.requests - half) / self.duration_s, (self.requests + half) / self.duration_s
 
+    def _rows_per_s_ci(self, level: float) -> tuple[float, float]:
+        # Rows come in fixed batches: the request rate's interval, scaled by rows per successful request.
+        ok = self.requests - self.failures
+        low, high = self.ci("rps", level)
+        return (low * self.rows / ok, high * self.rows / ok) if ok else (0.0, math.inf)
+
     def cis(self, level: float = confidence.DEFAULT_CONFIDENCE) -> dict[str, list[float | None]]:
-        """Every reported metric's interval, JSON-safe (an unbounded side is None)."""
+        """Every reported metric's interval, JSON-safe (an unbounded side or an unmeasured metric is None)."""
         return {metric: [v if math.isfinite(v) else None for v in self.ci(metric, level)] for metric in _CI_METRICS}
 
     def summary(self) -> dict[str, Any]:
@@ -173,6 +264,13 @@ class LatencyStats:
             "p99_ms": _json_number(self.p99_ms),
             "mean_ms": _json_number(self.mean_ms),
             "max_ms": _json_number(self.max_ms),
+            "rows": self.rows,
+            "rows_per_s": _json_number(self.rows_per_s),
+            "mismatch_rate": _json_number(self.mismatch_rate),
+            "max_abs_error": _json_number(self.max_abs_error),
+            "auc": _json_number(self.auc),
+            "logloss": _json_number(self.logloss),
+            "mismatches": [{"row": m.row, "expected": m.expected, "got": m.got} for m in self.mismatches],
         }
 
     def _raw(self) -> dict[str, Any]:
@@ -192,8 +290,11 @@ class EndpointStats(LatencyStats):
 class WindowSpan(LatencyStats):
     """Consecutive recorded windows merged into one window of a windowed objective."""
 
-    def __init__(self, latencies: Latencies, failures: int, start_offset_s: float, duration_s: float) -> None:
-        super().__init__(latencies, failures, duration_s)
+    def __init__(
+        self, latencies: Latencies, failures: int, start_offset_s: float, duration_s: float, **answers: Any
+    ) -> None:
+        """`answers`: `rows`, `correctness`, `sample_rows` as `LatencyStats` takes them."""
+        super().__init__(latencies, failures, duration_s, **answers)
         self._set(start_offset_s=start_offset_s)  # seconds from the start of the run (warm-up included)
 
     def __repr__(self) -> str:
@@ -209,7 +310,9 @@ class LoadResult(LatencyStats):
     windows of a given length), `started_at`/`measure_start`/`ended_at` (epoch seconds),
     `warmup_s`, `warmup_method`, `window_s`, `users_peak`, `complete`, `aborted`,
     `uncorrected`/`schedule` (open model), `generator` (load generator health: `cpu_percent`,
-    `warnings`, Locust's own rounded figures).
+    `warnings`, Locust's own rounded figures); what the answers held: `rows`, `rows_per_s`,
+    `mismatch_rate`, `max_abs_error`, `auc`, `logloss` (NaN when unmeasurable; `unmeasured(metric)`
+    says why), `mismatches` (the first few: row, expected, got), `correctness` (the tally).
     """
 
     # Attribute types for readers and type checkers (each set once, in __init__).
@@ -234,7 +337,14 @@ class LoadResult(LatencyStats):
         """Use `from_dict`/`from_file`; `data` must already have been validated."""
         duration = max(0.0, data["ended_at"] - data["measure_start"])
         total = data["total"]
-        super().__init__(_latencies(total, "total"), total["failures"], duration)
+        super().__init__(
+            _latencies(total, "total"),
+            total["failures"],
+            duration,
+            rows=total.get("rows"),
+            correctness=_tally(total.get("correctness"), "total"),
+            sample_rows=data.get("sample_rows"),
+        )
         uncorrected = data.get("uncorrected")
         self._set(
             _data=data,
@@ -320,7 +430,18 @@ class LoadResult(LatencyStats):
             duration = sum(w["duration_s"] for w in group)
             latencies = latencies_of_windows(group)
             failures = sum(w["failures"] for w in group)
-            spans.append(WindowSpan(latencies, failures, group[0]["start_offset_s"], duration))
+            answers = _answers_of_windows(group)
+            spans.append(
+                WindowSpan(
+                    latencies,
+                    failures,
+                    group[0]["start_offset_s"],
+                    duration,
+                    rows=answers["rows"],
+                    correctness=_tally(answers["correctness"], "windows"),
+                    sample_rows=self._sample_rows,
+                )
+            )
         return spans
 
     def _rps_ci(self, level: float) -> tuple[float, float]:
@@ -477,7 +598,31 @@ def _after_warmup(windows: Sequence[Mapping[str, Any]], warmup_s: float) -> list
 
 
 def _total_of_windows(windows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    return {**latencies_of_windows(windows).to_dict(), "failures": sum(w["failures"] for w in windows)}
+    return {
+        **latencies_of_windows(windows).to_dict(),
+        "failures": sum(w["failures"] for w in windows),
+        **_answers_of_windows(windows),
+    }
+
+
+def _answers_of_windows(windows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Rows and merged correctness tally of recorded windows (result-file form; a window from before
+    batches counts one row per successful request)."""
+    rows = sum(w.get("rows", w["requests"] - w["failures"]) for w in windows)
+    tallies = [CorrectnessTally.from_dict(w["correctness"]) for w in windows if w.get("correctness") is not None]
+    if not tallies:
+        compared = any("correctness" in w for w in windows)
+        return {"rows": rows, "correctness": CorrectnessTally().to_dict() if compared else None}
+    return {"rows": rows, "correctness": CorrectnessTally.merged(tallies).to_dict()}
+
+
+def _tally(data: Mapping[str, Any] | None, where: str) -> CorrectnessTally | None:
+    if data is None:
+        return None
+    try:
+        return CorrectnessTally.from_dict(data)
+    except ValueError as exc:
+        raise ResultFileError(f"{where}.correctness: {exc}") from None
 
 
 def latencies_of_windows(windows: Sequence[Mapping[str, Any]]) -> Latencies:

@@ -51,7 +51,14 @@ _RESULT_ATTRIBUTE = {
     "failure_rate": "failure_rate",
     "rps": "rps",
     "requests": "requests",
+    "rows_per_s": "rows_per_s",
+    "mismatch_rate": "mismatch_rate",
+    "max_abs_error": "max_abs_error",
+    "auc": "auc",
+    "logloss": "logloss",
 }
+# Facts of the run, not estimates: judged on the value (no interval).
+_FACTS = ("max", "max_abs_error")
 
 
 class Measurements(Protocol):
@@ -170,10 +177,12 @@ def evaluate(slos: SloSpec, result: Measurements, confidence: float = DEFAULT_CO
 def _judge(slo: Slo, result: Measurements, confidence: float) -> SloVerdict:
     measured = _measure(slo, result)
     if math.isnan(measured):
-        return SloVerdict(slo, measured, math.nan, FAIL)
+        # A metric that cannot be measured (no expectations, no labels) fails, saying what is missing.
+        unmeasured = getattr(result, "unmeasured", None)
+        return SloVerdict(slo, measured, math.nan, FAIL, reason=unmeasured(slo.metric) if unmeasured else None)
     margin = slo.margin(measured)
     ci = getattr(result, "ci", None)
-    if ci is None or slo.kind == REQUESTS or slo.metric == "max":
+    if ci is None or slo.kind == REQUESTS or slo.metric in _FACTS:
         # Counts and the observed maximum are facts of the run, not estimates.
         verdict = PASS if _holds(slo, measured) else FAIL
         return SloVerdict(slo, measured, margin, verdict, measured, measured)
@@ -227,7 +236,7 @@ def _nan_low(margin: float) -> float:
 
 def _measure(slo: Slo, result: Measurements) -> float:
     # With no requests, a latency of 0 or a failure rate of 0 would be a free pass.
-    if slo.kind in (LATENCY, FAILURE_RATE) and not result.requests:
+    if slo.kind in (LATENCY, FAILURE_RATE) and not result.requests and slo.metric != "mismatch_rate":
         return math.nan
     if slo.quantile is not None:
         return float(result.percentile(slo.quantile))

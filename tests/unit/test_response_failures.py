@@ -1,4 +1,5 @@
-"""The response validator: what counts as a score, and how failures are named and grouped."""
+"""The default `azureml` contract as the gate sees every response: what counts as a score, and how
+failures are named and grouped (kinds from statuses, the contract and transport exceptions)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,20 @@ import json
 
 import pytest
 
-from pytest_aksload.contracts.validation import (
-    MAX_REASON_CHARS,
-    check_score_response,
-    describe_exception,
-    failure_kind,
-)
+from pytest_aksload.contracts import ContractError, load_contract
+from pytest_aksload.contracts.base import MAX_REASON_CHARS
+from pytest_aksload.contracts.failures import describe_exception, failure_kind
+
+AZUREML = load_contract("azureml")
+
+
+def check_score_response(status: int, body: bytes | str) -> str | None:
+    """None when the azureml contract decodes `body`, else its one-line reason."""
+    try:
+        AZUREML.decode(status, {}, body.encode() if isinstance(body, str) else body)
+    except ContractError as error:
+        return error.reason
+    return None
 
 VALID = [
     ("plain probability", b'{"result": 0.42}'),
@@ -103,6 +112,8 @@ KINDS = [
     ("server error", 500, Exception("HTTP 500"), "http"),
     ("not found", 404, Exception("HTTP 404"), "http"),
     ("rate limited", 429, Exception("HTTP 429"), "throttling"),
+    ("azure ml request timeout", 408, Exception("HTTP 408"), "timeout"),
+    ("azure ml model error", 424, Exception("HTTP 424"), "model"),
     ("no free replica", 503, Exception("HTTP 503"), "throttling"),
     ("bad body", 200, Exception("result is not a probability: 2"), "validation"),
 ]
@@ -111,6 +122,10 @@ KINDS = [
 @pytest.mark.parametrize(("status", "exception", "kind"), [k[1:] for k in KINDS], ids=[k[0] for k in KINDS])
 def test_failure_kind(status: int | None, exception: BaseException, kind: str) -> None:
     assert failure_kind(status, exception) == kind
+
+
+def test_the_contracts_kind_wins() -> None:
+    assert failure_kind(200, Exception("answered by deployment 'blue'"), kind="routing") == "routing"
 
 
 def test_describe_exception() -> None:
