@@ -16,6 +16,7 @@ import pytest
 
 from pytest_aksload.config.profile import MARKER, MARKER_HELP, ProfileError, profile_from_marker
 from pytest_aksload.config.settings import NO_TARGET_REASON, add_options, resolve
+from pytest_aksload.protocol import DEFAULT_CONTRACT, SampleRows
 from pytest_aksload.session import AksloadSession, LoadTestState
 
 if TYPE_CHECKING:
@@ -69,11 +70,16 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
         marker = item.get_closest_marker(MARKER) if isinstance(item, pytest.Function) else None
         if marker is None:
             continue
-        settings = _session(item.config).settings
+        session = _session(item.config)
         try:
-            profile = profile_from_marker(marker.args, dict(marker.kwargs), settings, Path(item.path).parent)
+            profile = profile_from_marker(marker.args, dict(marker.kwargs), session.settings, Path(item.path).parent)
         except ProfileError as error:
             raise pytest.Collector.CollectError(f"{item.nodeid}: @pytest.mark.{MARKER}: {error}") from None
+        if session.settings.aks_sample_path and session.sample is None:
+            try:
+                session.sample = _user_sample(session)
+            except ValueError as error:  # data.sample.SampleError: one line naming the file
+                raise pytest.Collector.CollectError(str(error)) from None
         item.stash[load_test_key] = LoadTestState(profile)
     return collected
 
@@ -140,16 +146,63 @@ def criteo_payload(criteo_sample: Any) -> dict[str, Any]:
     return criteo.payload_from_row(criteo_sample.iloc[0])
 
 
+def _user_sample(session: AksloadSession) -> Any:
+    """--aks-sample's rows, labels and expected column (data.sample.Sample); SampleError if unusable."""
+    from pytest_aksload.data.sample import load_rows
+
+    settings = session.settings
+    assert settings.aks_sample_path is not None
+    return load_rows(settings.aks_sample_path, settings.aks_label_column, settings.aks_expected_column)
+
+
+@pytest.fixture(scope="session")
+def aks_sample(request: pytest.FixtureRequest) -> Any:
+    """The sample a load test draws its rows from (pandas DataFrame, label and expected columns
+    included): --aks-sample's file, else the Criteo sample (`criteo_sample`)."""
+    session = _session(request.config)
+    if not session.settings.aks_sample_path:
+        return request.getfixturevalue("criteo_sample")
+    if session.sample is None:
+        try:
+            session.sample = _user_sample(session)
+        except ValueError as error:
+            _fail(error)
+    return session.sample.frame
+
+
 @pytest.fixture
-def aks_payloads(
-    request: pytest.FixtureRequest, criteo_sample: Any, criteo_payload: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """The request bodies a load test cycles through: criteo_payload, then more sample rows (marker rows=)."""
-    from pytest_aksload.data import criteo
+def _aksload_rows(request: pytest.FixtureRequest, aks_sample: Any) -> SampleRows:
+    """What this test's load sends and checks: rows, labels and expected predictions (run/workload.py)."""
+    from pytest_aksload.run import workload
+
+    session, state = _session(request.config), request.node.stash.get(load_test_key, None)
+    if session.settings.aks_sample_path:
+        rows, labels, column = session.sample.rows, session.sample.labels, session.sample.expected
+    else:
+        first = request.getfixturevalue("criteo_payload")
+        rows, labels = workload.criteo_rows(aks_sample, first, state.profile.rows if state is not None else 1)
+        column = None
+    try:
+        expected = request.getfixturevalue("aks_expected_predictions")
+    except pytest.FixtureLookupError:
+        expected = workload.NOT_GIVEN
+    try:
+        local = session.settings.aks_local
+        return workload.sample_rows(rows, labels, column, expected, len(aks_sample), aks_local=local)
+    except workload.WorkloadError as error:
+        _fail(error)
+
+
+@pytest.fixture
+def aks_payloads(request: pytest.FixtureRequest, _aksload_rows: SampleRows) -> list[Any]:
+    """The request bodies a load test cycles through, encoded with its contract and batch (JSON values):
+    with the Criteo sample, criteo_payload then more sample rows (marker rows=)."""
+    from pytest_aksload.run.workload import bodies
 
     state = request.node.stash.get(load_test_key, None)
-    rows = state.profile.rows if state is not None else 1
-    return [criteo_payload, *criteo.payloads(criteo_sample.iloc[1:rows])]
+    if state is None:
+        return bodies(_aksload_rows, _session(request.config).settings.aks_contract or DEFAULT_CONTRACT, 1)
+    return bodies(_aksload_rows, state.profile.contract, state.profile.batch)
 
 
 @pytest.fixture(autouse=True)
@@ -163,7 +216,7 @@ def _aksload_run(request: pytest.FixtureRequest) -> None:
     from pytest_aksload.run.runner import LoadInterrupted
 
     target: Target = request.getfixturevalue("aks_target")
-    payloads: list[dict[str, Any]] = request.getfixturevalue("aks_payloads")
+    sample: SampleRows = request.getfixturevalue("_aksload_rows")
     session, item = _session(request.config), request.node
     if session.settings.aks_report:
         from pytest_aksload.reports.files import locust_html_path
@@ -173,7 +226,7 @@ def _aksload_run(request: pytest.FixtureRequest) -> None:
     printer = ProgressPrinter(request.config, item.name, gate.progress_duration_s(state.profile, session.settings))
     try:
         state.outcome = gate.run_gate(
-            target, state.profile, payloads, session.settings, nodeid=item.nodeid,
+            target, state.profile, sample, session.settings, nodeid=item.nodeid,
             lock_dir=load_lock.shared_dir(request.config), stored_baseline=session.baseline,
             on_progress=printer, html_report=state.locust_html,
         )  # fmt: skip

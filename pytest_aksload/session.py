@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pytest_aksload.config.profile import LoadProfile
 from pytest_aksload.config.settings import Settings
@@ -29,6 +29,7 @@ class AksloadSession:
     report_page: Path | None = None  # --aks-report's report.html, once written
     compare_failure: str | None = None  # why the session fails: --aks-compare compared nothing
     sigterm: SigtermAsInterrupt = field(default_factory=SigtermAsInterrupt)  # installed for the session
+    sample: Any = None  # --aks-sample's data.sample.Sample, loaded once (at the first load test's collection)
 
     @property
     def compared(self) -> int:

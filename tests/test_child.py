@@ -416,7 +416,7 @@ def test_sample_rows_are_read_from_the_rows_file(tmp_path: Path) -> None:
     run = ChildContext(RunSettings(scoring_uri="http://127.0.0.1/score", rows_file=str(rows_file)), {})
     assert run.sample_rows() == ROWS
     rows_file.write_text("[]", encoding="utf-8")
-    with pytest.raises(RuntimeError, match="non-empty JSON list of objects"):
+    with pytest.raises(RuntimeError, match="non-empty list of JSON objects"):
         ChildContext(run.settings, {}).sample_rows()
 
 

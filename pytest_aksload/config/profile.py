@@ -16,12 +16,19 @@ from pytest_aksload.config.capacity import CapacitySearch, parse_capacity
 from pytest_aksload.config.objectives import Slo, SloError, parse_slos
 from pytest_aksload.config.settings import Settings
 from pytest_aksload.config.units import UnitError, parse_duration
-from pytest_aksload.protocol import DEFAULT_WAIT_S  # one definition, shared with the child
+from pytest_aksload.contracts import ContractError, load_contract, resolve_spec
+from pytest_aksload.protocol import (  # one definition each, shared with the child
+    DEFAULT_BATCH,
+    DEFAULT_CONTRACT,
+    DEFAULT_TOLERANCE,
+    DEFAULT_WAIT_S,
+)
 
 MARKER = "load_test"
 MARKER_HELP = (
     "load_test(users=, spawn_rate=, duration=, wait=(min_s, max_s), slo=, warmup= (a duration or 'auto'), rows=, "
-    "locustfile=, timeout=, max_duration=, abort_on=, workers=, rate=, arrivals=, capacity=): "
+    "locustfile=, timeout=, max_duration=, abort_on=, workers=, rate=, arrivals=, capacity=, contract=, batch=, "
+    "tolerance=): "
     "run Locust against the aksload target before the test body and gate on the SLOs"
 )
 
@@ -62,6 +69,11 @@ class LoadProfile:
     arrivals: str = "constant"
     # Capacity search (run/capacity.py): find the highest rate that meets the SLOs.
     capacity: CapacitySearch | None = None
+    # How rows become a body and an answer predictions (a built-in name or an absolute spec), rows
+    # per request, and how far a prediction may be from its expected value.
+    contract: str = DEFAULT_CONTRACT
+    batch: int = DEFAULT_BATCH
+    tolerance: float = DEFAULT_TOLERANCE
 
     @property
     def deadline_s(self) -> float:
@@ -78,6 +90,10 @@ class LoadProfile:
         else:
             wait = f"{self.wait_s[0]:g}-{self.wait_s[1]:g}s"
             load = f"{self.users} users @ {self.spawn_rate:g}/s, {self.duration_s:g}s, wait {wait}"
+        if self.contract != DEFAULT_CONTRACT:
+            load += f", contract {self.contract.rpartition('/')[2]}"
+        if self.batch != DEFAULT_BATCH:
+            load += f", batch {self.batch}"
         if self.workers:
             load += f", {self.workers} worker processes"
         elif self.remote_workers:
@@ -157,6 +173,36 @@ def _abort_on(value: Any) -> tuple[Slo, ...]:
     return rules
 
 
+def _contract(kwargs: dict[str, Any], settings: Settings, test_dir: Path) -> str:
+    """The contract spec the child loads (a file path made absolute), checked by loading it now."""
+    if kwargs.get("contract") is not None:
+        value, name = kwargs["contract"], f"contract={kwargs['contract']!r}"
+        spec = resolve_spec(value, test_dir) if isinstance(value, str) else value
+    else:
+        spec = settings.aks_contract or DEFAULT_CONTRACT
+        name = f"--aks-contract {spec!r}"
+    try:
+        load_contract(spec, test_dir)
+    except ContractError as error:
+        raise ProfileError(f"{name}: {error}") from None
+    return spec.strip()
+
+
+def _batch(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ProfileError(f"batch={value!r}: expected rows per request, a whole number >= 1")
+    return value
+
+
+def _tolerance(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+        raise ProfileError(
+            f"tolerance={value!r}: expected the absolute difference a prediction may have from its expected "
+            f"value, a number >= 0 (default {DEFAULT_TOLERANCE:g})"
+        )
+    return float(value)
+
+
 ACCEPTED_ARGUMENTS = (
     "users",
     "spawn_rate",
@@ -173,6 +219,9 @@ ACCEPTED_ARGUMENTS = (
     "rate",
     "arrivals",
     "capacity",
+    "contract",
+    "batch",
+    "tolerance",
 )
 
 
@@ -205,6 +254,9 @@ def profile_from_marker(
         warmup_auto=warmup_auto,
         max_duration_s=_max_duration(kwargs.get("max_duration"), duration_s),
         abort_on=_abort_on(kwargs.get("abort_on")),
+        contract=_contract(kwargs, settings, test_dir),
+        batch=_batch(kwargs["batch"]) if "batch" in kwargs else DEFAULT_BATCH,
+        tolerance=_tolerance(kwargs["tolerance"]) if "tolerance" in kwargs else DEFAULT_TOLERANCE,
     )
     return _scale_out(profile, kwargs, settings)
 

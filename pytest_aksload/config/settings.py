@@ -21,6 +21,7 @@ import pytest
 from pytest_aksload.config.extras import SDK_EXTRAS, installed
 from pytest_aksload.config.tolerances import TOLERANCE_FORM, Tolerance, parse_tolerances
 from pytest_aksload.config.units import UnitError, parse_duration
+from pytest_aksload.contracts import resolve_spec
 from pytest_aksload.protocol import DEFAULT_REQUEST_TIMEOUT_S  # one definition, shared with the child
 
 GROUP = "aksload"
@@ -46,10 +47,11 @@ class Option:
     metavar: str | None = "VALUE"  # None: a flag without value
     default: Any = None
     cli: bool = True
+    cli_flag: str | None = None  # when the flag is not the ini key's name (--aks-sample: aks_sample_path)
 
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return self.cli_flag or "--" + self.name.replace("_", "-")
 
     @property
     def env(self) -> str:
@@ -128,6 +130,18 @@ def _existing_file(value: str) -> str:
     if not path.is_file():
         raise ValueError(value)
     return str(path)
+
+
+def _contract(value: str) -> str:
+    # A file path is read against the directory pytest was started in; the child gets it absolute.
+    return resolve_spec(_text(value), Path.cwd())
+
+
+def _sample_file(value: str) -> str:
+    path = Path(value.strip()).expanduser()
+    if not path.is_file():
+        raise ValueError(value)
+    return str(path.resolve())
 
 
 def _tolerances(value: str) -> tuple[Tolerance, ...]:
@@ -297,6 +311,41 @@ OPTIONS: tuple[Option, ...] = (
         cli=False,
     ),
     Option(
+        "aks_contract",
+        "How rows become a request body and a response predictions, for markers that omit contract=: "
+        "azureml (default), mlflow, azureml-mlflow, open-inference, or your own module:Name / path/to/file.py:Name.",
+        _contract,
+        "a built-in name (azureml, mlflow, azureml-mlflow, open-inference), 'module:Name' or 'path/to/file.py:Name'",
+        "NAME",
+    ),
+    Option(
+        "aks_sample_path",
+        "Your own sample rows to send (CSV, Parquet or JSON Lines, any schema; default: the Criteo sample). "
+        "Columns named by ini aks_label_column and aks_expected_column are not sent.",
+        _sample_file,
+        "the path of an existing .csv, .parquet or .jsonl file",
+        "PATH",
+        cli_flag="--aks-sample",
+    ),
+    Option(
+        "aks_label_column",
+        "Column of the sample holding each row's label (for auc and logloss; not sent). Default label.",
+        _text,
+        "a column name",
+        "NAME",
+        "label",
+        cli=False,
+    ),
+    Option(
+        "aks_expected_column",
+        "Column of the sample holding each row's expected prediction (for mismatch_rate; not sent). Default expected.",
+        _text,
+        "a column name",
+        "NAME",
+        "expected",
+        cli=False,
+    ),
+    Option(
         "criteo_sample_path",
         "Real Criteo dac_sample.txt to draw payloads from (default: the shipped sample).",
         _existing_file,
@@ -332,6 +381,10 @@ class Settings:
     aks_compare: str | None = None
     aks_max_regression: tuple[Tolerance, ...] = ()
     aks_key_env: str = "AKS_KEY"
+    aks_contract: str | None = None
+    aks_sample_path: str | None = None
+    aks_label_column: str = "label"
+    aks_expected_column: str = "expected"
     criteo_sample_path: str | None = None
 
     @property

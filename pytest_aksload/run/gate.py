@@ -8,13 +8,14 @@ outcomes and applies the returned outcome after the test body.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pytest_aksload.config import arrivals
 from pytest_aksload.config.profile import LoadProfile
 from pytest_aksload.config.settings import Settings
+from pytest_aksload.protocol import SampleRows
 from pytest_aksload.run import capacity, extend
 from pytest_aksload.run.load_lock import LoadSlot, SerialWaitTimeout
 from pytest_aksload.run.preflight import PreflightError, preflight
@@ -34,7 +35,7 @@ class GateError(Exception):
 def run_gate(
     target: Target,
     profile: LoadProfile,
-    payloads: Sequence[Mapping[str, Any]],
+    sample: SampleRows,
     settings: Settings,
     *,
     nodeid: str,
@@ -50,8 +51,12 @@ def run_gate(
         try:
             slot.acquire()
             hint = key_hint(settings)
-            preflight(target, payloads[0], profile.request_timeout_s, key_hint=hint, ca_bundle=settings.aks_ca_bundle)
-            result, search = _measure(target, profile, payloads, settings, on_progress, html_report)
+            preflight(
+                target, sample, profile.request_timeout_s, contract=profile.contract, batch=profile.batch,
+                tolerance=profile.tolerance, deployment=settings.aml_deployment, key_hint=hint,
+                ca_bundle=settings.aks_ca_bundle,
+            )  # fmt: skip
+            result, search = _measure(target, profile, sample, settings, on_progress, html_report)
         except (SerialWaitTimeout, PreflightError, LoadRunError, capacity.CapacityError) as error:
             raise GateError(str(error)) from None
     finally:
@@ -75,7 +80,7 @@ def run_gate(
 def _measure(
     target: Target,
     profile: LoadProfile,
-    payloads: Sequence[Mapping[str, Any]],
+    sample: SampleRows,
     settings: Settings,
     on_progress: Callable[[Progress], None] | None,
     html_report: Path | None,
@@ -86,11 +91,12 @@ def _measure(
         raw = run_load(
             target,
             piece,
-            payloads,
+            sample,
             on_progress=on_progress,
             ca_bundle=settings.aks_ca_bundle,
             html_report=html_report,
             stop_when=stop_when,
+            deployment=settings.aml_deployment,
         )
         return prepare(raw, piece)
 

@@ -1,14 +1,19 @@
-"""Pre-flight: one real scoring request before any load, so a broken target costs seconds, not minutes."""
+"""Pre-flight: one real scoring request before any load, so a broken target costs seconds, not minutes.
+
+It sends the first `batch` sample rows encoded with the test's contract and decodes the answer the
+way the load generator will (one prediction per row, statuses as failure kinds, the deployment
+that answered); when row 0's expected prediction is known it must match, so a wrong model version
+is an ERROR before any load.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
 
 import requests
 
-from pytest_aksload.contracts.validation import check_score_response
+from pytest_aksload.contracts import ContractError, check_routing, decode_predictions, load_contract
+from pytest_aksload.protocol import DEFAULT_CONTRACT, DEFAULT_TOLERANCE, SampleRows
 from pytest_aksload.redact import redact
 from pytest_aksload.targets.target import Target
 
@@ -19,20 +24,28 @@ class PreflightError(Exception):
 
 def preflight(
     target: Target,
-    payload: Mapping[str, Any],
+    sample: SampleRows,
     timeout_s: float,
     *,
+    contract: str = DEFAULT_CONTRACT,
+    batch: int = 1,
+    tolerance: float = DEFAULT_TOLERANCE,
+    deployment: str | None = None,
     key_hint: str = "the key",
     ca_bundle: str | None = None,
-) -> None:
-    """POST `payload` once; raise PreflightError unless the answer is a valid score.
+) -> list[float]:
+    """POST the first `batch` rows once; raise PreflightError unless the answer decodes into their
+    predictions (and row 0's is the expected one, when known). Returns the predictions.
 
     `ca_bundle`: PEM file of the CA(s) to trust instead of the system's (--aks-ca-bundle).
     """
     uri = target.scoring_uri
+    codec = load_contract(contract)
+    rows = [sample.rows[i % len(sample.rows)] for i in range(batch)]
+    headers = {"Content-Type": codec.content_type, "Accept": "application/json", **target.headers()}
     try:
         response = requests.post(
-            uri, json=payload, headers=dict(target.headers()), timeout=timeout_s, verify=ca_bundle or True
+            uri, data=codec.encode(rows), headers=headers, timeout=timeout_s, verify=ca_bundle or True
         )
     except requests.exceptions.SSLError as error:
         trusted = f"the CA bundle {ca_bundle}" if ca_bundle else "the system's trusted CAs"
@@ -53,12 +66,34 @@ def preflight(
             f"pre-flight: {uri} answered HTTP {response.status_code} ({response.reason}); "
             f"check {key_hint} and the service's auth mode"
         )
-    reason = check_score_response(response.status_code, response.content)
-    if reason is not None:
+    try:
+        if deployment:
+            check_routing(response.headers, deployment)
+        predictions = decode_predictions(codec, response.status_code, response.headers, response.content, batch)
+    except ContractError as error:
         raise PreflightError(
-            f"pre-flight: {uri} gave an invalid score response ({redact(reason)}); "
-            'check the payload matches the model\'s input and the scoring script returns {"result": probability}'
+            f"pre-flight: {uri} gave an invalid score response ({redact(error.reason)}; "
+            f"failure kind {error.kind}, contract {codec.name}); {_HINTS.get(error.kind, _HINTS['validation'])}"
+        ) from None
+    expected = None if sample.expected is None else sample.expected[0]
+    if expected is not None and not abs(predictions[0] - expected) <= tolerance:
+        raise PreflightError(
+            f"pre-flight: {uri} predicted {predictions[0]!r} for sample row 0, expected {expected!r} "
+            f"(tolerance {tolerance:g}): a different model version, or features encoded differently; "
+            "check the deployment and the expected predictions"
         )
+    return predictions
+
+
+_HINTS = {
+    "validation": "check the payload matches the model's input and the contract (contract=, --aks-contract) "
+    "matches the deployment",
+    "routing": "check the endpoint's traffic rules or --aml-deployment",
+    "model": "the model itself failed: read the deployment's logs",
+    "throttling": "the service shed load before any load: check its instances",
+    "timeout": "the service did not answer in time: raise timeout= or make scoring faster",
+    "http": "check the payload matches the model's input and the contract matches the deployment",
+}
 
 
 def _first_line(error: BaseException) -> str:

@@ -9,7 +9,6 @@ directory, and hands back one result JSON. `pytest_aksload.protocol` defines the
 from __future__ import annotations
 
 import collections
-import json
 import math
 import os
 import shutil
@@ -26,7 +25,7 @@ from typing import Any
 
 from pytest_aksload import lifeline, protocol
 from pytest_aksload.config.profile import REMOTE_WORKERS_WAIT_S, LoadProfile
-from pytest_aksload.protocol import Progress, RunSettings
+from pytest_aksload.protocol import Progress, RunSettings, SampleRows
 from pytest_aksload.redact import redact
 from pytest_aksload.run.fdlimit import open_files_problem
 from pytest_aksload.stats.result import LoadResult, ResultFileError
@@ -127,6 +126,7 @@ def run_settings(
     *,
     ca_bundle: str | None = None,
     stream_windows: bool = False,
+    deployment: str | None = None,
 ) -> RunSettings:
     """What the child is told about its run (everything but the secret headers)."""
     scaled_out = bool(profile.workers or profile.remote_workers)
@@ -147,6 +147,10 @@ def run_settings(
         stream_windows=stream_windows,
         # warmup="auto": the cut is found after the run, so endpoints and errors must be cuttable too.
         window_detail=profile.warmup_auto,
+        contract=profile.contract,
+        batch=profile.batch,
+        tolerance=profile.tolerance,
+        deployment=deployment,
     )
 
 
@@ -211,15 +215,18 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 def run_load(
     target: Target,
     profile: LoadProfile,
-    payloads: Sequence[Mapping[str, Any]],
+    sample: SampleRows | Sequence[Mapping[str, Any]],
     *,
     on_progress: Callable[[Progress], None] | None = None,
     html_report: Path | None = None,
     ca_bundle: str | None = None,
     stop_when: Callable[[Sequence[Mapping[str, Any]]], bool] | None = None,
+    deployment: str | None = None,
 ) -> LoadResult:
     """Run the profile against the target and return the exact result; raise LoadRunError otherwise,
-    LoadInterrupted on Ctrl-C. `ca_bundle`: PEM file of CAs the child trusts for https.
+    LoadInterrupted on Ctrl-C. `sample`: the rows to send (with their expectations and labels; plain
+    rows have none). `ca_bundle`: PEM file of CAs the child trusts for https. `deployment`:
+    --aml-deployment (answers from another deployment are `routing` failures).
 
     `stop_when`: called with the windows closed so far (result-file window objects) whenever
     new ones arrive; once it returns True the run ends early, exactly as if its run time were
@@ -230,11 +237,19 @@ def run_load(
     workdir = Path(tempfile.mkdtemp(prefix="aksload-"))
     try:
         rows_file = workdir / "rows.json"
-        rows_file.write_text(json.dumps(list(payloads)))
+        if not isinstance(sample, SampleRows):
+            sample = SampleRows([dict(row) for row in sample])
+        rows_file.write_text(protocol.encode_rows_file(sample))
         result_file = workdir / "result.json"
         stderr_path = workdir / "locust-stderr.log"
         settings = run_settings(
-            target, profile, rows_file, result_file, ca_bundle=ca_bundle, stream_windows=stop_when is not None
+            target,
+            profile,
+            rows_file,
+            result_file,
+            ca_bundle=ca_bundle,
+            stream_windows=stop_when is not None,
+            deployment=deployment,
         )
         env = child_environment(settings, target.headers(), workdir)
         with open(stderr_path, "wb") as stderr:

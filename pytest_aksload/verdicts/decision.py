@@ -115,6 +115,16 @@ def nothing_measured(result: LoadResult) -> str | None:
     return f"the load measured 0 requests: {why}"
 
 
+def mismatch_lines(result: LoadResult) -> str:
+    """The first wrong predictions under load, one line each (empty when there were none)."""
+    examples = result.mismatches
+    if not examples:
+        return ""
+    tally = result.correctness
+    head = f"\nwrong predictions ({tally.mismatches} of {tally.checked} checked rows; first {len(examples)}):"
+    return head + "".join(f"\n  sample row {m.row}: expected {m.expected!r}, got {m.got!r}" for m in examples)
+
+
 def conclude(
     profile: LoadProfile,
     result: GatedResult,
@@ -135,6 +145,7 @@ def conclude(
     if decision.failure is not None:
         causes = "".join(f"\n  {line}" for line in failure_lines(result))
         parts[-1] += f"\nmost frequent failures:{causes}" if causes else ""
+        parts[-1] += mismatch_lines(result)
     regression = regression_message(list(comparisons))
     failure = "\n".join(parts + ([regression] if regression else [])) or None
     only_undecided = decision.failure is not None and undecided(decision.verdicts) and result.requests > 0
