@@ -176,8 +176,7 @@ def _abort_on(value: Any) -> tuple[Slo, ...]:
 def _contract(kwargs: dict[str, Any], settings: Settings, test_dir: Path) -> str:
     """The contract spec the child loads (a file path made absolute), checked by loading it now."""
     if kwargs.get("contract") is not None:
-        value, name = kwargs["contract"], f"contract={kwargs['contract']!r}"
-        spec = resolve_spec(value, test_dir) if isinstance(value, str) else value
+        spec, name = kwargs["contract"], f"contract={kwargs['contract']!r}"
     else:
         spec = settings.aks_contract or DEFAULT_CONTRACT
         name = f"--aks-contract {spec!r}"
@@ -185,7 +184,7 @@ def _contract(kwargs: dict[str, Any], settings: Settings, test_dir: Path) -> str
         load_contract(spec, test_dir)
     except ContractError as error:
         raise ProfileError(f"{name}: {error}") from None
-    return spec.strip()
+    return resolve_spec(spec.strip(), test_dir)
 
 
 def _batch(value: Any) -> int:

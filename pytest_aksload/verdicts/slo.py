@@ -269,7 +269,7 @@ def _verdict_note(verdict: SloVerdict) -> str:
     notes = []
     if verdict.window is not None:
         notes.append(f"worst window {verdict.window[0]:g}-{verdict.window[1]:g}s")
-    if verdict.verdict == INCONCLUSIVE and verdict.reason:
+    if verdict.reason and (verdict.verdict == INCONCLUSIVE or math.isnan(verdict.measured)):
         notes.append(verdict.reason)
     return f" ({'; '.join(notes)})" if notes else ""
 
