@@ -1,18 +1,16 @@
-"""A custom Locust user: scores batches of 20 Criteo rows per request.
+"""A custom Locust user: scores batches of Criteo rows (the test's `batch=`) per request.
 
 It runs inside the gate's Locust child process; `pytest_aksload.child` hands it the scoring path,
-the auth headers (refreshed tokens included) and the sample rows, and checks responses the same
-way the packaged user does. Like the packaged user it verifies the endpoint's TLS certificate
-(Locust's default does not), trusting --aks-ca-bundle when given.
+the auth headers (refreshed tokens included) and the sample rows encoded with the test's contract
+in batches (`next_batch()`), and checks each answer like the packaged user does: decoded with the
+contract, one prediction per row sent, each compared with its row's expected value. Like the
+packaged user it verifies the endpoint's TLS certificate (Locust's default does not), trusting
+--aks-ca-bundle when given.
 """
-
-import random
 
 from locust import FastHttpUser, between, task
 
 from pytest_aksload import child
-
-BATCH = 20
 
 
 class BatchScoringUser(FastHttpUser):
@@ -22,14 +20,12 @@ class BatchScoringUser(FastHttpUser):
 
     @task
     def score_batch(self) -> None:
-        rows = child.sample_rows()
-        start = random.randrange(len(rows))
-        batch = [rows[(start + i) % len(rows)] for i in range(BATCH)]
+        batch = child.next_batch()  # the body (`batch.body`) and the sample rows it carries (`batch.rows`)
         with self.client.post(
             child.scoring_path(),
-            json={"data": batch},
-            headers=child.auth_headers(),
-            name=f"score batch of {BATCH}",
+            data=batch.body,
+            headers=child.request_headers(),
+            name=f"score batch of {len(batch.rows)}",
             catch_response=True,
         ) as response:
-            child.check_response(response)
+            child.check_response(response, rows=batch.rows)
