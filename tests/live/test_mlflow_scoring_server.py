@@ -92,3 +92,38 @@ def test_a_request_the_model_rejects_is_an_http_failure(served: ServedModel) -> 
     with pytest.raises(ContractError) as error:
         decode_predictions(CONTRACT, status, headers, body, rows=1)
     assert error.value.kind == "http" and error.value.reason.startswith(f"HTTP {status}: ")
+
+
+GATE = """
+import pytest
+
+@pytest.mark.load_test(users=8, spawn_rate=50, duration="8s", wait=(0.002, 0.005), timeout="10s", batch=4,
+                       contract="mlflow", slo=["mismatch_rate < 1%", "failure_rate < 1%"])
+def test_gate(load_result):
+    assert load_result.rows == 4 * (load_result.requests - load_result.failures)
+"""
+
+
+@pytest.mark.parametrize("right", [True, False], ids=["models-predictions", "another-models"])
+def test_a_gate_with_the_mlflow_contract(served: ServedModel, pytester: pytest.Pytester, right: bool) -> None:
+    """The issue's "done means": `--aks-scoring-uri .../invocations --aks-sample rows.csv` passes when
+    the sample's `expected` column holds the model's predictions and fails naming mismatch_rate when
+    they are another model's (row 0 kept right, so pre-flight lets the load find the rest)."""
+    frame = load_sample(nrows=200)[INT_COLUMNS + ["label"]]
+    rows = split_sample(frame).rows
+    expected = served.predict(rows)
+    if not right:
+        import pandas as pd
+
+        other = train_booster(rounds=5, seed=2).predict(pd.DataFrame(rows, columns=INT_COLUMNS).astype("float64"))
+        expected = [expected[0], *(float(p) for p in other[1:])]
+    frame.assign(expected=expected).to_csv(pytester.path / "rows.csv", index=False)
+    pytester.makepyfile(test_gate=GATE)
+    run = pytester.runpytest_subprocess(
+        "--aks-scoring-uri", served.url, "--aks-sample", "rows.csv", "-p", "no:cacheprovider"
+    )
+    if right:
+        run.assert_outcomes(passed=1)
+    else:
+        run.assert_outcomes(failed=1)
+        run.stdout.fnmatch_lines(["*mismatch_rate < 1%*FAIL*", "*wrong predictions (*"])
