@@ -48,3 +48,14 @@ def test_an_answer_from_another_deployment_is_a_routing_failure(tmp_path: Path) 
     assert result.failures == result.requests > 0
     assert result.failures_by_kind == {"routing": result.requests}
     assert result.rows == 0 and result.errors[0].message == "answered by deployment 'green', not 'blue'"
+
+
+def test_local_workers_merge_rows_and_correctness(tmp_path: Path) -> None:
+    profile = profile_from_marker((), {**MARKER, "workers": 2, "batch": 2}, Settings(), tmp_path)
+    with LoopbackModel(offset=0.5) as server:  # every prediction off by 0.5 (or capped at 1)
+        result = run_load(_target(server), profile, SAMPLE)
+    assert result.requests > 0 and result.failures == 0
+    assert result.rows == 2 * result.requests == result.correctness.checked
+    assert result.mismatch_rate == 1.0 and len(result.mismatches) == 5
+    windows = result.windows(1.0)
+    assert sum(window.rows for window in windows) == result.rows  # the workers' windows merged too
