@@ -8,7 +8,8 @@ starts nginx on 127.0.0.1 with its own temporary config, answering `POST /score`
 measures, in alternating order per repetition (A/B/C/D, B/C/D/A, ...):
 
 * `locust`   plain Locust, one process, an equivalent FastHttpUser (same bodies and headers, wait 0);
-* `plugin`   a pytest gate with `@pytest.mark.load_test(wait=(0, 0))`, one Locust process;
+* `plugin`   a pytest gate with `@pytest.mark.load_test(wait=(0, 0))`, one Locust process, every answer
+             decoded by the `azureml` contract and its prediction checked (expected 0.5, Criteo labels);
 * `plugin-2w` the same with `--aks-workers 2` (master + 2 worker processes);
 * `wrk`      wrk with the same connections and body: the ceiling of this machine and server.
 
@@ -96,9 +97,14 @@ class PlainScorer(FastHttpUser):
 GATE = """
 import pytest
 
+@pytest.fixture
+def aks_expected_predictions(aks_sample):
+    return [0.5] * len(aks_sample)  # nginx answers 0.5: every prediction is decoded and checked
+
+
 @pytest.mark.load_test(users={users}, spawn_rate={users}, duration="{seconds}s", wait=(0, 0))
 def test_throughput(load_result):
-    assert load_result.requests > 0
+    assert load_result.requests > 0 and load_result.correctness.checked == load_result.rows
 """
 
 WRK_SCRIPT = """

@@ -12,9 +12,13 @@ HINTS = {
     "throttling": "the service shed load (429/503): add replicas or autoscaling, or run fewer users",
     "auth": "the endpoint refused the key mid-run: it expired or was rotated; check the key/token",
     "http": "the scoring server failed: see the deployment's logs",
-    "validation": "HTTP 200 without a score: the scoring script returned an error or a malformed body",
+    "validation": "HTTP 200 the contract cannot decode: the scoring script returned an error or another shape "
+    "(check contract=)",
     "connection": "no HTTP answer (refused or reset): the service crashed, restarted or dropped connections",
-    "timeout": "no answer within the request timeout: the service is overloaded or hung",
+    "timeout": "no answer in time (the client's timeout, or Azure ML's 408 past request_timeout_ms): the service "
+    "is overloaded or hung; raise request_timeout_ms or make scoring faster",
+    "model": "the model failed the request (Azure ML 424): read the deployment's logs",
+    "routing": "another deployment answered: check the endpoint's traffic rules or --aml-deployment",
 }
 
 

@@ -225,3 +225,14 @@ def test_expectations_of_the_wrong_length_are_one_line_naming_the_fixture(pytest
 
 def _matches(line: str, pattern: str) -> bool:
     return fnmatch.fnmatch(line, pattern)
+
+
+def test_the_local_service_passes_a_correctness_objective_out_of_the_box(pytester: pytest.Pytester) -> None:
+    """With --aks-local and no expectations given, the shipped model's own predictions are expected."""
+    _gate(
+        pytester,
+        f'{FAST}, batch=16, slo=["mismatch_rate < 1%"]',
+        "assert load_result.correctness.checked == load_result.rows > 0 and load_result.mismatch_rate == 0",
+    )
+    run = pytester.runpytest_subprocess("--aks-local", "-p", "no:cacheprovider")
+    run.assert_outcomes(passed=1)
