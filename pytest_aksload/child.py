@@ -75,7 +75,7 @@ class ChildContext:
         self._json_request_headers: dict[str, str] = {}
         self._request_headers: dict[str, str] = {}
         self._sample = SampleRows(sample) if isinstance(sample, list) else sample
-        self._verdicts: dict[bytes, list[float] | ContractError] = {}
+        self._verdicts: dict[bytes, list[float] | tuple[str, str]] = {}  # predictions, or (reason, kind)
         self._next_batch = 0
         self.replace_auth_headers(headers)
 
@@ -227,15 +227,15 @@ class ChildContext:
         if memo:
             known = self._verdicts.get(body)
             if known is not None:
-                if isinstance(known, ContractError):
-                    raise known
+                if isinstance(known, tuple):  # a fresh error each time: re-raising one would grow its traceback
+                    raise ContractError(*known)
                 if len(known) == count:
                     return known
         try:
             predictions = decode_predictions(self.contract, status, headers, body, count)
         except ContractError as exc:
             if memo and len(self._verdicts) < _MEMO_MAX_ENTRIES and "predictions for" not in exc.reason:
-                self._verdicts[body] = exc
+                self._verdicts[body] = (exc.reason, exc.kind)
             raise
         if memo and len(self._verdicts) < _MEMO_MAX_ENTRIES:
             self._verdicts[body] = predictions
