@@ -146,7 +146,11 @@ def test_result_exposes_intervals_in_ci_and_to_dict() -> None:
     assert result.ci("rps") == (100.0, 100.0)  # every window had exactly 100 requests
     summary = json.loads(result.to_json())["summary"]
     assert summary["ci"]["p95"] == [low, high] and summary["confidence"] == 0.95
-    assert set(summary["ci"]) == {"p50", "p95", "p99", "p99.9", "mean", "failure_rate", "rps"}
+    assert set(summary["ci"]) == {
+        *("p50", "p95", "p99", "p99.9", "mean", "failure_rate", "rps"),
+        *("rows_per_s", "mismatch_rate", "auc", "logloss"),  # what the predictions were measured by
+    }
+    assert summary["ci"]["mismatch_rate"] == [None, None]  # nothing to compare: no interval
     with pytest.raises(ValueError, match="no confidence interval for 'median'"):
         result.ci("median")
 
