@@ -73,7 +73,7 @@ def summary_lines(records: Iterable[Mapping[str, Any]], compare: str | None, pag
     how many load tests the `--aks-compare` baseline covered, and where the report page is."""
     records = sorted(records, key=lambda r: r["nodeid"])
     lines = format_table(SUMMARY_COLUMNS, summary_rows(records)) + failure_kind_lines(records)
-    lines += comparison_notes(records)
+    lines += wrong_prediction_lines(records) + comparison_notes(records)
     if compare:
         compared = sum(1 for record in records if record.get("compared"))
         lines.append(f"aksload: compared {compared} of {len(records)} load test(s) with baseline {compare}")
@@ -123,6 +123,20 @@ def failure_kind_lines(entries: Iterable[Mapping[str, Any]]) -> list[str]:
         if by_kind:
             kinds = ", ".join(f"{kind} {count}" for kind, count in by_kind.items())
             lines.append(f"{entry['nodeid']}: failures by kind: {kinds}")
+    return lines
+
+
+def wrong_prediction_lines(entries: Iterable[Mapping[str, Any]]) -> list[str]:
+    """One line per test whose predictions under load were wrong: the rate and the first examples."""
+    lines = []
+    for entry in entries:
+        metrics = entry.get("metrics") or {}
+        examples = metrics.get("mismatches") or []
+        if examples:
+            shown = "; ".join(f"row {m['row']}: expected {m['expected']:.6g}, got {m['got']:.6g}" for m in examples[:3])
+            rate = metrics.get("mismatch_rate")
+            share = "?" if rate is None else f"{rate:.2%}"
+            lines.append(f"{entry['nodeid']}: wrong predictions ({share} of checked rows): {shown}")
     return lines
 
 

@@ -11,6 +11,8 @@ import pytest
 from synthetic_results import result_from_windows
 
 from pytest_aksload.config.objectives import SloError, parse_slo
+from pytest_aksload.reports.record import build_record
+from pytest_aksload.reports.terminal import summary_lines
 from pytest_aksload.stats.correctness import CorrectnessTally
 from pytest_aksload.stats.result import LoadResult
 from pytest_aksload.verdicts.decision import mismatch_lines
@@ -121,3 +123,10 @@ def test_the_new_metrics_parse(text: str, metric: str, threshold: float) -> None
 def test_a_bare_mismatch_rate_above_one_is_refused_with_the_percent_hint() -> None:
     with pytest.raises(SloError, match="a bare mismatch_rate is a fraction 0..1; for a percentage write 5%"):
         parse_slo("mismatch_rate < 5")
+
+
+def test_the_session_summary_shows_the_first_wrong_predictions() -> None:
+    record = build_record("test_x.py::test_gate", "profile", "FAIL", partial=_result([2, 0]))
+    lines = summary_lines([record], None, None)
+    assert "test_x.py::test_gate: wrong predictions (0.12% of checked rows): row 0: expected 0, got 0.01; " in lines[-1]
+    assert record["metrics"]["mismatches"][0] == {"row": 0, "expected": 0.0, "got": 0.01}
