@@ -110,9 +110,9 @@ when the child crashes. The parent must drain both pipes continuously.
 
 Distributed runs replace `--run-time` with `--processes N` (local workers), or with `--master
 --expect-workers N --expect-workers-max-wait 120 --master-bind-host H --master-bind-port P`
-(remote `aksload-worker`s, which get the settings, rows and headers from the master in a Locust
-message, `run_config_message`, never in their environment). Only the master reads stdin, prints
-progress and writes the result.
+(remote `aksload-worker`s, which get the settings, the sample (rows, expected, labels) and headers
+from the master in a Locust message, `run_config_message`, never in their environment). Only the
+master reads stdin, prints progress and writes the result.
 
 Exit: after the run time and stop timeout, Locust fires `quitting` and the recorder writes the
 result file (`ResultFile`, checked by `check_result`, parsed by `pytest_aksload.stats.result`).

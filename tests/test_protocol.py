@@ -147,7 +147,10 @@ def test_remote_worker_gets_its_share_and_nothing_of_the_masters_machine() -> No
     settings, got_headers, got_sample = protocol.read_run_config(json.loads(json.dumps(message)))
     assert got_headers == headers and got_sample == sample
     assert (settings.contract, settings.batch, settings.tolerance, settings.deployment) == (
-        "/abs/contracts.py:Mine", 8, 0.001, "blue"
+        "/abs/contracts.py:Mine",
+        8,
+        0.001,
+        "blue",
     )
     assert settings.rate == EVERY_FIELD.rate / 5
     assert (settings.scoring_uri, settings.warmup_s, settings.window_s) == ("https://example.test/score", 2.5, 0.5)

@@ -22,6 +22,7 @@ def check_score_response(status: int, body: bytes | str) -> str | None:
         return error.reason
     return None
 
+
 VALID = [
     ("plain probability", b'{"result": 0.42}'),
     ("zero and one are probabilities", b'{"result": [0, 1]}'),
