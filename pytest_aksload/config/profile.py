@@ -288,6 +288,12 @@ def _scale_out(profile: LoadProfile, kwargs: dict[str, Any], settings: Settings)
         raise ProfileError(
             f"workers={workers}: local worker processes cannot be combined with --aks-expect-workers {remote}"
         )
+    where = profile.contract.rpartition(":")[0]
+    if remote and (where.endswith(".py") or "/" in where or "\\" in where):
+        raise ProfileError(
+            f"contract={profile.contract!r}: remote workers cannot load a contract from a file of this machine; "
+            "make it an importable module installed next to aksload-worker and use contract='module:Name'"
+        )
     users = profile.users
     if rate is not None and "users" not in kwargs:
         users = arrivals.pool_size(rate, profile.request_timeout_s)

@@ -130,3 +130,14 @@ def test_the_session_summary_shows_the_first_wrong_predictions() -> None:
     lines = summary_lines([record], None, None)
     assert "test_x.py::test_gate: wrong predictions (0.12% of checked rows): row 0: expected 0, got 0.01; " in lines[-1]
     assert record["metrics"]["mismatches"][0] == {"row": 0, "expected": 0.0, "got": 0.01}
+
+
+def test_remote_workers_refuse_a_contract_from_a_file(tmp_path: Any) -> None:
+    from pytest_aksload.config.profile import ProfileError, profile_from_marker
+    from pytest_aksload.config.settings import Settings
+
+    (tmp_path / "mine.py").write_text("class C:\n    def encode(self, rows): ...\n    def decode(self, s, h, b): ...\n")
+    settings = Settings(aks_expect_workers=2, aks_master_bind=("127.0.0.1", 5557))
+    with pytest.raises(ProfileError, match="remote workers cannot load a contract from a file"):
+        profile_from_marker((), {"contract": "mine.py:C"}, settings, tmp_path)
+    assert profile_from_marker((), {"contract": "mine.py:C"}, Settings(), tmp_path).contract.endswith("mine.py:C")
