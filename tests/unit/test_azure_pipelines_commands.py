@@ -5,6 +5,7 @@ the documented pipeline recipe (parses, has its tasks, the README shows the same
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -95,11 +96,17 @@ def test_nothing_printed_holds_a_secret_even_one_the_escaping_would_split() -> N
     assert line.startswith("##vso[task.logissue type=error;sourcepath=t.py]t.py::test_x[***] FAIL: ")
 
 
-def test_the_summary_goes_beside_the_report_else_into_a_new_agent_temp_directory(tmp_path: Path) -> None:
-    assert summary_directory("report", {"AGENT_TEMPDIRECTORY": str(tmp_path)}) == Path("report").absolute()
-    first, second = (summary_directory(None, {"AGENT_TEMPDIRECTORY": str(tmp_path)}) for _ in range(2))
-    assert first.parent == second.parent == tmp_path and first != second
-    assert summary_directory(None, {}).is_absolute()
+def test_the_summary_goes_beside_the_report_else_into_a_new_agent_temp_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = {"AGENT_TEMPDIRECTORY": str(tmp_path / "agent")}
+    (tmp_path / "agent").mkdir()
+    assert summary_directory("report", agent) == Path("report").absolute()
+    first, second = (summary_directory(None, agent) for _ in range(2))
+    assert first.parent == second.parent == tmp_path / "agent" and first != second
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "system"))
+    (tmp_path / "system").mkdir()
+    assert summary_directory(None, {}).parent == tmp_path / "system"
 
 
 @pytest.mark.parametrize("tf_build", ["True", None])
