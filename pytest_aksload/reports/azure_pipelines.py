@@ -65,8 +65,8 @@ def failed_gate_message(record: Mapping[str, Any]) -> str:
     """`<test> <verdict>: <each failed objective and regressed metric>`; the record has no more
     than its verdict when the test failed otherwise (an assertion, a broken pre-flight)."""
     failed = [slo.get("description") or slo["objective"] for slo in record.get("slos", []) if not slo.get("passed")]
-    failed += [f"{c['metric']} regressed against the baseline" for c in record.get("comparisons", [])
-               if c.get("status") == REGRESSED]  # fmt: skip
+    regressed = [c["metric"] for c in record.get("comparisons", []) if c.get("status") == REGRESSED]
+    failed += [f"{metric} regressed against the baseline" for metric in regressed]
     if not failed:
         what = "the load did not run to the end" if record["verdict"] == ERROR else "the test failed"
         failed = [f"{what}; see the test's log"]
