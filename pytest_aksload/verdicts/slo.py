@@ -519,6 +519,8 @@ def _format(kind: str, value: float, sign: str = "") -> str:
     """Display form per metric kind; ``sign="+"`` shows the sign of margins."""
     if math.isnan(value):
         return "n/a"
+    if math.isinf(value):
+        return f"{value:{sign}}"  # an interval side too few requests bound: "inf", never "infms"
     if kind == _LATENCY:
         return f"{value:{sign}.1f}ms"
     if kind == _FAILURE_RATE:

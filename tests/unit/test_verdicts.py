@@ -13,6 +13,7 @@ from statistics import NormalDist
 from typing import Any
 
 import pytest
+from loopback_servers import on_the_threshold_cycle
 
 from pytest_aksload.child import RESULT_FORMAT
 from pytest_aksload.config.profile import LoadProfile, ProfileError, profile_from_marker
@@ -93,30 +94,69 @@ def profile(**changes: Any) -> LoadProfile:
 # -- three-way verdicts -----------------------------------------------------------------------
 
 
-def on_the_threshold(seed: int, requests: int = 2000) -> LoadResult:
-    """A run of a service whose TRUE p95 is exactly 300 ms (lognormal latencies, sigma 0.5)."""
+STRADDLES = "the 95% confidence interval straddles the objective; run longer to decide"
+
+
+def lognormal_run(seed: int, true_p95_ms: float, requests: int = 2000) -> LoadResult:
+    """A run of a service whose TRUE p95 is `true_p95_ms` (lognormal latencies, sigma 0.5)."""
     rng = random.Random(seed)
     sigma = 0.5
-    mu = math.log(300_000) - sigma * NormalDist().inv_cdf(0.95)
+    mu = math.log(true_p95_ms * 1000) - sigma * NormalDist().inv_cdf(0.95)
     return result_from_windows([([round(rng.lognormvariate(mu, sigma)) for _ in range(requests)], 0)])
+
+
+def on_the_threshold(seed: int, requests: int = 2000) -> LoadResult:
+    """A run of a service whose TRUE p95 is exactly 300 ms."""
+    return lognormal_run(seed, 300.0, requests)
 
 
 def test_a_p95_exactly_on_the_threshold_is_inconclusive_not_a_coin_flip() -> None:
     """Ten runs: the point estimate says PASS in some and FAIL in others; the interval verdict
-    is INCONCLUSIVE. A 95 % interval misses the truth in up to 5 % of runs by design, so 1 of
-    10 may be decided (it is, for these seeds); over 200 runs the decided share stays near 5 %."""
+    is INCONCLUSIVE, because the interval straddles the objective. A 95 % interval misses the
+    truth in up to 5 % of runs by design, so 1 of 10 may be decided (it is, for these seeds);
+    over 200 runs the decided share stays near 5 %."""
     point, interval = [], []
     for seed in range(10):
         result = on_the_threshold(seed)
         point.append(PASS if result.p95_ms < 300 else FAIL)
         (verdict,) = evaluate("p95 < 300ms", result)
         interval.append(verdict.verdict)
+        assert verdict.verdict != INCONCLUSIVE or verdict.reason == STRADDLES
     assert point.count(PASS) >= 3 and point.count(FAIL) >= 3  # the coin flip a point estimate makes
     assert interval.count(INCONCLUSIVE) >= 9
     decided = sum(
         evaluate("p95 < 300ms", on_the_threshold(seed, 500))[0].verdict != INCONCLUSIVE for seed in range(200)
     )
     assert decided <= 16  # 5 % of 200 is 10; 16 is > 2 sd above it
+
+
+@pytest.mark.parametrize(("true_p95_ms", "expected"), [(270.0, PASS), (330.0, FAIL)])
+def test_a_p95_ten_percent_from_the_threshold_is_decided(true_p95_ms: float, expected: str) -> None:
+    """The other side of the decision rate: an interval too wide to decide (e.g. a 99.9 % one,
+    which decides only 75-83 of these 100 runs) fails here, as the one above fails an interval too
+    narrow. 2,000 requests 10 % from the threshold: the right verdict in at least 95 of 100 runs,
+    the wrong one in none."""
+    verdicts = [evaluate("p95 < 300ms", lognormal_run(seed, true_p95_ms))[0].verdict for seed in range(100)]
+    assert verdicts.count(expected) >= 95 and verdicts.count(PASS if expected == FAIL else FAIL) == 0
+
+
+def test_a_service_whose_p95_is_the_threshold_is_inconclusive_wherever_its_run_ends() -> None:
+    """The deterministic form of the live check in bench/threshold_verdicts.py: a server cycling
+    through 100 delays of which exactly 95 are under 100 ms. Wherever a run stops in the cycle,
+    the point estimate is the slowest fast delay (89.8 ms) or the fastest slow one (116.6 ms), a
+    coin flip; the interval holds both, so every verdict is INCONCLUSIVE for that reason (not
+    because the load generator was doubted: a healthy run, no generator issue)."""
+    cycle_us = [round(delay * 1e6) for delay in on_the_threshold_cycle(0.100)]
+    gate = profile(users=20, spawn_rate=200.0, duration_s=3.0, wait_s=(0.0, 0.01))
+    points = []
+    for end in range(100):
+        latencies = [cycle_us[i % 100] for i in range(500 + end)]
+        result = result_from_windows([(latencies[i::3], 0) for i in range(3)])
+        (verdict,) = evaluate("p95 < 100ms", result)
+        assert (verdict.verdict, verdict.reason) == (INCONCLUSIVE, STRADDLES)
+        assert verdict.low < 100 < verdict.high and generator_issues(result, gate) == []
+        points.append(round(result.p95_ms, 1))
+    assert set(points) == {89.8, 116.6} and 0 < points.count(89.8) < 50
 
 
 def test_clear_cases_are_decided_and_few_requests_are_not() -> None:
