@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 @dataclass(frozen=True)
 class GateRun:
     exit_code: int
-    tests: list[dict[str, Any]]  # summary.json's "tests": one record per load test
+    tests: list[dict[str, Any]]  # summary.json's "tests", each with its "result" file's content
     output: str
 
 
@@ -41,4 +41,7 @@ def run_gate(source: str, scoring_uri: str, *options: str, root: Path | None = N
         )
         summary = report / "summary.json"
         tests = json.loads(summary.read_text())["tests"] if summary.exists() else []
+        for record in tests:  # the record names its result file, which goes with the directory
+            if record.get("result_json"):
+                record["result"] = json.loads((report / record["result_json"]).read_text())
         return GateRun(done.returncode, tests, done.stdout + done.stderr)

@@ -1,0 +1,56 @@
+"""Load results built from latencies a test chooses, shaped exactly like what the Locust child
+writes, for tests that need the truth known exactly (verdicts, warm-up, baselines)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_aksload.child import RESULT_FORMAT
+from pytest_aksload.stats import histograms
+from pytest_aksload.stats.histograms import Latencies
+from pytest_aksload.stats.result import LoadResult
+
+STARTED = 1_700_000_000.0
+
+
+def result_from_windows(
+    windows: list[tuple[list[int], int]], *, window_s: float = 1.0, warmup_s: float = 0.0, **extra: Any
+) -> LoadResult:
+    """A result as the recorder writes it: `windows` are (latencies in µs, failures) per window;
+    the totals hold the windows after `warmup_s` (the recorder's view when every request
+    finishes in the window it started in)."""
+    total, encoded, measured_failures = Latencies(), [], 0
+    for index, (values, failures) in enumerate(windows):
+        histogram = histograms.new_histogram()
+        for us in values:
+            histogram.record_value(us)
+            if index * window_s >= warmup_s:
+                total.record(us)
+        measured_failures += failures if index * window_s >= warmup_s else 0
+        encoded.append(
+            {
+                "index": index,
+                "start_offset_s": index * window_s,
+                "duration_s": window_s,
+                "requests": len(values),
+                "failures": failures,
+                "histogram": histograms.encode(histogram) if values else None,
+            }
+        )
+    data = {
+        "format": RESULT_FORMAT,
+        "complete": True,
+        "started_at": STARTED,
+        "measure_start": STARTED + warmup_s,
+        "ended_at": STARTED + len(windows) * window_s,
+        "warmup_s": warmup_s,
+        "window_s": window_s,
+        "users_peak": 10,
+        "generator": {"cpu_percent": 20.0, "cpu_percent_peak": 25.0, "cpu_warning": False, "warnings": []},
+        "total": {**total.to_dict(), "failures": measured_failures},
+        "endpoints": {},
+        "windows": encoded,
+        "errors": [],
+        **extra,
+    }
+    return LoadResult.from_dict(data)
