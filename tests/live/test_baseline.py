@@ -38,7 +38,9 @@ def test_regression_fails_and_an_unchanged_service_passes(pytester: pytest.Pytes
     assert stored["tests"]["test_gate.py::test_gate"]["result"]["total"]["histogram"].startswith("HISTF")
 
     compare = ("--aks-compare", str(baseline), "--aks-max-regression", TOLERANCES)
-    slowed = _run(pytester, [delay * 1.3 for delay in DELAYS_S], *compare)
+    # Twice as slow: far beyond what a busy host moves a 3 s run (a 30 % slowdown, which
+    # bench/baseline_noise.py uses, came out "within noise" at load average 4.5 on 2 cores).
+    slowed = _run(pytester, [delay * 2 for delay in DELAYS_S], *compare)
     slowed.assert_outcomes(failed=1)
     slowed.stdout.fnmatch_lines(
         [
