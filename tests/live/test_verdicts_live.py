@@ -132,10 +132,10 @@ def test_live_auto_warm_up_cuts_the_cold_start_from_totals_endpoints_and_errors(
     On a flat steady state, which 5 s batch the host's noise makes look steadiest is a draw, and
     a draw in the second half of the run means "no steady state, nothing cut" (simulated, MSER on
     6 batches of pure noise does that about a quarter of the time). The alternation, far above
-    that noise, makes the cut deterministic: MSER-5 cuts the cold first batch (5 s; 10 s at most). The
-    endpoint figures and failure groups are then cut exactly like the totals, and the cold start's
-    failures are gone from all three. Where MSER cuts finer data is checked on synthetic windows
-    in tests/unit/test_verdicts.py."""
+    that noise, leaves MSER-5 one place to cut: after the cold first batch (5 s; 10 s if noise
+    blurs the second). The endpoint figures and failure groups are then cut exactly like the
+    totals, and the cold start's failures are gone from all three. Where MSER cuts finer data is
+    checked on synthetic windows in tests/unit/test_verdicts.py."""
     first_load_request: list[float] = []
 
     def since_first_load_request(n: int) -> float:
