@@ -10,13 +10,12 @@ Prints one line per run: outcome and the p95 / rps / failure_rate comparisons.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from inner_gate import run_gate  # noqa: E402
 from loopback_servers import ScoringServer  # noqa: E402
 
 DELAYS_S = [0.020 + 0.002 * i for i in range(20)]
@@ -30,19 +29,10 @@ def test_gate(load_result):
 """
 
 
-def run(root: Path, delays_s: list[float], *options: str) -> tuple[int, list[dict]]:
-    report = root / "report"
+def run(root: Path, gate: str, delays_s: list[float], *options: str) -> tuple[int, list[dict]]:
     with ScoringServer(delays_s=delays_s) as server:
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--aks-scoring-uri", server.url]
-            + ["--aks-report", str(report), *options, "test_gate.py"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-    tests = json.loads((report / "summary.json").read_text())["tests"]
-    return done.returncode, tests[0].get("comparisons", [])
+        done = run_gate(gate, server.url, *options, root=root)
+    return done.exit_code, done.tests[0].get("comparisons", []) if done.tests else []
 
 
 def show(label: str, code: int, comparisons: list[dict]) -> None:
@@ -58,18 +48,17 @@ def main() -> int:
     parser.add_argument("--duration", default="3s")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "test_gate.py").write_text(GATE.format(duration=args.duration))
+        root, gate = Path(tmp), GATE.format(duration=args.duration)
         baseline = root / "baseline.json"
-        code, _ = run(root, DELAYS_S, "--aks-save-baseline", str(baseline))
+        code, _ = run(root, gate, DELAYS_S, "--aks-save-baseline", str(baseline))
         print(f"baseline     exit {code}")
         compare = ("--aks-compare", str(baseline), "--aks-max-regression", TOLERANCES)
         false_alarms = 0
         for index in range(args.repeat):
-            code, comparisons = run(root, DELAYS_S, *compare)
+            code, comparisons = run(root, gate, DELAYS_S, *compare)
             false_alarms += code != 0
             show(f"unchanged {index + 1}", code, comparisons)
-        code, comparisons = run(root, [delay * 1.3 for delay in DELAYS_S], *compare)
+        code, comparisons = run(root, gate, [delay * 1.3 for delay in DELAYS_S], *compare)
         show("slowed 30%", code, comparisons)
         print(f"false alarms: {false_alarms}/{args.repeat}; 30% slowdown caught: {code == 1}")
         return 0 if false_alarms == 0 and code == 1 else 1

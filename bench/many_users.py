@@ -2,7 +2,7 @@
 
     python bench/many_users.py [--users 2000] [--seconds 30]
 
-The same scenario as tests/reliability/test_plugin_load.py (which asserts correctness: no
+The same scenario as tests/live/reliability/test_plugin_load.py (which asserts correctness: no
 failures, no lost results); this prints what it costs: requests, RPS, latency, the load
 generator's CPU, the open-files limit the child ran with. Not part of CI.
 """

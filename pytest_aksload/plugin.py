@@ -312,14 +312,17 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return  # a session without load tests pays for nothing here
     from pytest_aksload.reports.files import write_session_outputs
 
-    aksload.report_page = write_session_outputs(aksload.settings, aksload.records)
+    terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+    # CI logging commands must start a line: the terminal's own writer knows whether one is open.
+    write_line = terminal.write_line if terminal is not None else print
+    aksload.report_page = write_session_outputs(aksload.settings, aksload.records, write_line)
     if aksload.baseline is not None and aksload.measured and not aksload.compared:
         from pytest_aksload.verdicts.baseline import nothing_compared
 
         aksload.compare_failure = nothing_compared(aksload.settings.aks_compare, aksload.baseline, len(aksload.records))
         if session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        if session.config.pluginmanager.get_plugin("terminalreporter") is None:
+        if terminal is None:
             print(aksload.compare_failure, file=sys.stderr)
 
 

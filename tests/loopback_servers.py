@@ -17,6 +17,7 @@ import contextlib
 import datetime
 import ipaddress
 import json
+import random
 import socket
 import ssl
 import struct
@@ -72,7 +73,8 @@ class ScoringServer:
     """Threaded HTTP/1.1 (keep-alive) server answering like a scoring endpoint.
 
     * `delays_s`: the n-th scoring request (0-based, over all connections) sleeps
-      `delays_s[n % len(delays_s)]` before answering.
+      `delays_s[n % len(delays_s)]` before answering; `delay_of`, a function of n giving its
+      delay, replaces the list (e.g. to change the service's latency over time).
     * `fail_every`: every `fail_every`-th scoring request fails, alternately with HTTP 500 and
       with HTTP 200 carrying an error string (what the notebook's scoring script did).
     * `double_encode_every`: every such request answers the double-encoded form
@@ -94,6 +96,7 @@ class ScoringServer:
         double_encode_every: int = 0,
         slow_s: float = 2.0,
         outcomes: Callable[[int], str] | None = None,
+        delay_of: Callable[[int], float] | None = None,
         spare_preflight: bool = False,
         slots: int = 0,
         tls: tuple[str, str] | None = None,
@@ -103,6 +106,7 @@ class ScoringServer:
         self.double_encode_every = double_encode_every
         self.slow_s = slow_s
         self.outcomes = outcomes
+        self.delay_of = delay_of
         self.spare_preflight = spare_preflight
         self._slots = threading.Semaphore(slots) if slots else contextlib.nullcontext()
         self.tls = tls
@@ -163,7 +167,7 @@ class ScoringServer:
         with self._lock:
             n = self._scoring_count
             self._scoring_count += 1
-        delay = self.delays_s[n % len(self.delays_s)]
+        delay = self.delay_of(n) if self.delay_of is not None else self.delays_s[n % len(self.delays_s)]
         outcome = "ok"
         if self.outcomes is not None:
             outcome = self.outcomes(n)
@@ -277,6 +281,18 @@ class ScoringServer:
                     pass  # the client gave up (timeout test, end of run) or the server died
 
         return Handler
+
+
+def on_the_threshold_cycle(threshold_s: float, seed: int = 11) -> list[float]:
+    """100 delays a server answers with in turn: 95 under `threshold_s`, 5 over, shuffled. Exactly
+    95 % of its requests are faster than the threshold, so its true p95 sits on it; and unlike
+    random draws, any run of consecutive requests holds that share to within 5 requests."""
+    rng = random.Random(seed)
+    fast = [rng.uniform(0.2, 0.9) * threshold_s for _ in range(95)]
+    slow = [rng.uniform(1.1, 2.0) * threshold_s for _ in range(5)]
+    delays = fast + slow
+    rng.shuffle(delays)
+    return delays
 
 
 def closed_port() -> int:

@@ -1,5 +1,5 @@
-"""`LoadResult`s built from latencies a test chooses, in the recorder's own file format, so verdicts,
-baselines and health checks can be tested on inputs whose truth is known exactly."""
+"""Load results built from latencies a test chooses, shaped exactly like what the Locust child
+writes, for tests that need the truth known exactly (verdicts, warm-up, baselines)."""
 
 from __future__ import annotations
 
@@ -15,24 +15,26 @@ STARTED = 1_700_000_000.0
 
 
 def result_from_windows(
-    windows: Sequence[tuple[Sequence[int], int]], *, window_s: float = 1.0, **extra: Any
+    windows: Sequence[tuple[Sequence[int], int]], *, window_s: float = 1.0, warmup_s: float = 0.0, **extra: Any
 ) -> LoadResult:
-    """A result of consecutive windows, each (latencies in µs, failures); no warm-up, every request
-    counted in the window it finished in. `extra` replaces top-level fields (e.g. `generator`)."""
-    total, encoded, failures = Latencies(), [], 0
-    for index, (values, window_failures) in enumerate(windows):
+    """A result as the recorder writes it: `windows` are (latencies in µs, failures) per window;
+    the totals hold the windows after `warmup_s` (the recorder's view when every request
+    finishes in the window it started in)."""
+    total, encoded, measured_failures = Latencies(), [], 0
+    for index, (values, failures) in enumerate(windows):
         histogram = histograms.new_histogram()
         for us in values:
             histogram.record_value(us)
-            total.record(us)
-        failures += window_failures
+            if index * window_s >= warmup_s:
+                total.record(us)
+        measured_failures += failures if index * window_s >= warmup_s else 0
         encoded.append(
             {
                 "index": index,
                 "start_offset_s": index * window_s,
                 "duration_s": window_s,
                 "requests": len(values),
-                "failures": window_failures,
+                "failures": failures,
                 "histogram": histograms.encode(histogram) if values else None,
             }
         )
@@ -40,13 +42,13 @@ def result_from_windows(
         "format": RESULT_FORMAT,
         "complete": True,
         "started_at": STARTED,
-        "measure_start": STARTED,
+        "measure_start": STARTED + warmup_s,
         "ended_at": STARTED + len(windows) * window_s,
-        "warmup_s": 0.0,
+        "warmup_s": warmup_s,
         "window_s": window_s,
         "users_peak": 10,
         "generator": {"cpu_percent": 20.0, "cpu_percent_peak": 25.0, "cpu_warning": False, "warnings": []},
-        "total": {**total.to_dict(), "failures": failures},
+        "total": {**total.to_dict(), "failures": measured_failures},
         "endpoints": {},
         "windows": encoded,
         "errors": [],

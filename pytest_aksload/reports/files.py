@@ -6,7 +6,8 @@ Everything a CI system reads is derived from report records (record.py):
 * `--aks-report DIR`: `<test>.json` (the `LoadResult.to_dict()`, histograms included, readable
   by `LoadResult.from_file`), `<test>.locust.html` (written by the Locust child itself),
   `summary.json`, `summary.md` and `report.html` (charts, see html.py);
-* GitHub Actions: the Markdown summary appended to `$GITHUB_STEP_SUMMARY`.
+* GitHub Actions: the Markdown summary appended to `$GITHUB_STEP_SUMMARY`;
+* Azure Pipelines: the same summary on the run's page and an error per failed gate (azure_pipelines.py).
 
 Nothing here sees a secret: records hold the target's name, never its headers.
 """
@@ -17,11 +18,12 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pytest_aksload.config.settings import Settings
+from pytest_aksload.reports import azure_pipelines
 from pytest_aksload.reports.html import render_session_page
 from pytest_aksload.reports.terminal import comparison_notes, comparison_text, metric_cells
 from pytest_aksload.verdicts import baseline
@@ -127,13 +129,18 @@ def write_report_dir(directory: str | Path, entries: Sequence[Mapping[str, Any]]
     return page
 
 
-def write_session_outputs(settings: Settings, records: Sequence[Mapping[str, Any]]) -> Path | None:
+def write_session_outputs(
+    settings: Settings, records: Sequence[Mapping[str, Any]], write_line: Callable[[str], None] = print
+) -> Path | None:
     """Every session-level output the settings ask for: `--aks-report` (returns its page), the GitHub
-    step summary (when `$GITHUB_STEP_SUMMARY` is set) and `--aks-save-baseline`."""
+    step summary (when `$GITHUB_STEP_SUMMARY` is set), the Azure Pipelines summary and logging
+    commands (when `$TF_BUILD` is set; printed with `write_line`) and `--aks-save-baseline`."""
     records = sorted(records, key=lambda r: r["nodeid"])
     page = write_report_dir(settings.aks_report, records) if settings.aks_report else None
     if records and os.environ.get("GITHUB_STEP_SUMMARY"):
         append_github_summary(os.environ["GITHUB_STEP_SUMMARY"], records)
+    if records and azure_pipelines.in_azure_pipelines(os.environ):
+        azure_pipelines.publish(records, markdown_summary(records), settings.aks_report, write_line)
     if records and settings.aks_save_baseline:
         baseline.save(settings.aks_save_baseline, records)
     return page

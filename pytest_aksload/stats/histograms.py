@@ -43,7 +43,7 @@ def new_histogram() -> HdrHistogram:
 # hdrh finds a value's counter through four method calls per record (~0.8 µs); `counts_index`
 # is the same arithmetic inlined (`bit_length` is hdrh's 64 - clz), computed once per request,
 # and `record_at` adds to a histogram at that index. Valid for `new_histogram()`'s layout only;
-# tests/test_histograms_fast.py checks it against hdrh for every value class.
+# tests/unit/test_histograms_fast.py checks it against hdrh for every value class.
 _LAYOUT = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES)
 _UNIT = _LAYOUT.unit_magnitude
 _MASK = _LAYOUT.sub_bucket_mask

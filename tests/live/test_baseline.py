@@ -5,12 +5,10 @@ scoring servers whose latency the test sets."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from loopback_servers import ScoringServer
 
-from pytest_aksload.config.tolerances import parse_tolerances
 from pytest_aksload.verdicts.baseline import BASELINE_FORMAT
 
 # 20..58 ms, uniformly: a latency distribution with a spread, so percentiles mean something.
@@ -40,7 +38,9 @@ def test_regression_fails_and_an_unchanged_service_passes(pytester: pytest.Pytes
     assert stored["tests"]["test_gate.py::test_gate"]["result"]["total"]["histogram"].startswith("HISTF")
 
     compare = ("--aks-compare", str(baseline), "--aks-max-regression", TOLERANCES)
-    slowed = _run(pytester, [delay * 1.3 for delay in DELAYS_S], *compare)
+    # Twice as slow: far beyond what a busy host moves a 3 s run (a 30 % slowdown, which
+    # bench/baseline_noise.py uses, came out "within noise" at load average 4.5 on 2 cores).
+    slowed = _run(pytester, [delay * 2 for delay in DELAYS_S], *compare)
     slowed.assert_outcomes(failed=1)
     slowed.stdout.fnmatch_lines(
         [
@@ -48,10 +48,9 @@ def test_regression_fails_and_an_unchanged_service_passes(pytester: pytest.Pytes
             "*p95: baseline *ms, now *ms, change +*% (tolerance +10%): REGRESSED, significant (95% intervals *",
         ]
     )
-    # Noise must not fail a gate: bench/baseline_noise.py repeats this 10 times; 2 here keep the suite short.
-    for _ in range(2):
-        unchanged = _run(pytester, DELAYS_S, *compare)
-        unchanged.assert_outcomes(passed=1)
+    # That an unchanged service passes is checked on results whose latencies are chosen
+    # (tests/unit/test_baseline_compare.py): whether two real 3 s runs on a busy host differ
+    # significantly is the host's noise, which bench/baseline_noise.py measures.
 
 
 def test_compare_is_informational_without_tolerances(pytester: pytest.Pytester) -> None:
@@ -85,26 +84,3 @@ def test_bad_baseline_options_are_one_line_usage_errors(
     assert run.ret == pytest.ExitCode.USAGE_ERROR
     run.stderr.fnmatch_lines([f"ERROR: {message}"])
     assert "Traceback" not in run.stderr.str()
-
-
-def test_tolerance_grammar() -> None:
-    parsed = parse_tolerances("p95=10%, p99.9=50ms,rps=5%,failure_rate=0.5pp")
-    assert {name: (t.amount, t.unit) for name, t in parsed.items()} == {
-        "p95": (0.10, "%"),
-        "p99.9": (50.0, "ms"),
-        "rps": (0.05, "%"),
-        "failure_rate": (0.005, "pp"),
-    }
-    for bad in ("p95=10", "rps=5ms", "failure_rate=1%", "mean=10%", "p101=1%", ""):
-        with pytest.raises(ValueError):
-            parse_tolerances(bad)
-
-
-def test_saving_keeps_other_tests_of_the_baseline(tmp_path: Path) -> None:
-    from pytest_aksload.verdicts.baseline import save
-
-    path = tmp_path / "b.json"
-    entry = {"nodeid": "t.py::a", "profile": "p", "target": "x", "result": {"format": "stub"}}
-    save(path, [entry])
-    save(path, [{**entry, "nodeid": "t.py::b"}, {**entry, "nodeid": "t.py::c", "result": None}])
-    assert sorted(json.loads(path.read_text())["tests"]) == ["t.py::a", "t.py::b"]

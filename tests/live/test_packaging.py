@@ -6,7 +6,7 @@ import sysconfig
 import venv
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # tests/live/ -> the checkout
 
 SMOKE_TEST = """
 import pytest, pytest_aksload, requests

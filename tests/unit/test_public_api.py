@@ -53,8 +53,8 @@ def test_examples_import_public_names_only() -> None:
     """conftest_example.py and the example gates are what users copy: no private module paths."""
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
-    for path in [root / "conftest_example.py", *sorted((root / "examples").glob("test_*.py"))]:
+    root = Path(__file__).resolve().parents[2]
+    for path in [root / "conftest_example.py", *sorted((root / "examples").rglob("*.py"))]:
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.startswith(("from pytest_aksload", "import pytest_aksload")):
                 public = line.startswith("from pytest_aksload import ") or line == "import pytest_aksload"

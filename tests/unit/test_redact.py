@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from pytest_aksload.protocol import SampleRows
 from pytest_aksload.redact import MIN_SECRET_CHARS, REDACTED, SECRETS, Redactor, redact
 from pytest_aksload.run.preflight import PreflightError, preflight
 from pytest_aksload.run.runner import crash_tail
@@ -88,10 +89,10 @@ def test_a_preflight_error_does_not_quote_a_key_the_server_echoed(monkeypatch: p
     target = Target("http://127.0.0.1:1/score", "t", "uri", Credential.key(key))
 
     class Echo:
-        status_code, reason = 500, "Internal Server Error"
+        status_code, reason, headers = 500, "Internal Server Error", {}
         content = f"scoring failed for key {key}".encode()
 
     monkeypatch.setattr(requests, "post", lambda *args, **kwargs: Echo())
     with pytest.raises(PreflightError) as info:
-        preflight(target, {"a": 1}, timeout_s=1.0)
+        preflight(target, SampleRows([{"a": 1}]), timeout_s=1.0)
     assert key not in str(info.value) and "HTTP 500: scoring failed for key ***" in str(info.value)

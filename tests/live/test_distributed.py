@@ -3,16 +3,17 @@ and workers, a loopback scoring server that counts what it served."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from loopback_servers import ScoringServer, closed_port
 
@@ -107,64 +108,117 @@ def _proc_bytes(pid: int, name: str) -> bytes:
         return b""
 
 
+# Loaded by every Python process a worker runs (through PYTHONPATH): at exit it writes the process's
+# own os.environ, which /proc/PID/environ (fixed at exec) cannot show.
+ENVIRON_AT_EXIT = """
+import atexit, json, os
+
+def _dump():
+    path = os.path.join(os.environ["ENVIRON_PROBE_DIR"], f"{os.getpid()}.json")
+    with open(path, "w") as out:
+        json.dump(dict(os.environ), out)
+
+atexit.register(_dump)
+"""
+
+
+def _snapshot(workers: list[subprocess.Popen[bytes]], worker_tmp: Path) -> bytes:
+    """Command line and environment of every worker process and its descendants, and every file
+    the workers have under their temporary directory, as they are now."""
+    pids = []
+    for worker in workers:
+        with contextlib.suppress(psutil.Error):
+            pids += [worker.pid] + [child.pid for child in psutil.Process(worker.pid).children(recursive=True)]
+    parts = [_proc_bytes(pid, "cmdline") + b"\n" + _proc_bytes(pid, "environ") for pid in pids]
+    for path in worker_tmp.rglob("*"):
+        with contextlib.suppress(OSError):
+            parts.append(path.read_bytes() if path.is_file() else b"")
+    return b"\n".join(parts)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="samples /proc")
-def test_remote_workers_run_a_gate_and_never_hold_the_key_in_argv_or_environment(
+def test_remote_workers_run_a_gate_and_never_hold_the_key(
     pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The key reaches remote workers only as a Locust message: never their command line, their
+    environment (as exec'd, or as the process changed it later), a file or their output. Sampled
+    while they send load, when they hold the key, and at their exit."""
     port = closed_port()
     monkeypatch.setenv("AKS_KEY", KEY)
     monkeypatch.setenv("RESULT_DUMP", str(tmp_path / "result.json"))
     pytester.makepyfile(
         test_dump=DUMP_RESULT.format(
-            marker='users=4, spawn_rate=50, duration="3s", wait=(0, 0.01), slo=["failure_rate < 1%", "p99 < 2s"]'
+            marker='users=4, spawn_rate=50, duration="4s", wait=(0, 0.01), slo=["failure_rate < 1%", "p99 < 2s"]'
         )
     )
-    worker_homes = set(Path(tempfile.gettempdir()).glob("aksload-worker-*"))
+    probe, environs, worker_tmp = tmp_path / "probe", tmp_path / "environ", tmp_path / "worker-tmp"
+    for directory in (probe, environs, worker_tmp):
+        directory.mkdir()
+    (probe / "sitecustomize.py").write_text(ENVIRON_AT_EXIT)
+    # Started first, like a Deployment that waits for its master; their environment is the
+    # test's own, which holds the key only under AKS_KEY: the worker must drop nothing it needs.
+    worker_env = {k: v for k, v in os.environ.items() if k != "AKS_KEY"}
+    worker_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(probe), worker_env.get("PYTHONPATH")]))
+    worker_env |= {"ENVIRON_PROBE_DIR": str(environs), "TMPDIR": str(worker_tmp)}
+    logs = [tmp_path / f"worker-{index}.log" for index in range(2)]
     with ScoringServer(delays_s=(0.001,)) as server:
-        # Started first, like a Deployment that waits for its master; their environment is the
-        # test's own, which holds the key only under AKS_KEY: the worker must drop nothing it needs.
-        worker_env = {k: v for k, v in os.environ.items() if k != "AKS_KEY"}
-        workers = [subprocess.Popen(_worker_command(port), env=worker_env) for _ in range(2)]
-        samples: list[bytes] = []
 
-        def sample_while_loaded() -> None:
-            deadline = time.monotonic() + 60
-            while not server.scoring_requests() and time.monotonic() < deadline:
-                time.sleep(0.1)
-            for worker in workers:
-                samples.append(_proc_bytes(worker.pid, "cmdline") + b"\n" + _proc_bytes(worker.pid, "environ"))
+        def load_requests() -> int:
+            # Not the pre-flight request: the pytest process sends it, with python-requests.
+            served = server.scoring_requests()
+            return sum(not r.headers.get("User-Agent", "").startswith("python-requests") for r in served)
 
-        sampler = threading.Thread(target=sample_while_loaded)
-        sampler.start()
-        try:
-            run = pytester.runpytest_subprocess(
-                "--aks-scoring-uri",
-                server.url,
-                "--aks-expect-workers",
-                "2",
-                "--aks-master-bind",
-                f"127.0.0.1:{port}",
-                "-p",
-                "no:cacheprovider",
-            )
-            sampler.join(60)
-            exits = [worker.wait(30) for worker in workers]
-        finally:
-            for worker in workers:
-                if worker.poll() is None:
-                    worker.kill()
+        with logs[0].open("wb") as out0, logs[1].open("wb") as out1:
+            workers = [
+                subprocess.Popen(_worker_command(port), env=worker_env, stdout=out, stderr=subprocess.STDOUT)
+                for out in (out0, out1)
+            ]
+            samples: list[tuple[int, bytes]] = []  # (load requests served so far, snapshot)
+
+            def sample_while_loading() -> None:
+                deadline = time.monotonic() + 90
+                while time.monotonic() < deadline and any(worker.poll() is None for worker in workers):
+                    if loaded := load_requests():
+                        samples.append((loaded, _snapshot(workers, worker_tmp)))
+                    time.sleep(0.2)
+
+            sampler = threading.Thread(target=sample_while_loading)
+            sampler.start()
+            try:
+                run = pytester.runpytest_subprocess(
+                    "--aks-scoring-uri",
+                    server.url,
+                    "--aks-expect-workers",
+                    "2",
+                    "--aks-master-bind",
+                    f"127.0.0.1:{port}",
+                    "-p",
+                    "no:cacheprovider",
+                )
+                exits = [worker.wait(30) for worker in workers]
+                sampler.join(60)
+            finally:
+                for worker in workers:
+                    if worker.poll() is None:
+                        worker.kill()
         requests = server.scoring_requests()
     run.assert_outcomes(passed=1)
     result = LoadResult.from_dict(json.loads((tmp_path / "result.json").read_text()))
     assert result.generator["workers"] == 2 and result.requests == len(requests) - 1 > 0  # - pre-flight
     # The workers authorised every request with the key, which reached them only as a Locust message...
     assert {r.authorization for r in requests} == {f"Bearer {KEY}"}
-    # ...never through their command line or environment (sampled while they sent load).
-    assert len(samples) == 2 and all(b"locust" in sample and b"--worker" in sample for sample in samples)
-    assert not any(KEY.encode() in sample for sample in samples)
+    # ...never through the command line, environment or files of any of their processes, sampled
+    # while load was still to come (so the workers held the key)...
+    while_loading = [snapshot for loaded, snapshot in samples if loaded < len(requests) - 1]
+    assert len(while_loading) >= 3 and all(snapshot.count(b"--worker") == 2 for snapshot in while_loading)
+    assert not any(KEY.encode() in snapshot for _, snapshot in samples)
+    # ...nor their environment as it was at exit, nor anything they printed.
+    at_exit = [json.loads(path.read_text()) for path in environs.glob("*.json")]
+    assert len(at_exit) >= 2 and not any(KEY in json.dumps(environ) for environ in at_exit)
+    assert not any(KEY.encode() in log.read_bytes() for log in logs)
     # The master told them to quit at the end of the run, and they left no working directory behind.
     assert exits == [0, 0]
-    assert set(Path(tempfile.gettempdir()).glob("aksload-worker-*")) == worker_homes
+    assert list(worker_tmp.glob("aksload-worker-*")) == []
 
 
 def test_local_workers_obey_abort_rules_and_extension(pytester: pytest.Pytester) -> None:

@@ -56,26 +56,32 @@ def _nearest_rank(values: list[float], q: float) -> float:
 
 
 def test_slos_pass_and_fail_against_the_local_service(pytester: pytest.Pytester) -> None:
+    """Decided verdicts, under the default --aks-inconclusive=fail: a light load (4 users, 20-50 ms
+    waits; ~230 requests on a busy 2-core host) bounds both objectives far from their thresholds
+    (0 failures of 230 allow at most 1.7 %; the local service's p95 is tens of ms against 2 s),
+    and p95 < 0.01 ms fails whatever the interval."""
     pytester.makepyfile(
         """
         import pytest
 
-        @pytest.mark.load_test(users=5, spawn_rate=10, duration="3s", slo=["failure_rate < 1%", "p95 < 2s"])
+        @pytest.mark.load_test(users=4, spawn_rate=50, duration="4s", wait=(0.02, 0.05),
+                               slo=["failure_rate < 5%", "p95 < 2s"])
         def test_healthy(load_result):
             assert load_result.requests > 0
 
-        @pytest.mark.load_test(users=5, spawn_rate=10, duration="3s", slo=["failure_rate < 1%", "p95 < 0.01ms"])
+        @pytest.mark.load_test(users=4, spawn_rate=50, duration="4s", wait=(0.02, 0.05),
+                               slo=["failure_rate < 5%", "p95 < 0.01ms"])
         def test_impossible():
             pass
         """
     )
-    # 3 s cannot prove "< 1%" or bound p95 (INCONCLUSIVE, test_verdicts.py); this test is about PASS vs FAIL.
-    run = pytester.runpytest_subprocess("--aks-local", "-p", "no:cacheprovider", "--aks-inconclusive=pass")
+    run = pytester.runpytest_subprocess("--aks-local", "-p", "no:cacheprovider")
     run.assert_outcomes(passed=1, failed=1)
     out = run.stdout.str()
+    assert "INCONCLUSIVE" not in out, out[-3000:]
     # The failure names the violated objective with its measured value and margin...
     run.stdout.fnmatch_lines(["*1 of 2 SLOs violated*", "*p95 < 0.01ms*ms*-*FAIL*"])
-    assert "failure_rate < 1%" in out and "PASS" in out
+    assert "failure_rate < 5%" in out and "PASS" in out
     # ...and the session summary has one row per load test with its verdict.
     run.stdout.fnmatch_lines(["*aksload load tests*", "*test_healthy*PASS*", "*test_impossible*FAIL*"])
 
@@ -91,8 +97,11 @@ def test_percentiles_and_counts_match_the_server_truth(pytester: pytest.Pytester
     truth = [r.delay_s * 1000 for r in received]
     for q in (50, 95, 99):
         expected = _nearest_rank(truth, q)
-        # Client-side latency = server delay + loopback HTTP overhead (~1 ms).
-        assert abs(result.percentile(q) - expected) <= max(0.02 * expected, 0.5) + 1.5, (q, result.percentile(q))
+        # Client-side latency = server delay + loopback HTTP overhead: never less than the delay (HDR
+        # keeps 3 significant digits, where Locust's 10 ms buckets read 213 ms as 210), and more by
+        # ~1 ms on a quiet host but by several on a busy shared one (with a bound of 2 % + 1.5 ms this
+        # test failed in a run at load average 5.5 on 2 cores); bench/accuracy.py measures how close.
+        assert expected * 0.999 <= result.percentile(q) <= expected * 1.10 + 2, (q, result.percentile(q))
     # Every 20th request fails, alternately HTTP 500 and a 200 carrying an error string.
     assert result.failure_rate == pytest.approx(0.05, abs=0.005)
     kinds = {error.kind for error in result.errors}

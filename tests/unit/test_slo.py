@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from pytest_aksload.config.objectives import Slo, SloError, parse_slo, parse_slos
 from pytest_aksload.verdicts.slo import (
     FAIL,
+    INCONCLUSIVE,
     PASS,
     SloViolation,
     assert_slos,
@@ -342,8 +343,9 @@ def test_any_float_threshold_round_trips(metric: str, op: str, threshold: float)
 
 
 @dataclass
-class FakeResult:
-    """Shaped like LoadResult, with known numbers."""
+class PointResult:
+    """Shaped like LoadResult, with known numbers, but without confidence intervals (a caller's
+    own object): verdicts compare the point estimate."""
 
     requests: int = 5298
     failure_rate: float = 0.002
@@ -354,6 +356,26 @@ class FakeResult:
 
     def percentile(self, q: float) -> float:
         return self.percentiles[q]
+
+
+@dataclass
+class FakeResult(PointResult):
+    """Like a real result, with confidence intervals, so verdicts take the interval path: `ci`
+    answers from `intervals`, and for a metric not listed there with the measured value on both
+    sides (an interval of zero width)."""
+
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    levels: list[float] = field(default_factory=list)  # the confidence levels ci() was asked for
+
+    def ci(self, metric: str, level: float = 0.95) -> tuple[float, float]:
+        self.levels.append(level)
+        if metric in self.intervals:
+            return self.intervals[metric]
+        value = self.percentile(float(metric[1:])) if metric.startswith("p") else getattr(self, _FIELDS[metric])
+        return value, value
+
+
+_FIELDS = {"mean": "mean_ms", "failure_rate": "failure_rate", "rps": "rps"}
 
 
 @pytest.mark.parametrize(
@@ -398,6 +420,82 @@ def test_evaluate_keeps_order_and_accepts_any_spec() -> None:
     assert [str(v.slo) for v in verdicts] == ["p95 < 300ms", "rps >= 100"]
     assert [v.verdict for v in verdicts] == [FAIL, PASS]
     assert evaluate(None, FakeResult()) == []
+
+
+STRADDLES = "the 95% confidence interval straddles the objective; run longer to decide"
+
+
+def too_few(metric: str, confidence: str = "95%") -> str:
+    return f"too few requests (5298) to bound {metric} at {confidence} confidence"
+
+
+@pytest.mark.parametrize(
+    ("text", "interval", "verdict", "reason"),
+    [
+        ("p95 < 600ms", (500.0, 560.0), PASS, None),
+        ("p95 < 450ms", (500.0, 560.0), FAIL, None),
+        ("p95 < 550ms", (500.0, 560.0), INCONCLUSIVE, STRADDLES),
+        ("p95 < 500ms", (500.0, 560.0), FAIL, None),  # the low end on the limit, which < excludes...
+        ("p95 <= 500ms", (500.0, 560.0), INCONCLUSIVE, STRADDLES),  # ...and <= includes
+        ("p95 <= 560ms", (500.0, 560.0), PASS, None),  # the high end on the limit, which <= includes...
+        ("p95 < 560ms", (500.0, 560.0), INCONCLUSIVE, STRADDLES),  # ...and < excludes
+        ("p95 < 600ms", (500.0, math.inf), INCONCLUSIVE, too_few("p95")),  # unbounded above
+        ("p95 > 100ms", (0.0, 560.0), INCONCLUSIVE, too_few("p95")),  # unbounded below: 0 ms
+        ("failure_rate < 1%", (0.0, 0.037), INCONCLUSIVE, STRADDLES),  # 0 of 100: Wilson allows 3.7 %
+        ("failure_rate < 5%", (0.0, 0.037), PASS, None),
+        ("rps >= 100", (100.0, 110.0), PASS, None),
+        ("rps > 100", (100.0, 110.0), INCONCLUSIVE, STRADDLES),
+        ("rps >= 120", (100.0, 110.0), FAIL, None),
+        ("rps >= 100", (0.0, math.inf), INCONCLUSIVE, too_few("rps")),  # a single window
+        ("mean < 400ms", (380.0, 425.0), INCONCLUSIVE, STRADDLES),
+    ],
+)
+def test_the_interval_decides_and_an_undecided_verdict_says_why(
+    text: str, interval: tuple[float, float], verdict: str, reason: str | None
+) -> None:
+    result = FakeResult(intervals={parse_slo(text).metric: interval})
+    (v,) = evaluate(text, result)
+    assert (v.verdict, v.reason) == (verdict, reason)
+    assert (v.low, v.high, v.confidence) == (*interval, 0.95) and result.levels == [0.95]
+    (point,) = evaluate(text, PointResult())
+    assert (v.measured, v.margin) == (point.measured, point.margin)  # the interval changes the verdict only
+
+
+def test_counts_and_the_maximum_are_facts_not_estimates() -> None:
+    result = FakeResult(intervals={"max": (0.0, math.inf), "requests": (0.0, math.inf)})
+    verdicts = evaluate(["max < 2s", "requests >= 1000"], result)
+    assert [(v.verdict, v.confidence) for v in verdicts] == [(PASS, None), (PASS, None)] and result.levels == []
+
+
+def test_nothing_measured_fails_before_any_interval_is_asked() -> None:
+    result = FakeResult(requests=0, intervals={"p95": (0.0, math.inf)})
+    (v,) = evaluate("p95 < 300ms", result)
+    assert v.verdict == FAIL and math.isnan(v.measured) and result.levels == []
+
+
+def test_the_confidence_level_reaches_the_interval_and_the_reason() -> None:
+    result = FakeResult(intervals={"p99.9": (900.0, math.inf)})
+    (v,) = evaluate("p99.9 < 1.5s", result, confidence=0.99)
+    assert result.levels == [0.99] and v.confidence == 0.99 and v.reason == too_few("p99.9", "99%")
+
+
+def test_an_interval_is_shown_in_the_line_the_table_and_the_dict() -> None:
+    result = FakeResult(intervals={"p95": (500.0, 560.0), "p99.9": (900.0, math.inf)})
+    straddling, unbounded = evaluate(["p95 < 550ms", "p99.9 < 1.5s"], result)
+    assert straddling.describe() == (
+        f"p95 < 550ms: measured 530.0ms (95% CI 500.0ms..560.0ms), objective < 550ms, {STRADDLES} (INCONCLUSIVE)"
+    )
+    assert "(95% CI 900.0ms..unbounded)" in unbounded.describe()  # an unbounded side reads as such
+    assert format_verdicts([straddling, unbounded]).splitlines()[1:] == [
+        f"p95 < 550ms    530.0ms    500.0ms..560.0ms   +20.0ms  INCONCLUSIVE ({STRADDLES})",
+        f"p99.9 < 1.5s  1200.0ms  900.0ms..unbounded  +300.0ms  INCONCLUSIVE ({too_few('p99.9')})",
+    ]
+    assert [v.to_dict()["ci"] for v in (straddling, unbounded)] == [[500.0, 560.0], [900.0, None]]
+
+
+def test_a_result_without_intervals_is_judged_by_its_point_estimate() -> None:
+    (v,) = evaluate("p95 < 600ms", PointResult())
+    assert (v.verdict, v.low, v.high, v.confidence, v.reason) == (PASS, 530.0, 530.0, None, None)
 
 
 @pytest.mark.parametrize("text", ["p95 < 300ms", "mean < 1s", "max < 1s", "failure_rate < 1%"])
@@ -476,8 +574,8 @@ def test_to_dict_is_json_ready() -> None:
         "window_s": None,
         "measured": 530.0,
         "margin": 70.0,
-        "ci": None,
-        "confidence": None,
+        "ci": [530.0, 530.0],
+        "confidence": 0.95,
         "verdict": PASS,
         "reason": None,
         "window": None,

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -269,29 +267,3 @@ def test_the_result_file_definition_rejects(changes: dict[str, Any], message: st
         protocol.check_result(minimal_result(**changes))
     with pytest.raises(ResultFileError):  # the parser uses the same definition
         LoadResult.from_dict(minimal_result(**changes))
-
-
-# --- which process imports what -----------------------------------------------------------------------
-
-
-def test_the_pytest_process_does_not_import_the_child_api() -> None:
-    """The pytest side talks to the child through protocol.py only: child.py (the locustfile API)
-    is not imported by the plugin, the runner or the result parser."""
-    code = (
-        "import sys, pytest_aksload.plugin, pytest_aksload.run.runner, pytest_aksload.stats.result, "
-        "pytest_aksload.reports.terminal; "
-        "print(sorted(m for m in sys.modules if m == 'pytest_aksload.child' or m.startswith('pytest_aksload._locust')"
-        " or m in ('locust', 'gevent')))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert out.stdout.strip() == "[]"
-
-
-def test_protocol_is_stdlib_only() -> None:
-    code = (
-        "import sys; before = set(sys.modules); import pytest_aksload.protocol, pytest_aksload.redact; "
-        "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] not in sys.stdlib_module_names "
-        "and m.split('.')[0] != 'pytest_aksload'))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert out.stdout.strip() == "[]"
