@@ -13,6 +13,7 @@ import math
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -96,11 +97,21 @@ def locust_argv(
     return argv
 
 
+def _free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _run_time_argv(profile: LoadProfile) -> list[str]:
     """`--run-time`, or the master/worker flags of a distributed run, whose master ends the run
     itself (AKSLOAD_RUN_TIME_S; see pytest_aksload/_locust/distributed.py for why)."""
     if profile.workers:
-        return ["--processes", str(profile.workers)]
+        # Locust's local master binds every interface on port 5557 unless told otherwise: loopback
+        # only, on a free port, so two gates on one machine (parallel CI jobs) cannot collide.
+        port = _free_loopback_port()
+        return ["--processes", str(profile.workers), "--master-bind-host", "127.0.0.1",
+                "--master-bind-port", str(port), "--master-port", str(port)]  # fmt: skip
     if profile.remote_workers and profile.master_bind is not None:
         host, port = profile.master_bind
         return [
