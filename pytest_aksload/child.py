@@ -24,7 +24,9 @@ imports gevent when a user calls it).
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from urllib.parse import urlsplit
 from pytest_aksload import protocol
 from pytest_aksload.contracts import (
     BUILTIN_CONTRACTS,
+    DEPLOYMENT_HEADER,
     Contract,
     ContractError,
     EncodedBatch,
@@ -57,6 +60,38 @@ PREDICTIONS_KEY = "aksload_predictions"
 """Request context key: `(row indices, predictions)` of a checked answer, read by the recorder."""
 FAILURE_KIND_KEY = "aksload_failure_kind"
 """Request context key: the failure kind the contract gave a refused answer (e.g. `routing`)."""
+SIDE_KEY = "aksload_side"
+"""Request context key, side by side: `AGAINST` when the request went to the other side."""
+AGREEMENT_KEY = "aksload_agreement"
+"""Request context key, side by side: `(rows compared, rows agreeing, largest difference)` of a pair
+whose two answers both decoded (set on the pair's second answer)."""
+TARGET = "target"
+AGAINST = "against"
+
+
+class _Pair:
+    """One batch sent to both sides: the first answer's predictions wait here for the second's."""
+
+    __slots__ = ("predictions", "answered")
+
+    def __init__(self) -> None:
+        self.predictions: list[float] | None = None
+        self.answered = 0
+
+
+@dataclass
+class PlannedRequest:
+    """One request of a `RequestPlan`: post `batch.body` to `url` with `headers`, `name=name` and
+    `context=context`, then pass the response to `check_response(response, request=this)`."""
+
+    batch: EncodedBatch
+    side: str  # TARGET or AGAINST
+    url: str  # the target's path (Locust's --host is the target), or the other side's full URI
+    name: str  # the target's path on both sides, so `result.endpoints` pair up
+    headers: Mapping[str, str]
+    deployment: str | None  # answers must come from this deployment (routing check)
+    context: dict[str, Any] = field(default_factory=dict)
+    pair: _Pair | None = None
 
 
 class ChildContext:
@@ -77,6 +112,8 @@ class ChildContext:
         self._sample = SampleRows(sample) if isinstance(sample, list) else sample
         self._verdicts: dict[bytes, list[float] | tuple[str, str]] = {}  # predictions, or (reason, kind)
         self._next_batch = 0
+        self._against_own_headers: dict[str, str] | None = None
+        self._against_request_headers: dict[str, str] = {}
         self.replace_auth_headers(headers)
 
     @classmethod
@@ -84,7 +121,11 @@ class ChildContext:
         """The run the parent described in this process's environment (protocol.RunSettings plus
         the secret headers); ProtocolError (one line, never quoting the secret) if malformed."""
         headers = protocol.decode_auth_headers(environ.get(protocol.ENV_AUTH_HEADERS, ""))
-        return cls(RunSettings.from_env(environ), headers)
+        run = cls(RunSettings.from_env(environ), headers)
+        against = environ.get(protocol.ENV_AGAINST_AUTH_HEADERS)
+        if against:
+            run.replace_against_headers(protocol.decode_auth_headers(against, protocol.ENV_AGAINST_AUTH_HEADERS))
+        return run
 
     @property
     def configured(self) -> bool:
@@ -185,8 +226,35 @@ class ChildContext:
         self._json_request_headers = {**_JSON_HEADERS, **checked}
         content_type = self.contract.content_type if self.settings.configured else "application/json"
         self._request_headers = {"Content-Type": content_type, "Accept": "application/json", **checked}
+        self._update_against_headers()
 
-    def check_response(self, response: Any, rows: Sequence[int] | None = None) -> list[float] | None:
+    def replace_against_headers(self, headers: Mapping[str, str]) -> None:
+        """The other side's own headers (its own key); without them it uses the target's."""
+        checked = protocol.checked_headers(headers, "auth headers are not an object of strings")
+        self._redactor.remember_headers(checked)
+        self._against_own_headers = checked
+        self._update_against_headers()
+
+    def _update_against_headers(self) -> None:
+        if not self.settings.side_by_side:
+            return
+        if self._against_own_headers is not None:
+            auth = self._against_own_headers
+        else:  # the target's credential (refreshed tokens too), not its deployment
+            auth = {name: value for name, value in self._headers.items() if name.lower() != DEPLOYMENT_HEADER}
+        content = {name: value for name, value in self._request_headers.items() if name in ("Content-Type", "Accept")}
+        deployment = self.settings.against_deployment
+        self._against_request_headers = {
+            **content, **auth, **({DEPLOYMENT_HEADER: deployment} if deployment else {})
+        }  # fmt: skip
+
+    def request_plan(self, rng: random.Random | None = None) -> RequestPlan:
+        """A plan for one user's requests (side by side: each batch to both sides); see `RequestPlan`."""
+        return RequestPlan(self, rng or random.Random())
+
+    def check_response(
+        self, response: Any, rows: Sequence[int] | None = None, request: PlannedRequest | None = None
+    ) -> list[float] | None:
         """Mark a Locust `catch_response=True` response as success or failure; return its predictions.
 
         Transport errors are passed on as the exception itself (so they are grouped as
@@ -194,8 +262,18 @@ class ChildContext:
         finite prediction per row sent, statuses as their failure kinds) and, with
         `--aml-deployment`, the routing check. `rows`: the sample rows the request carried
         (`EncodedBatch.rows`); their predictions are then compared with the expected ones by the
-        recorder. Credential values are masked in every reason.
+        recorder. Credential values are masked in every reason. `request`: the `PlannedRequest`
+        the response answers (its rows, its side's routing check, the pair's agreement).
         """
+        if request is not None:
+            rows = request.batch.rows
+            predictions = self._check(response, rows, request.deployment)
+            if request.pair is not None:
+                self._pair_answered(response, request.pair, predictions)
+            return predictions
+        return self._check(response, rows, self.settings.deployment)
+
+    def _check(self, response: Any, rows: Sequence[int] | None, deployment: str | None) -> list[float] | None:
         error = getattr(response, "error", None)
         status = getattr(response, "status_code", 0) or 0
         if not status and isinstance(error, BaseException):
@@ -209,8 +287,8 @@ class ChildContext:
         count = self.settings.batch if rows is None else len(rows)
         headers = getattr(response, "headers", None) or {}
         try:
-            if self.settings.deployment:
-                check_routing(headers, self.settings.deployment)
+            if deployment:
+                check_routing(headers, deployment)
             predictions = self._decode(status, headers, body, count)
         except ContractError as exc:
             _request_context(response)[FAILURE_KIND_KEY] = exc.kind
@@ -220,6 +298,16 @@ class ChildContext:
         if rows is not None:
             _request_context(response)[PREDICTIONS_KEY] = (rows, predictions)
         return predictions
+
+    def _pair_answered(self, response: Any, pair: _Pair, predictions: list[float] | None) -> None:
+        pair.answered += 1
+        if pair.answered == 1:
+            pair.predictions = predictions
+        elif pair.predictions is not None and predictions is not None:
+            tolerance = self.settings.tolerance
+            differences = [abs(a - b) for a, b in zip(pair.predictions, predictions, strict=False)]
+            agreeing = sum(difference <= tolerance for difference in differences)
+            _request_context(response)[AGREEMENT_KEY] = (len(differences), agreeing, max(differences, default=0.0))
 
     def _decode(self, status: int, headers: Mapping[str, str], body: Any, count: int) -> list[float]:
         # Only a built-in contract's 200 is a pure function of the body (a user's may read headers).
@@ -252,6 +340,38 @@ class ChildContext:
     def describe_failure(self, exception: BaseException) -> str:
         """One-line, bounded, redacted text of a failed request's exception."""
         return self.redact(describe_exception(exception))
+
+
+class RequestPlan:
+    """One user's requests, in turn. Alone, each is the next batch to the target. Side by side, each
+    batch goes to both sides, one after the other in a random order per batch: both see the same
+    payloads at nearly the same moments (shared noise cancels out), each gets half the requests,
+    and the two answers of a batch are compared row by row (`agreement`)."""
+
+    def __init__(self, run: ChildContext, rng: random.Random) -> None:
+        self._run = run
+        self._rng = rng
+        self._second: tuple[EncodedBatch, str, _Pair] | None = None
+
+    def next(self) -> PlannedRequest:
+        run = self._run
+        if not run.settings.side_by_side:
+            batch = run.next_batch()
+            return PlannedRequest(batch, TARGET, run.scoring_path, run.scoring_path, run.request_headers(),
+                                  run.settings.deployment)  # fmt: skip
+        if self._second is not None:
+            batch, side, pair = self._second
+            self._second = None
+        else:
+            batch, pair = run.next_batch(), _Pair()
+            side = TARGET if self._rng.random() < 0.5 else AGAINST
+            self._second = (batch, AGAINST if side == TARGET else TARGET, pair)
+        if side == TARGET:
+            return PlannedRequest(batch, TARGET, run.scoring_path, run.scoring_path, run.request_headers(),
+                                  run.settings.deployment, {}, pair)  # fmt: skip
+        return PlannedRequest(batch, AGAINST, run.settings.against_uri or "", run.scoring_path,
+                              run._against_request_headers, run.settings.against_deployment,
+                              {SIDE_KEY: AGAINST}, pair)  # fmt: skip
 
 
 def _request_context(response: Any) -> dict[str, Any]:
@@ -341,10 +461,19 @@ def ssl_context_factory(cafile: str | None = None) -> Any:
     return gevent.ssl.create_default_context(cafile=context().ca_bundle or cafile)
 
 
-def check_response(response: Any, rows: Sequence[int] | None = None) -> list[float] | None:
+def check_response(
+    response: Any, rows: Sequence[int] | None = None, request: PlannedRequest | None = None
+) -> list[float] | None:
     """Mark a Locust `catch_response=True` response as success or failure with the test's contract
-    and return its predictions; pass `rows=batch.rows` to have them checked (see `ChildContext`)."""
-    return context().check_response(response, rows)
+    and return its predictions; pass `rows=batch.rows` (or `request=` a `PlannedRequest`) to have
+    them checked (see `ChildContext`)."""
+    return context().check_response(response, rows, request)
+
+
+def request_plan() -> RequestPlan:
+    """A plan for one user's requests: call it in `on_start`, then `plan.next()` per request (side by
+    side, each batch goes to both sides; see `RequestPlan`)."""
+    return context().request_plan()
 
 
 def redact(text: str) -> str:

@@ -22,7 +22,7 @@ from pytest_aksload.session import AksloadSession, LoadTestState
 if TYPE_CHECKING:
     from pytest_aksload.reports.record import Record
     from pytest_aksload.stats.result import GatedResult
-    from pytest_aksload.targets.target import AuthHeaders, Target
+    from pytest_aksload.targets.target import AuthHeaders, OtherSide, Target
 
 session_key = pytest.StashKey[AksloadSession]()
 load_test_key = pytest.StashKey[LoadTestState]()
@@ -223,12 +223,14 @@ def _aksload_run(request: pytest.FixtureRequest) -> None:
 
         state.locust_html = locust_html_path(session.settings.aks_report, item.nodeid)
     state.target_name = target.name
+    against = _other_side(request, target, state.profile.against)
+    state.against_name = None if against is None else against.name
     printer = ProgressPrinter(request.config, item.name, gate.progress_duration_s(state.profile, session.settings))
     try:
         state.outcome = gate.run_gate(
             target, state.profile, sample, session.settings, nodeid=item.nodeid,
             lock_dir=load_lock.shared_dir(request.config), stored_baseline=session.baseline,
-            on_progress=printer, html_report=state.locust_html,
+            on_progress=printer, html_report=state.locust_html, against=against,
         )  # fmt: skip
     except gate.GateError as error:
         _fail(error)
@@ -240,6 +242,17 @@ def _aksload_run(request: pytest.FixtureRequest) -> None:
         printer.finish()
     for warning in state.outcome.warnings:
         item.warn(pytest.PytestWarning(warning))
+
+
+def _other_side(request: pytest.FixtureRequest, target: Target, against: str | None) -> OtherSide | None:
+    """The side a side-by-side test compares with (marker against= over the options), or None."""
+    from pytest_aksload.targets.resolve import resolve_against
+    from pytest_aksload.targets.target import TargetError
+
+    try:
+        return resolve_against(target, _session(request.config).settings, against)
+    except TargetError as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture
@@ -287,7 +300,7 @@ def _record(item: pytest.Item, state: LoadTestState, verdict: str, **measured: A
     html = state.locust_html.name if state.locust_html is not None else None
     return build_record(
         item.nodeid, state.profile.describe(), verdict,
-        target=state.target_name, outcome=state.outcome, locust_html=html, **measured,
+        target=state.target_name, outcome=state.outcome, locust_html=html, against=state.against_name, **measured,
     )  # fmt: skip
 
 

@@ -58,6 +58,17 @@ secret variable:
 `AKSLOAD_TOLERANCE`            float, default `DEFAULT_TOLERANCE`: absolute tolerance of a prediction
 `AKSLOAD_DEPLOYMENT`           optional --aml-deployment name: an answer whose
                                `azureml-model-deployment` header names another one is a `routing` failure
+`AKSLOAD_AGAINST_URI`          optional: side by side (--aks-against, --aks-against-uri, against=), the
+                               other side's full scoring URI; the packaged users then send every batch
+                               to both sides, one after the other in random order (`child.RequestPlan`)
+`AKSLOAD_AGAINST_DEPLOYMENT`   optional: the other side's deployment (its `azureml-model-deployment`
+                               request header, and the routing check of its answers)
+`AKSLOAD_AGAINST_AUTH_HEADERS` optional, SECRET like `AKSLOAD_AUTH_HEADERS`: the other side's own
+                               headers (--aks-against-uri with ini aks_against_key_env); unset, it
+                               uses the target's (refreshed ones too), minus its deployment header
+`AKSLOAD_OBJECTIVES`           optional JSON list of the test's objectives (canonical texts), side by
+                               side only: the recorder judges them at each look
+                               (`stats.sequential.LookSchedule`) and ends the run once decided
 `AKSLOAD_RESULT_FILE`          where the recorder writes the result JSON at quit (atomically:
                                temp file in the same directory + `os.replace`)
 `AKSLOAD_WARMUP_S`             float, default 0: requests that START before
@@ -168,6 +179,10 @@ ENV_CONTRACT = "AKSLOAD_CONTRACT"
 ENV_BATCH = "AKSLOAD_BATCH"
 ENV_TOLERANCE = "AKSLOAD_TOLERANCE"
 ENV_DEPLOYMENT = "AKSLOAD_DEPLOYMENT"
+ENV_AGAINST_URI = "AKSLOAD_AGAINST_URI"
+ENV_AGAINST_DEPLOYMENT = "AKSLOAD_AGAINST_DEPLOYMENT"
+ENV_AGAINST_AUTH_HEADERS = "AKSLOAD_AGAINST_AUTH_HEADERS"  # secret, optional: not part of RunSettings
+ENV_OBJECTIVES = "AKSLOAD_OBJECTIVES"
 ENV_WORKER_HOME = "AKSLOAD_WORKER_HOME"  # aksload-worker's own temp directory: removed when it quits
 
 # --- the locustfiles of the command line (child-only code; only their paths are named here) ---------
@@ -208,6 +223,13 @@ class RunSettings:
     batch: int = DEFAULT_BATCH
     tolerance: float = DEFAULT_TOLERANCE
     deployment: str | None = None  # --aml-deployment: answers from another one are `routing` failures
+    against_uri: str | None = None  # side by side: the other side's scoring URI
+    against_deployment: str | None = None  # side by side: the other side's deployment (header, routing)
+    objectives: tuple[str, ...] = ()  # side by side: judged at each look to stop once decided
+
+    @property
+    def side_by_side(self) -> bool:
+        return self.against_uri is not None
 
     @property
     def configured(self) -> bool:
@@ -237,6 +259,9 @@ class RunSettings:
             ENV_BATCH: str(int(self.batch)),
             ENV_TOLERANCE: repr(float(self.tolerance)),
             ENV_DEPLOYMENT: self.deployment,
+            ENV_AGAINST_URI: self.against_uri,
+            ENV_AGAINST_DEPLOYMENT: self.against_deployment,
+            ENV_OBJECTIVES: json.dumps(list(self.objectives)) if self.objectives else None,
         }
         return {name: value for name, value in env.items() if value is not None}
 
@@ -266,6 +291,9 @@ class RunSettings:
             batch=_whole(environ, ENV_BATCH, DEFAULT_BATCH),
             tolerance=_number(environ, ENV_TOLERANCE, DEFAULT_TOLERANCE),
             deployment=environ.get(ENV_DEPLOYMENT) or None,
+            against_uri=environ.get(ENV_AGAINST_URI) or None,
+            against_deployment=environ.get(ENV_AGAINST_DEPLOYMENT) or None,
+            objectives=_text_list(environ, ENV_OBJECTIVES),
         )
         if settings.arrivals not in ARRIVALS:
             raise ProtocolError(f"{ENV_ARRIVALS} must be one of {', '.join(ARRIVALS)}, not {settings.arrivals!r}")
@@ -290,6 +318,19 @@ class RunSettings:
             tolerance=self.tolerance,
             deployment=self.deployment,
         )
+
+
+def _text_list(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = environ.get(name)
+    if not raw:
+        return ()
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ProtocolError(f"{name} must be a JSON list of strings")
+    return tuple(value)
 
 
 def _whole(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -373,13 +414,13 @@ def encode_auth_headers(headers: Mapping[str, str]) -> str:
     return json.dumps(dict(headers))
 
 
-def decode_auth_headers(text: str) -> dict[str, str]:
+def decode_auth_headers(text: str, name: str = ENV_AUTH_HEADERS) -> dict[str, str]:
     """Inverse of `encode_auth_headers` (empty: no headers); the error never quotes the value."""
     try:
         headers = json.loads(text or "{}")
     except ValueError:
         headers = None
-    return checked_headers(headers, f"{ENV_AUTH_HEADERS} is not a JSON object of strings")
+    return checked_headers(headers, f"{name} is not a JSON object of strings")
 
 
 def checked_headers(headers: Any, problem: str) -> dict[str, str]:

@@ -47,6 +47,7 @@ class LoadTestState:
 
     profile: LoadProfile
     target_name: str | None = None
+    against_name: str | None = None  # side by side: what the test compared with
     locust_html: Path | None = None
     outcome: GateOutcome | None = None
     failed_by_gate: bool = False  # the body passed and the outcome's failure failed the test

@@ -46,6 +46,7 @@ class ScoringUser(FastHttpUser):
         # the load generator CPU that the measurement needs.
         self._batches = self._run.batches
         self._next = next(_user_numbers) % len(self._batches)
+        self._plan = self._run.request_plan() if self._run.settings.side_by_side else None
 
     @task
     def score(self) -> None:
@@ -53,6 +54,14 @@ class ScoringUser(FastHttpUser):
 
     def post_row(self, context: dict[str, Any] | None = None) -> None:
         """Post the user's next batch and check the answer (`context` reaches the request event)."""
+        if self._plan is not None:  # side by side: each batch to both sides (child.RequestPlan)
+            planned = self._plan.next()
+            with self.client.post(
+                planned.url, data=planned.batch.body, headers=planned.headers, name=planned.name,
+                catch_response=True, context={**planned.context, **(context or {})},
+            ) as response:  # fmt: skip
+                self._run.check_response(response, request=planned)
+            return
         batch = self._batches[self._next]
         self._next = (self._next + 1) % len(self._batches)
         with self.client.post(

@@ -49,7 +49,7 @@ from hdrh.histogram import HdrHistogram
 from locust import events
 
 from pytest_aksload import child, lifeline, protocol
-from pytest_aksload._locust import distributed
+from pytest_aksload._locust import distributed, sequential_decision
 from pytest_aksload.config.objectives import parse_slo
 from pytest_aksload.contracts.failures import failure_kind
 from pytest_aksload.protocol import Progress, ResultFile, RunSettings, SampleRows, Window
@@ -244,6 +244,10 @@ class Recorder:
         self._announced_windows = 0
         # Master: told of each merged window once complete (its own `windows` stay empty).
         self.on_merged_window: Callable[[Window], None] | None = None
+        # Side by side: the other side's own recorder, and how the two sides' predictions of the
+        # same rows agreed (measured part): [rows compared, rows agreeing, largest difference].
+        self.other: Recorder | None = None
+        self.agreement: list[float] = [0, 0, 0.0]
 
     def configure(
         self,
@@ -279,8 +283,13 @@ class Recorder:
         self.started_at = time.time()
         self._mono_start = time.monotonic()
         self._cpu_start = time.process_time()
+        if self.other is not None:
+            self.other.start()
+            self.other.started_at, self.other._mono_start = self.started_at, self._mono_start
 
     def stop(self) -> None:
+        if self.other is not None:
+            self.other.stop()
         if not self.running:
             return
         elapsed = time.monotonic() - self._mono_start
@@ -297,6 +306,21 @@ class Recorder:
         service): abort rules and the parent's extension judge closed windows."""
         if self.running:
             self.windows.advance(int(self.elapsed_s() / self.window_s))
+        if self.other is not None:
+            self.other.advance_windows()
+
+    def record_agreement(self, start_time: float | None, agreement: tuple[int, int, float]) -> None:
+        """A side-by-side pair's comparison (`child.AGREEMENT_KEY`), counted when its second
+        request started in the measured part."""
+        if self.running and (start_time is None or start_time >= self.measure_start):
+            compared, agreeing, largest = agreement
+            self.agreement[0] += compared
+            self.agreement[1] += agreeing
+            self.agreement[2] = max(self.agreement[2], largest)
+
+    def measured_requests(self) -> int:
+        """Requests of the measured part so far (cheap: a sum over at most MAX_ENDPOINTS counts)."""
+        return sum(stats.latencies.count for stats in self.endpoints.values())
 
     def record(
         self,
@@ -393,7 +417,10 @@ class Recorder:
             "schedule": self.schedule,
             "rows": self.rows,
             "correctness": None if self.correctness is None else self.correctness.to_dict(),
+            "agreement": list(self.agreement),
+            "against": None if self.other is None else self.other.drain(final),
         }
+        self.agreement = [0, 0, 0.0]
         if final:
             delta.update(started_at=self.started_at, ended_at=self.ended_at, cpu_percent=self.cpu_percent)
         self.all_requests = self.all_failures = 0
@@ -426,6 +453,10 @@ class Recorder:
             if self.correctness is None:
                 self.correctness = CorrectnessTally(theirs.tolerance)
             self.correctness.merge(theirs)
+        compared, agreeing, largest = delta.get("agreement") or (0, 0, 0.0)
+        self.agreement = [self.agreement[0] + compared, self.agreement[1] + agreeing, max(self.agreement[2], largest)]
+        if delta.get("against") is not None and self.other is not None:
+            self.other.merge(worker, delta["against"])
         if self.merged_windows is None:
             self.merged_windows = {}
         for window in delta["windows"]:
@@ -453,8 +484,16 @@ class Recorder:
         last = max(self.merged_windows, default=-1)
         return [self.merged_windows.get(i) or _empty_window(i, self.window_s) for i in range(last + 1)]
 
-    def result(self, generator: dict[str, Any], complete: bool, aborted: protocol.Aborted | None) -> ResultFile:
-        """The result file's content: the one place it is written."""
+    def result(
+        self,
+        generator: dict[str, Any],
+        complete: bool,
+        aborted: protocol.Aborted | None,
+        sequential: dict[str, Any] | None = None,
+        ended_at: float | None = None,
+    ) -> ResultFile:
+        """The result file's content: the one place it is written (side by side, the other side's
+        own result under `against`, and `agreement`; `sequential`: the looks of a decided run)."""
         if self.workers_reported:
             # The workers' clock: the master stops a moment after its last worker did, and
             # counting that moment would understate the rate.
@@ -465,7 +504,7 @@ class Recorder:
             "complete": complete,
             "started_at": self.started_at or 0.0,
             "measure_start": self.measure_start,
-            "ended_at": self.ended_at or 0.0,
+            "ended_at": (self.ended_at or 0.0) if ended_at is None else ended_at,
             "warmup_s": self.warmup_s,
             "window_s": self.window_s,
             "users_peak": self.users_peak,
@@ -487,6 +526,16 @@ class Recorder:
             result["schedule"] = self.schedule
         if self.sample is not None:
             result["sample_rows"] = len(self.sample.rows)
+        if self.other is not None:
+            result["against"] = self.other.result(generator, complete, None, ended_at=result["ended_at"])
+            compared, agreeing, largest = self.agreement
+            result["agreement"] = {
+                "compared": int(compared),
+                "agreeing": int(agreeing),
+                "max_abs_difference": largest if compared else None,
+            }
+        if sequential is not None:
+            result["sequential"] = sequential
         return result
 
     def _correctness_out(self) -> dict[str, Any] | None:
@@ -581,11 +630,16 @@ class _Session:
         if not self.settings.result_file and self.role != "worker":  # a worker ships its data to the master
             raise RuntimeError(f"{protocol.ENV_RESULT_FILE} is not set: the recorder has nowhere to write")
         self.recorder = Recorder(**_recorder_settings(self.settings))
+        if self.settings.side_by_side:
+            self.recorder.other = Recorder(**_recorder_settings(self.settings))
         self.aborted: protocol.Aborted | None = None
+        # Side by side: the test's objectives, judged at each look; the run ends once they are decided.
+        objectives = self.settings.objectives
+        self.decision = sequential_decision.DecisionWatch(objectives) if objectives else None
         rules = [parse_slo(rule) for rule in self.settings.abort_on]
         self.abort_watch = abort.AbortWatch(rules, self.recorder.window_s, self.recorder.warmup_s)
         # The parent judges the run while it goes on (--aks-inconclusive=extend): closed windows on stdout.
-        if self.abort_watch.rules or self.settings.stream_windows:
+        if self.abort_watch.rules or self.settings.stream_windows or self.decision is not None:
             if self.role == "master":
                 self.recorder.on_merged_window = self._window_closed
             elif self.role == "local":
@@ -620,6 +674,8 @@ class _Session:
         """A remote worker got the run's settings from the master."""
         self.settings = child.context().settings
         self.recorder.configure(**_recorder_settings(self.settings))
+        if self.settings.side_by_side and self.recorder.other is None:
+            self.recorder.other = Recorder(**_recorder_settings(self.settings))
 
     # --- Locust event listeners -------------------------------------------------------------
     def on_test_start(self, **_kwargs: Any) -> None:
@@ -650,13 +706,19 @@ class _Session:
         **_kwargs: Any,
     ) -> None:
         status = getattr(response, "status_code", None)
+        recorder = self.recorder
         if context:
             intended = context.get(INTENDED_KEY)
             predictions = context.get(child.PREDICTIONS_KEY)
             kind = context.get(child.FAILURE_KIND_KEY)
+            if context.get(child.SIDE_KEY) == child.AGAINST and recorder.other is not None:
+                recorder = recorder.other
+            agreement = context.get(child.AGREEMENT_KEY)
+            if agreement is not None:
+                self.recorder.record_agreement(start_time, agreement)
         else:
             intended = predictions = kind = None
-        self.recorder.record(
+        recorder.record(
             request_type, name, response_time, start_time, status, exception, intended, predictions, kind
         )
 
@@ -685,12 +747,15 @@ class _Session:
         self.written = True
         result_file = self.settings.result_file
         assert result_file is not None  # checked at init for every role that writes
-        write_json_atomically(result_file, self.recorder.result(self._generator(), complete, self.aborted))
+        sequential = None if self.decision is None else self.decision.outcome()
+        write_json_atomically(result_file, self.recorder.result(self._generator(), complete, self.aborted, sequential))
 
     def _window_closed(self, window: Window) -> None:
         if self.settings.stream_windows:
             sys.stdout.write(protocol.encode_window(window) + "\n")
             sys.stdout.flush()
+        if self.decision is not None and not self._stopping and self.decision.look(self.recorder, self._generator):
+            self._end_run()
         if self.aborted is not None or not self.abort_watch.rules:
             return
         self.aborted = self.abort_watch.window_closed(window)

@@ -7,6 +7,7 @@ over the built-in defaults.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from pytest_aksload.config import arrivals
 from pytest_aksload.config.capacity import CapacitySearch, parse_capacity
 from pytest_aksload.config.objectives import Slo, SloError, parse_slos
-from pytest_aksload.config.settings import Settings
+from pytest_aksload.config.settings import Settings, is_scoring_uri
 from pytest_aksload.config.units import UnitError, parse_duration
 from pytest_aksload.contracts import ContractError, load_contract, resolve_spec
 from pytest_aksload.protocol import (  # one definition each, shared with the child
@@ -28,7 +29,7 @@ MARKER = "load_test"
 MARKER_HELP = (
     "load_test(users=, spawn_rate=, duration=, wait=(min_s, max_s), slo=, warmup= (a duration or 'auto'), rows=, "
     "locustfile=, timeout=, max_duration=, abort_on=, workers=, rate=, arrivals=, capacity=, contract=, batch=, "
-    "tolerance=): "
+    "tolerance=, against=): "
     "run Locust against the aksload target before the test body and gate on the SLOs"
 )
 
@@ -74,6 +75,9 @@ class LoadProfile:
     contract: str = DEFAULT_CONTRACT
     batch: int = DEFAULT_BATCH
     tolerance: float = DEFAULT_TOLERANCE
+    # Side by side (`against=`, over --aks-against / --aks-against-uri): another deployment's name or
+    # a scoring URL; None: the options decide.
+    against: str | None = None
 
     @property
     def deadline_s(self) -> float:
@@ -94,6 +98,8 @@ class LoadProfile:
             load += f", contract {self.contract.rpartition('/')[2]}"
         if self.batch != DEFAULT_BATCH:
             load += f", batch {self.batch}"
+        if self.against:
+            load += f", against {self.against}"
         if self.workers:
             load += f", {self.workers} worker processes"
         elif self.remote_workers:
@@ -202,6 +208,19 @@ def _tolerance(value: Any) -> float:
     return float(value)
 
 
+# Azure ML's rule for endpoint and deployment names.
+_DEPLOYMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{2,31}")
+
+
+def _against(value: Any) -> str:
+    if isinstance(value, str) and (is_scoring_uri(value) or _DEPLOYMENT_NAME.fullmatch(value.strip())):
+        return value.strip()
+    raise ProfileError(
+        f"against={value!r}: expected another deployment of the endpoint (a name of 3-32 letters, digits and '-', "
+        "starting with a letter) or the other side's scoring URL (http:// or https://)"
+    )
+
+
 ACCEPTED_ARGUMENTS = (
     "users",
     "spawn_rate",
@@ -221,6 +240,7 @@ ACCEPTED_ARGUMENTS = (
     "contract",
     "batch",
     "tolerance",
+    "against",
 )
 
 
@@ -256,6 +276,7 @@ def profile_from_marker(
         contract=_contract(kwargs, settings, test_dir),
         batch=_batch(kwargs["batch"]) if "batch" in kwargs else DEFAULT_BATCH,
         tolerance=_tolerance(kwargs["tolerance"]) if "tolerance" in kwargs else DEFAULT_TOLERANCE,
+        against=_against(kwargs["against"]) if kwargs.get("against") is not None else None,
     )
     return _scale_out(profile, kwargs, settings)
 
@@ -294,6 +315,10 @@ def _scale_out(profile: LoadProfile, kwargs: dict[str, Any], settings: Settings)
             f"contract={profile.contract!r}: remote workers cannot load a contract from a file of this machine; "
             "make it an importable module installed next to aksload-worker and use contract='module:Name'"
         )
+    if remote and (profile.against or settings.aks_against or settings.aks_against_uri):
+        raise ProfileError("side-by-side gates do not run on remote workers yet; use workers= (local processes)")
+    if search is not None and (profile.against or settings.aks_against or settings.aks_against_uri):
+        raise ProfileError("capacity= searches one service's capacity; it cannot be combined with a side-by-side gate")
     users = profile.users
     if rate is not None and "users" not in kwargs:
         users = arrivals.pool_size(rate, profile.request_timeout_s)

@@ -125,6 +125,15 @@ def _scoring_uri(value: str) -> str:
     return value
 
 
+def is_scoring_uri(value: str) -> bool:
+    """Whether `value` reads as an http(s) URL with a host (marker `against=` takes a URL or a name)."""
+    try:
+        _scoring_uri(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _existing_file(value: str) -> str:
     path = Path(value.strip()).expanduser()
     if not path.is_file():
@@ -177,6 +186,31 @@ OPTIONS: tuple[Option, ...] = (
         _text,
         "a deployment name",
         "NAME",
+    ),
+    Option(
+        "aks_against",
+        "Gate --aml-deployment side by side against another deployment NAME of the same --aml-endpoint "
+        "(the live one): the same requests, interleaved, and relative objectives such as 'p95 <= 1.10x'.",
+        _text,
+        "a deployment name",
+        "NAME",
+    ),
+    Option(
+        "aks_against_uri",
+        "Gate the target side by side against any other scoring URL (its key: the env var named by ini "
+        "aks_against_key_env, default the target's own credential).",
+        _scoring_uri,
+        "an http:// or https:// URL with a host, e.g. https://example.org/score",
+        "URL",
+    ),
+    Option(
+        "aks_against_key_env",
+        "Environment variable holding the key for --aks-against-uri / against='https://...' "
+        "(default: the target's own credential).",
+        _env_name,
+        "an environment variable name",
+        "NAME",
+        cli=False,
     ),
     Option(
         "aks_scoring_uri",
@@ -364,6 +398,9 @@ class Settings:
     aks_workspace_config: str | None = None
     aml_endpoint: str | None = None
     aml_deployment: str | None = None
+    aks_against: str | None = None
+    aks_against_uri: str | None = None
+    aks_against_key_env: str | None = None
     aks_scoring_uri: str | None = None
     aks_local: bool = False
     aks_ca_bundle: str | None = None
@@ -466,6 +503,26 @@ def _check_combination(settings: Settings) -> None:
         raise pytest.UsageError("--aks-max-regression needs --aks-compare PATH (the baseline to compare with)")
     if settings.aml_deployment and not settings.aml_endpoint:
         raise pytest.UsageError("--aml-deployment needs --aml-endpoint NAME (the endpoint the deployment belongs to)")
+    if settings.aks_against and settings.aks_against_uri:
+        raise pytest.UsageError(
+            "choose one other side: --aks-against NAME (a deployment of --aml-endpoint) or --aks-against-uri URL, "
+            "not both"
+        )
+    if settings.aks_against and not settings.aml_endpoint and not settings.aks_local:
+        raise pytest.UsageError(
+            "--aks-against needs --aml-endpoint NAME (the endpoint both deployments belong to); "
+            "to compare with any other URL use --aks-against-uri URL"
+        )
+    if settings.aks_against and not settings.aml_deployment:
+        raise pytest.UsageError(
+            f"--aks-against {settings.aks_against}: name the candidate too with --aml-deployment NAME "
+            "(without it the endpoint's traffic rules pick who answers)"
+        )
+    if settings.aks_against and settings.aks_against == settings.aml_deployment:
+        raise pytest.UsageError(
+            f"--aks-against {settings.aks_against} is the candidate itself (--aml-deployment): "
+            "name the other deployment"
+        )
     target = settings.target_option
     if target in SDK_EXTRAS:
         module, extra = SDK_EXTRAS[target]

@@ -12,11 +12,12 @@ from pytest_aksload.contracts.base import Contract, ContractError, dump_json
 from pytest_aksload.contracts.batches import EncodedBatch, encode_batches
 from pytest_aksload.contracts.decoding import decode_predictions
 from pytest_aksload.contracts.loader import BUILTIN_CONTRACTS, DEFAULT_CONTRACT, load_contract, resolve_spec
-from pytest_aksload.contracts.status import FAILURE_KINDS, check_routing, failure_kind_of_status
+from pytest_aksload.contracts.status import DEPLOYMENT_HEADER, FAILURE_KINDS, check_routing, failure_kind_of_status
 
 __all__ = [
     "BUILTIN_CONTRACTS",
     "DEFAULT_CONTRACT",
+    "DEPLOYMENT_HEADER",
     "FAILURE_KINDS",
     "Contract",
     "ContractError",

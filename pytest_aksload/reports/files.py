@@ -25,7 +25,13 @@ from typing import Any
 from pytest_aksload.config.settings import Settings
 from pytest_aksload.reports import azure_pipelines
 from pytest_aksload.reports.html import render_session_page
-from pytest_aksload.reports.terminal import comparison_notes, comparison_text, metric_cells
+from pytest_aksload.reports.terminal import (
+    comparison_cell,
+    comparison_notes,
+    comparison_text,
+    metric_cells,
+    side_by_side_lines,
+)
 from pytest_aksload.verdicts import baseline
 
 SUMMARY_FORMAT = "pytest-aksload-summary/1"
@@ -61,6 +67,16 @@ def junit_properties(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
         properties.append((f"aksload.slo.{slo['objective']}", slo.get("description") or _plain(slo["measured"])))
     for comparison in entry.get("comparisons", []):
         properties.append((f"aksload.baseline.{comparison['metric']}", comparison_text(comparison)))
+    against = entry.get("against")
+    if against:
+        properties.append(("aksload.against", against["name"]))
+        for name, value in (against.get("metrics") or {}).items():
+            if not isinstance(value, Mapping):
+                properties.append((f"aksload.against.{name}", _plain(value)))
+        for row in entry.get("side_by_side", []):
+            properties.append((f"aksload.side_by_side.{row['metric']}", comparison_cell(row)))
+        if entry.get("decided_at_s") is not None:
+            properties.append(("aksload.decided_at_s", _plain(entry["decided_at_s"])))
     if entry.get("metrics") is not None:
         properties.append(("aksload.overlapping_tests", str(len(entry.get("overlapping_tests", [])))))
     return properties
@@ -98,7 +114,15 @@ def markdown_summary(entries: Iterable[Mapping[str, Any]]) -> str:
         cells = [f"`{entry['nodeid']}`", entry.get("target") or "-", entry["profile"], *numbers, slos or "-"]
         cells.append(f"**{entry['verdict']}**")
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+        against = entry.get("against")
+        if against:  # side by side: the other side's figures in the next row
+            other = ["", f"vs {against['name']}", "", *metric_cells(against.get("metrics")), "", ""]
+            lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in other) + " |")
     lines += ["", "Figures: measured (95 % confidence interval; `inf`: too few requests to bound it)."]
+    side_by_side = side_by_side_lines(entries)
+    if side_by_side:
+        lines += ["", "Side by side (ratio `x` or difference `pp` to the other side, 95 % interval):", ""]
+        lines += [f"- {line}" for line in side_by_side]
     notes = comparison_notes(entries, quote="`")
     if notes:
         lines += ["", "Baseline comparison and notes:", "", *(f"- {note}" for note in notes)]

@@ -9,6 +9,8 @@ or the pytest items, so a figure cannot differ between two outputs. Nothing in a
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Any, TypedDict
 
 from pytest_aksload.stats.result import LoadResult
@@ -32,6 +34,11 @@ class Record(TypedDict):
     capacity: dict[str, Any] | None
     locust_html: str | None  # file name inside the --aks-report directory
     result: dict[str, Any] | None  # LoadResult.to_dict(): the measurement, histograms included
+    # Side by side: the other side's name and headline figures, each metric compared (LoadResult.comparison:
+    # both values, ratio or difference, interval, verdict), and when the run was decided (None: ran to the end).
+    against: dict[str, Any] | None
+    side_by_side: list[dict[str, Any]]
+    decided_at_s: float | None
 
 
 def verdict_of(failed: bool, outcome: GateOutcome | None, *, failed_by_gate: bool) -> str:
@@ -53,6 +60,7 @@ def build_record(
     outcome: GateOutcome | None = None,
     partial: LoadResult | None = None,
     locust_html: str | None = None,
+    against: str | None = None,
 ) -> Record:
     """The record of one load test: from its gate outcome, or from the `partial` result of an
     interrupted load (no outcome), or from nothing when the load never ran."""
@@ -72,7 +80,20 @@ def build_record(
         capacity=None if gated is None else gated.capacity,
         locust_html=locust_html,
         result=None if result is None else _measurement(result),
+        against=_other_side(result, against),
+        side_by_side=[] if result is None else [_json_safe(dataclasses.asdict(c)) for c in result.comparison.values()],
+        decided_at_s=None if result is None else result.decided_at_s,
     )
+
+
+def _other_side(result: LoadResult | None, name: str | None) -> dict[str, Any] | None:
+    if result is None or result.against is None:
+        return None
+    return {"name": name or "the other side", "metrics": metrics(result.against, [])}
+
+
+def _json_safe(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: None if isinstance(value, float) and math.isnan(value) else value for key, value in values.items()}
 
 
 def metrics(result: LoadResult, generator_issues: list[str]) -> dict[str, Any]:

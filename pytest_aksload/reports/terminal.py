@@ -73,7 +73,7 @@ def summary_lines(records: Iterable[Mapping[str, Any]], compare: str | None, pag
     how many load tests the `--aks-compare` baseline covered, and where the report page is."""
     records = sorted(records, key=lambda r: r["nodeid"])
     lines = format_table(SUMMARY_COLUMNS, summary_rows(records)) + failure_kind_lines(records)
-    lines += wrong_prediction_lines(records) + comparison_notes(records)
+    lines += wrong_prediction_lines(records) + side_by_side_lines(records) + comparison_notes(records)
     if compare:
         compared = sum(1 for record in records if record.get("compared"))
         lines.append(f"aksload: compared {compared} of {len(records)} load test(s) with baseline {compare}")
@@ -83,7 +83,43 @@ def summary_lines(records: Iterable[Mapping[str, Any]], compare: str | None, pag
 
 
 def summary_rows(entries: Iterable[Mapping[str, Any]]) -> list[tuple[str, ...]]:
-    return [(entry["nodeid"], *metric_cells(entry.get("metrics")), entry["verdict"]) for entry in entries]
+    rows: list[tuple[str, ...]] = []
+    for entry in entries:
+        rows.append((entry["nodeid"], *metric_cells(entry.get("metrics")), entry["verdict"]))
+        against = entry.get("against")
+        if against:  # side by side: the other side's figures right under the candidate's
+            rows.append((f"  vs {against['name']}", *metric_cells(against.get("metrics")), ""))
+    return rows
+
+
+def side_by_side_lines(entries: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Side by side: per test, when it was decided and each compared metric (ratio or difference
+    with its interval, and the verdict of an objective on it)."""
+    lines = []
+    for entry in entries:
+        compared = entry.get("side_by_side") or []
+        if not compared and not entry.get("against"):
+            continue
+        decided = entry.get("decided_at_s")
+        when = f"decided after {decided:g}s" if decided is not None else "ran to the end"
+        parts = [comparison_cell(row) for row in compared]
+        lines.append(f"{entry['nodeid']}: side by side ({when}): " + "; ".join(parts))
+    return lines
+
+
+def comparison_cell(row: Mapping[str, Any]) -> str:
+    """``p95 x3.16 (2.90-3.45) FAIL``: a ratio (``x``) or a difference in points (``pp``) with its interval."""
+    value, low, high = row.get("value"), row.get("low"), row.get("high")
+    if value is None:
+        return f"{row['metric']} -"
+    if row.get("relative") == "pp":
+        text = f"{row['metric']} {value * 100:+.2f}pp"
+        interval = "" if low is None or high is None else f" ({low * 100:+.2f}..{high * 100:+.2f})"
+    else:
+        text = f"{row['metric']} x{value:.3g}"
+        interval = "" if low is None or high is None else f" ({low:.3g}-{high:.3g})"
+    verdict = f" {row['verdict']}" if row.get("verdict") else ""
+    return text + interval + verdict
 
 
 def metric_cells(metrics: Mapping[str, Any] | None) -> list[str]:

@@ -22,7 +22,7 @@ from pytest_aksload.run.preflight import PreflightError, preflight
 from pytest_aksload.run.runner import LoadRunError, Progress, run_load
 from pytest_aksload.stats.result import GatedResult, LoadResult
 from pytest_aksload.targets.resolve import key_hint
-from pytest_aksload.targets.target import Target
+from pytest_aksload.targets.target import OtherSide, Target
 from pytest_aksload.verdicts import baseline
 from pytest_aksload.verdicts.decision import GateOutcome, conclude, prepare
 
@@ -43,9 +43,11 @@ def run_gate(
     stored_baseline: Mapping[str, LoadResult] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     html_report: Path | None = None,
+    against: OtherSide | None = None,
 ) -> GateOutcome:
     """Run the test's load once, alone in the session (`load_lock`), and conclude: SLO verdicts
-    under `settings.aks_inconclusive`, generator health, the `--aks-compare` comparison."""
+    under `settings.aks_inconclusive`, generator health, the `--aks-compare` comparison. `against`:
+    the other side of a side-by-side gate (pre-flight checks it too; the load goes to both)."""
     slot = LoadSlot(lock_dir)
     try:
         try:
@@ -56,7 +58,9 @@ def run_gate(
                 tolerance=profile.tolerance, deployment=settings.aml_deployment, key_hint=hint,
                 ca_bundle=settings.aks_ca_bundle,
             )  # fmt: skip
-            result, search = _measure(target, profile, sample, settings, on_progress, html_report)
+            if against is not None:
+                _preflight_other_side(against, profile, sample, settings)
+            result, search = _measure(target, profile, sample, settings, on_progress, html_report, against)
         except (SerialWaitTimeout, PreflightError, LoadRunError, capacity.CapacityError) as error:
             raise GateError(str(error)) from None
     finally:
@@ -77,6 +81,18 @@ def run_gate(
     )
 
 
+def _preflight_other_side(against: OtherSide, profile: LoadProfile, sample: SampleRows, settings: Settings) -> None:
+    own_key = f"the key in environment variable {settings.aks_against_key_env}"
+    hint = own_key if against.own_credential else key_hint(settings)
+    try:
+        preflight(
+            against.target, sample, profile.request_timeout_s, contract=profile.contract, batch=profile.batch,
+            tolerance=profile.tolerance, deployment=against.deployment, key_hint=hint, ca_bundle=settings.aks_ca_bundle,
+        )  # fmt: skip
+    except PreflightError as error:
+        raise PreflightError(f"the other side ({against.name}): {error}") from None
+
+
 def _measure(
     target: Target,
     profile: LoadProfile,
@@ -84,6 +100,7 @@ def _measure(
     settings: Settings,
     on_progress: Callable[[Progress], None] | None,
     html_report: Path | None,
+    against: OtherSide | None = None,
 ) -> tuple[GatedResult, dict[str, Any] | None]:
     """The result to judge (`decision.prepare`d) and, for a capacity search, what the search found."""
 
@@ -97,6 +114,7 @@ def _measure(
             html_report=html_report,
             stop_when=stop_when,
             deployment=settings.aml_deployment,
+            against=against,
         )
         return prepare(raw, piece)
 
@@ -105,6 +123,8 @@ def _measure(
         assert isinstance(confirmed, GatedResult)  # one of `run`'s results
         return confirmed, search
     if extend.wants_extension(profile, settings.aks_inconclusive):
+        if against is not None:  # the child stops once decided, at anytime-valid looks
+            return run(extend.extended(profile)), None
         return run(extend.extended(profile), extend.decided_after(profile)), None
     return run(profile), None
 

@@ -30,7 +30,7 @@ from pytest_aksload.protocol import Progress, RunSettings, SampleRows
 from pytest_aksload.redact import redact
 from pytest_aksload.run.fdlimit import open_files_problem
 from pytest_aksload.stats.result import LoadResult, ResultFileError
-from pytest_aksload.targets.target import Target
+from pytest_aksload.targets.target import OtherSide, Target
 
 STDERR_TAIL_LINES = 15
 # How often the parent wakes to check the deadline and whether a token needs refreshing.
@@ -138,8 +138,11 @@ def run_settings(
     ca_bundle: str | None = None,
     stream_windows: bool = False,
     deployment: str | None = None,
+    against: OtherSide | None = None,
 ) -> RunSettings:
-    """What the child is told about its run (everything but the secret headers)."""
+    """What the child is told about its run (everything but the secret headers). Side by side, the
+    objectives go along so the child can stop once they are decided (not with warmup="auto": its
+    cut is only known after the run)."""
     scaled_out = bool(profile.workers or profile.remote_workers)
     return RunSettings(
         scoring_uri=target.scoring_uri,
@@ -162,11 +165,18 @@ def run_settings(
         batch=profile.batch,
         tolerance=profile.tolerance,
         deployment=deployment,
+        against_uri=None if against is None else against.target.scoring_uri,
+        against_deployment=None if against is None else against.deployment,
+        objectives=tuple(str(slo) for slo in profile.slos) if against is not None and not profile.warmup_auto else (),
     )
 
 
 def child_environment(
-    settings: RunSettings, headers: Mapping[str, str], home: Path, base: Mapping[str, str] | None = None
+    settings: RunSettings,
+    headers: Mapping[str, str],
+    home: Path,
+    base: Mapping[str, str] | None = None,
+    against_headers: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The child's environment: ours minus Locust's own config, plus the run's settings and the secret."""
     environ = dict(os.environ if base is None else base)
@@ -175,6 +185,8 @@ def child_environment(
     env["HOME"] = env["USERPROFILE"] = str(home)
     env.update(settings.to_env())
     env[protocol.ENV_AUTH_HEADERS] = protocol.encode_auth_headers(headers)
+    if against_headers is not None:  # the other side's own key (ini aks_against_key_env)
+        env[protocol.ENV_AGAINST_AUTH_HEADERS] = protocol.encode_auth_headers(against_headers)
     env["PYTHONUNBUFFERED"] = "1"
     env.update(lifeline.parent_environment())  # the child dies with this process, even by SIGKILL
     return env
@@ -233,11 +245,13 @@ def run_load(
     ca_bundle: str | None = None,
     stop_when: Callable[[Sequence[Mapping[str, Any]]], bool] | None = None,
     deployment: str | None = None,
+    against: OtherSide | None = None,
 ) -> LoadResult:
     """Run the profile against the target and return the exact result; raise LoadRunError otherwise,
     LoadInterrupted on Ctrl-C. `sample`: the rows to send (with their expectations and labels; plain
     rows have none). `ca_bundle`: PEM file of CAs the child trusts for https. `deployment`:
-    --aml-deployment (answers from another deployment are `routing` failures).
+    --aml-deployment (answers from another deployment are `routing` failures). `against`: the
+    other side of a side-by-side gate (the result then holds it under `against`).
 
     `stop_when`: called with the windows closed so far (result-file window objects) whenever
     new ones arrive; once it returns True the run ends early, exactly as if its run time were
@@ -261,8 +275,10 @@ def run_load(
             ca_bundle=ca_bundle,
             stream_windows=stop_when is not None,
             deployment=deployment,
+            against=against,
         )
-        env = child_environment(settings, target.headers(), workdir)
+        own = against.target.headers() if against is not None and against.own_credential else None
+        env = child_environment(settings, target.headers(), workdir, against_headers=own)
         with open(stderr_path, "wb") as stderr:
             # Started and waited for in this thread: the child's parent-death signal (lifeline)
             # fires when the thread that started it ends.

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 
-from pytest_aksload.config.settings import Settings
-from pytest_aksload.targets.target import Credential, Target, TargetError
+from pytest_aksload.config.settings import Settings, is_scoring_uri
+from pytest_aksload.contracts import DEPLOYMENT_HEADER
+from pytest_aksload.targets.target import Credential, OtherSide, Target, TargetError
 
 
 def key_hint(settings: Settings) -> str:
@@ -46,6 +47,51 @@ def resolve_target(
             settings.aml_endpoint, deployment=settings.aml_deployment, workspace_config=settings.aks_workspace_config
         )
     return None
+
+
+def resolve_against(
+    target: Target, settings: Settings, against: str | None = None, environ: Mapping[str, str] | None = None
+) -> OtherSide | None:
+    """The other side of a side-by-side gate: the marker's `against=` (a deployment name or a URL)
+    over `--aks-against NAME` / `--aks-against-uri URL`; None when the test compares with nothing.
+
+    A deployment is reached at the target's own URI with the `azureml-model-deployment` header and
+    the target's credential (an SDK v2 endpoint is resolved again, so a missing deployment is named
+    now). A URL gets the key of the env var named by ini aks_against_key_env, else the target's.
+    """
+    environ = os.environ if environ is None else environ
+    spec = against or settings.aks_against or settings.aks_against_uri
+    if not spec:
+        return None
+    source = f"against={against!r}" if against else ("--aks-against" if settings.aks_against else "--aks-against-uri")
+    if is_scoring_uri(spec):
+        key_env = settings.aks_against_key_env
+        if key_env is None:
+            return OtherSide(Target(spec, name=spec, kind="against-uri", credential=target.credential))
+        key = environ.get(key_env)
+        if not key:
+            raise TargetError(
+                f"{source}: ini aks_against_key_env names {key_env}, which is not set; set it to the other side's key"
+            )
+        return OtherSide(
+            Target(spec, name=spec, kind="against-uri", credential=Credential.key(key)), own_credential=True
+        )
+    if target.kind not in ("aml-endpoint", "local"):
+        raise TargetError(
+            f"{source} names a deployment ({spec!r}), which needs --aml-endpoint NAME (both deployments behind one "
+            "endpoint); to compare with any other service give its scoring URL"
+        )
+    if target.kind == "aml-endpoint" and settings.aml_endpoint:
+        from pytest_aksload.targets.azure.v2 import resolve_aml_endpoint
+
+        resolved = resolve_aml_endpoint(
+            settings.aml_endpoint, deployment=spec, workspace_config=settings.aks_workspace_config
+        )
+        return OtherSide(resolved, deployment=spec)
+    headers = {**target.extra_headers, DEPLOYMENT_HEADER: spec}
+    other = Target(target.scoring_uri, name=f"{target.name} deployment {spec}", kind=target.kind,
+                   credential=target.credential, extra_headers=headers)  # fmt: skip
+    return OtherSide(other, deployment=spec)
 
 
 def _start_local(add_finalizer: Callable[[Callable[[], object]], None]) -> Target:

@@ -175,3 +175,17 @@ class Target:
         )
 
     __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class OtherSide:
+    """What a side-by-side gate compares the target with (`--aks-against`, `--aks-against-uri`,
+    marker `against=`): the live deployment, or any other scoring URI."""
+
+    target: Target  # its URI and every header it needs (pre-flight sends one request with them)
+    deployment: str | None = None  # another deployment of the target's endpoint (routing header)
+    own_credential: bool = False  # its own key (ini aks_against_key_env), not the target's
+
+    @property
+    def name(self) -> str:
+        return f"deployment {self.deployment}" if self.deployment else self.target.name
