@@ -1,0 +1,172 @@
+"""Side-by-side gates, end to end: inner pytest runs whose Locust child sends the same batches to two
+loopback services at the same moments, judges relative objectives at anytime-valid looks and stops
+once they are decided. (The false-alarm rate over many runs on identical services, and the smallest
+regression found in 30 s against a saved baseline, are benchmarks: bench/side_by_side.py.)"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import time
+
+import pytest
+from loopback_servers import ScoringServer
+from servers.loopback_models import LoopbackModel
+
+URI = ("--aks-scoring-uri", "http://127.0.0.1:9/score")  # never reached: the input is refused first
+FAST = 'users=8, spawn_rate=100, wait=(0.002, 0.005), timeout="5s"'
+
+
+def _gate(pytester: pytest.Pytester, marker: str, body: str = "pass") -> None:
+    pytester.makepyfile(
+        test_gate=f"""
+import pytest
+
+@pytest.mark.load_test({marker})
+def test_gate(load_result):
+    {body}
+"""
+    )
+
+
+def _run(pytester: pytest.Pytester, target: str, other: str, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(
+        "--aks-scoring-uri", target, "--aks-against-uri", other, "-p", "no:cacheprovider", *args
+    )
+
+
+def test_a_candidate_three_times_slower_fails_long_before_its_duration(pytester: pytest.Pytester) -> None:
+    _gate(
+        pytester,
+        f'{FAST}, duration="60s", slo=["p95 <= 1.10x", "failure_rate <= +0.5pp"]',
+        "assert load_result.decided_at_s is not None and load_result.decided_at_s < 20\n"
+        "    assert load_result.against.requests > 0 and load_result.comparison['p95'].value > 2",
+    )
+    with ScoringServer(delays_s=[0.030]) as slow, ScoringServer(delays_s=[0.010]) as live:
+        started = time.monotonic()
+        run = _run(pytester, slow.url, live.url)
+        took_s = time.monotonic() - started
+        assert slow.scoring_requests() and live.scoring_requests()
+    run.assert_outcomes(failed=1)
+    run.stdout.fnmatch_lines(["*p95 <= 1.1x: *ms vs *ms on the other side, ratio * (FAIL)*"])
+    assert took_s < 45, f"the run took {took_s:.0f}s: it should stop once decided, not at its 60s duration"
+
+
+def test_the_same_service_on_both_sides_passes_and_both_sides_get_the_same_payloads(
+    pytester: pytest.Pytester,
+) -> None:
+    _gate(
+        pytester,
+        f'{FAST}, duration="20s", slo=["p95 <= 1.5x", "failure_rate <= +1pp", "agreement >= 99%"]',
+        "assert load_result.agreement == 1.0\n"
+        "    assert abs(load_result.requests - load_result.against.requests) <= 8",
+    )
+    with ScoringServer(delays_s=[0.020]) as one, ScoringServer(delays_s=[0.020]) as two:
+        run = _run(pytester, one.url, two.url, "--aks-report", "report")
+        bodies_one = sorted(r.body for r in one.scoring_requests())
+        bodies_two = sorted(r.body for r in two.scoring_requests())
+    run.assert_outcomes(passed=1)
+    assert set(bodies_one) == set(bodies_two)  # the same payload sequence on both sides
+    summary = json.loads((pytester.path / "report" / "summary.json").read_text())
+    (record,) = summary["tests"]
+    assert record["against"]["metrics"]["requests"] > 100
+    assert {row["metric"] for row in record["side_by_side"]} >= {"p95", "failure_rate"}
+    markdown = (pytester.path / "report" / "summary.md").read_text()
+    assert "vs " in markdown and "Side by side" in markdown
+
+
+def test_a_different_model_on_the_other_side_fails_agreement(pytester: pytest.Pytester) -> None:
+    _gate(pytester, f'{FAST}, duration="20s", slo=["agreement >= 99.9%"]')
+    with LoopbackModel() as candidate, LoopbackModel(offset=0.05) as live:
+        run = _run(pytester, candidate.url, live.url)
+    run.assert_outcomes(failed=1)
+    run.stdout.fnmatch_lines(["*agreement >= 99.9%*FAIL*"])
+
+
+def test_noise_that_hits_both_sides_does_not_move_the_side_by_side_verdict_but_flips_a_baseline(
+    pytester: pytest.Pytester,
+) -> None:
+    """A neighbour that slows the host every other second hits both sides: the side-by-side ratio
+    stays near 1, while the same service compared with a baseline saved on a quiet host regresses."""
+    _gate(pytester, f'{FAST}, duration="12s", slo=["p95 <= 1.5x"]')
+    baseline = pytester.path / "baseline.json"
+    with ScoringServer(delays_s=[0.010]) as quiet, ScoringServer(delays_s=[0.010]) as quiet_too:
+        _run(pytester, quiet.url, quiet_too.url, "--aks-save-baseline", str(baseline)).assert_outcomes(passed=1)
+
+    def noisy(_n: int) -> float:
+        return 0.040 if int(time.monotonic()) % 2 else 0.010
+
+    with ScoringServer(delay_of=noisy) as one, ScoringServer(delay_of=noisy) as two:
+        run = _run(pytester, one.url, two.url, "--aks-compare", str(baseline), "--aks-max-regression", "p95=20%",
+                   "--aks-report", "report")  # fmt: skip
+    run.assert_outcomes(failed=1)  # by the baseline comparison
+    run.stdout.fnmatch_lines(["*p95: baseline *ms, now *ms, change +*REGRESSED*"])
+    (record,) = json.loads((pytester.path / "report" / "summary.json").read_text())["tests"]
+    (p95,) = [slo for slo in record["slos"] if slo["objective"].startswith("p95")]
+    assert p95["verdict"] == "PASS", p95["description"]
+
+
+LOCUSTFILE = '''
+from locust import FastHttpUser, task
+from pytest_aksload import child
+
+
+class TwoEndpoints(FastHttpUser):
+    wait_time = lambda self: 0.003
+
+    def on_start(self):
+        self.plan = child.request_plan()
+
+    @task(3)
+    def score(self):
+        self._post("score")
+
+    @task(1)
+    def explain(self):
+        self._post("explain")
+
+    def _post(self, name):
+        planned = self.plan.next()
+        with self.client.post(planned.url, data=planned.batch.body, headers=planned.headers, name=name,
+                              catch_response=True, context=planned.context) as response:
+            child.check_response(response, request=planned)
+'''
+
+
+def test_objectives_scoped_to_one_endpoint_of_a_custom_locustfile(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(two_endpoints=LOCUSTFILE)
+    _gate(
+        pytester,
+        'users=6, spawn_rate=100, duration="6s", locustfile="two_endpoints.py", '
+        'slo=["p95[POST score] < 2s", "failure_rate[POST explain] <= +1pp", "p95[POST nope] < 1s"]',
+    )
+    with ScoringServer(delays_s=[0.005]) as one, ScoringServer(delays_s=[0.005]) as two:
+        run = _run(pytester, one.url, two.url)
+    run.assert_outcomes(failed=1)
+    run.stdout.fnmatch_lines(["*p95[POST nope] < 1s*POST explain*POST score*FAIL*"])
+    assert "p95[POST score] < 2s" in run.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("args", "marker", "message"),
+    [
+        ((*URI, "--aks-against", "blue"), "", "--aks-against needs --aml-endpoint NAME*"),
+        ((*URI, "--aks-against-uri", "http://127.0.0.1:9/a", "--aks-against", "blue"), "",
+         "choose one other side: --aks-against NAME*or --aks-against-uri URL, not both"),
+        (URI, 'slo=["p95 <= 1.10x"]',
+         "*slo 'p95 <= 1.10x' compares with another deployment: pass --aks-against NAME, --aks-against-uri URL*"),
+        (URI, 'slo=["requests >= 1.1x"]', "*requests*x*"),
+        (URI, 'slo=["p95 <= +1pp"]', "*p95*pp*"),
+        (URI, 'against="b"', "*against='b': expected another deployment*"),
+    ],
+)  # fmt: skip
+def test_bad_side_by_side_input_is_one_line(
+    pytester: pytest.Pytester, args: tuple[str, ...], marker: str, message: str
+) -> None:
+    _gate(pytester, marker or 'duration="1s"')
+    run = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    assert run.ret != 0
+    output = run.stdout.str() + run.stderr.str()
+    assert "Traceback" not in output
+    run_lines = [line for line in output.splitlines() if line.strip()]
+    assert any(fnmatch.fnmatch(line, "*" + message.lstrip("*")) for line in run_lines), output
