@@ -170,3 +170,23 @@ def test_bad_side_by_side_input_is_one_line(
     assert "Traceback" not in output
     run_lines = [line for line in output.splitlines() if line.strip()]
     assert any(fnmatch.fnmatch(line, "*" + message.lstrip("*")) for line in run_lines), output
+
+
+@pytest.mark.parametrize(
+    "load",
+    ['rate=60, duration="5s", timeout="5s"', 'users=6, spawn_rate=100, wait=(0.005, 0.01), duration="6s", workers=2'],
+    ids=["open-model", "worker-processes"],
+)
+def test_side_by_side_runs_with_the_open_model_and_with_worker_processes(
+    pytester: pytest.Pytester, load: str
+) -> None:
+    _gate(
+        pytester,
+        f'{load}, slo=["failure_rate <= +1pp", "agreement >= 99%"]',
+        "assert load_result.requests > 20 and load_result.against.requests > 20\n"
+        "    assert abs(load_result.requests - load_result.against.requests) <= 0.2 * load_result.requests\n"
+        "    assert load_result.agreement == 1.0",
+    )
+    with ScoringServer(delays_s=[0.005]) as one, ScoringServer(delays_s=[0.005]) as two:
+        run = _run(pytester, one.url, two.url)
+    run.assert_outcomes(passed=1)
