@@ -20,7 +20,12 @@ from pytest_aksload.scaffold.gates import GATE_FILE, INI_FILE, GateTarget, Scaff
 GATES_DIR = "gates"
 
 # The init option -> the target option (ini key) it writes.
-_TARGETS = {"local": "aks_local", "scoring_uri": "aks_scoring_uri", "aks_service": "aks_service", "aml_endpoint": "aml_endpoint"}
+_TARGETS = {
+    "local": "aks_local",
+    "scoring_uri": "aks_scoring_uri",
+    "aks_service": "aks_service",
+    "aml_endpoint": "aml_endpoint",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
