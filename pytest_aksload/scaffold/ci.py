@@ -52,9 +52,9 @@ _SECRET_ENV = {
     },
 }
 
-# Azure Pipelines ------------------------------------------------------------------------------
+_WIDTH = 102  # the header comments' wrapping width, the example recipe's
 
-_AZURE_WIDTH = 102  # the header comment's wrapping width, the example recipe's
+# Azure Pipelines ------------------------------------------------------------------------------
 
 _AZURE_PARAMETERS = """\
 parameters:
@@ -137,30 +137,45 @@ def azure_pipelines(target: GateTarget, gates_dir: str = "gates", target_variabl
 
 
 def _azure_header(target: GateTarget, variables: list[str], target_in_ini: bool) -> str:
+    text = _purpose(target, target_in_ini)
+    if target.azure:
+        text += (
+            f"Pipeline variables: {', '.join(variables)}. Sign-in: the service connection named by the "
+            "parameter below, or (parameter empty) the variables AZURE_TENANT_ID, AZURE_CLIENT_ID and the "
+            "secret AZURE_CLIENT_SECRET."
+        )
+    elif target.option == "aks_scoring_uri":
+        text += "Pipeline variable: the secret AKS_KEY, the endpoint's key."
+    return _comment(text)
+
+
+def _purpose(target: GateTarget, target_in_ini: bool = True) -> str:
     if target.option == "aks_local":
-        text = (
+        return (
             "Run the load-test gates against the embedded local scoring service, in CI and without Azure: "
             "a first run of the gates before they gate a deployment (the target is in gates/pytest.ini)."
         )
-    else:
-        text = "Gate a deployment on a load test"
-        text += " (the target is in gates/pytest.ini). " if target_in_ini else ". "
-        if target.azure:
-            text += (
-                f"Pipeline variables: {', '.join(variables)}. Sign-in: the service connection named by the "
-                "parameter below, or (parameter empty) the variables AZURE_TENANT_ID, AZURE_CLIENT_ID and the "
-                "secret AZURE_CLIENT_SECRET."
-            )
-        else:
-            text += "Pipeline variable: the secret AKS_KEY, the endpoint's key."
-    return textwrap.fill(text, _AZURE_WIDTH, initial_indent="# ", subsequent_indent="# ") + "\n"
+    return "Gate a deployment on a load test" + (" (the target is in gates/pytest.ini). " if target_in_ini else ". ")
+
+
+def _comment(text: str) -> str:
+    return textwrap.fill(text, _WIDTH, initial_indent="# ", subsequent_indent="# ") + "\n"
 
 
 # GitHub Actions -------------------------------------------------------------------------------
 
+_GITHUB_NEEDS = {
+    "aks_scoring_uri": "Needs the repository secret AKS_KEY, the endpoint's key.",
+    "aks_service": "Needs the repository variables AZURE_SUBSCRIPTION_ID, AML_RESOURCE_GROUP and AML_WORKSPACE, "
+    "and a service principal's secrets AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET.",
+    "aml_endpoint": "Needs the repository variables AZURE_SUBSCRIPTION_ID, AML_RESOURCE_GROUP and AML_WORKSPACE, "
+    "and the secrets AZURE_TENANT_ID and AZURE_CLIENT_ID of an identity with a federated credential for this "
+    "repository (OpenID Connect: no stored password).",
+}
+
 _GITHUB_HEAD = """\
-# Gate a deployment on a load test. Run it by hand (Actions > Load gate > Run workflow), or call it
-# from the workflow that deploys, after the deployment job:
+# Run it by hand (Actions > Load gate > Run workflow), or call it from the workflow that deploys,
+# after the deployment job:
 #   load-gate:
 #     needs: deploy
 #     uses: ./.github/workflows/load-gate.yml
@@ -220,6 +235,7 @@ def github_actions(target: GateTarget, gates_dir: str = "gates") -> str:
         gate += "".join(f"          {name}: ${{{{ secrets.{source} }}}}\n" for name, source in secrets.items())
     return "".join(
         [
+            _comment(_purpose(target) + _GITHUB_NEEDS.get(target.option, "")),
             _GITHUB_HEAD,
             _GITHUB_OIDC_PERMISSIONS if oidc else "",
             "    steps:\n      - uses: actions/checkout@v4\n      - uses: actions/setup-python@v5\n        with:\n",

@@ -187,6 +187,10 @@ def test_the_ci_recipe_installs_runs_the_gates_and_publishes_their_results(
 
     # A workspace config and a sign-in exactly for the Azure ML targets.
     text = (tmp_path / path).read_text()
+    # The header comment names every secret and variable the recipe reads (what to set up).
+    header = "".join(line for line in text.splitlines(keepends=True) if line.startswith("#"))
+    reference = r"\$\{\{ (?:secrets|vars)\.(\w+) \}\}" if kind == "github" else r"\$\((\w+)\)"
+    assert all(used in header for used in re.findall(reference, text)), header
     assert ("config.json" in text) == (name in ("aks-service", "aml-endpoint"))
 
     # Results and report are published when the gate failed too: that is when they are read.
