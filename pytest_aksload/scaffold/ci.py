@@ -26,7 +26,7 @@ _PYTHON_DEFAULT = "3.12"
 _PYTHON_NOTE = {"aks_service": "   # azureml-core supports up to 3.11"}
 
 
-def gate_command(gates_dir: str, target_args: str = "") -> str:
+def _gate_command(gates_dir: str, target_args: str = "") -> str:
     """The CI's gate command line; `--aks-require-target` makes a lost target an error, not a skip."""
     return f"pytest {gates_dir}{target_args} --aks-require-target --junitxml {JUNIT} --aks-report {REPORT}"
 
@@ -116,7 +116,7 @@ def azure_pipelines(target: GateTarget, gates_dir: str = "gates", target_variabl
         variables.append(target_variable)
         target_args = f" --{target.option.replace('_', '-')} $({target_variable})"
     header = _azure_header(target, variables, target_variable is None)
-    gate = f"  - script: {gate_command(gates_dir, target_args)}\n    displayName: Load-test gate\n"
+    gate = f"  - script: {_gate_command(gates_dir, target_args)}\n    displayName: Load-test gate\n"
     secrets = _SECRET_ENV[target.option]
     if secrets:
         gate += "    env:   # a secret variable reaches a script only when mapped here\n"
@@ -228,7 +228,7 @@ _GITHUB_UPLOAD = f"""\
 def github_actions(target: GateTarget, gates_dir: str = "gates") -> str:
     """`.github/workflows/load-gate.yml` running the gates in `gates_dir` against `target`."""
     oidc = target.option == "aml_endpoint"  # SDK v2 signs in with OIDC instead of a stored secret
-    gate = f"      - name: Load-test gate\n        run: {gate_command(gates_dir)}\n"
+    gate = f"      - name: Load-test gate\n        run: {_gate_command(gates_dir)}\n"
     secrets = {} if oidc else _SECRET_ENV[target.option]
     if secrets:
         gate += "        env:   # repository secrets reach the gate through its environment only\n"
