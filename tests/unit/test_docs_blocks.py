@@ -6,14 +6,17 @@ stays short and points into the docs."""
 
 from __future__ import annotations
 
+import ast
 import configparser
 import re
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
 from docs_blocks import DOCS, README, REPO, all_blocks, configs, gates, pages
 
+import pytest_aksload.plugin
 from pytest_aksload.config.profile import ACCEPTED_ARGUMENTS
 from pytest_aksload.config.settings import OPTIONS
 
@@ -121,6 +124,27 @@ def test_the_reference_lists_every_marker_argument() -> None:
     page = REFERENCE.read_text(encoding="utf-8")
     names = [cell.strip("`").split("=")[0] for cell in _table_rows(page, "| marker argument |")]
     assert sorted(names) == sorted(ACCEPTED_ARGUMENTS)
+
+
+def _plugin_fixtures() -> set[str]:
+    """The public fixtures plugin.py defines (a leading underscore marks the plugin's own plumbing)."""
+    tree = ast.parse(Path(pytest_aksload.plugin.__file__).read_text(encoding="utf-8"))
+    return {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+        and not node.name.startswith("_")
+        and any("fixture" in ast.unparse(decorator) for decorator in node.decorator_list)
+    }
+
+
+def test_the_fixtures_table_lists_every_fixture() -> None:
+    page = (DOCS / "writing-gates.md").read_text(encoding="utf-8")
+    table = page[page.index("| fixture |") :].split("\n\n", 1)[0]
+    rows = {row.split(" | ")[0].removeprefix("| ").strip("`"): row for row in table.splitlines()[2:]}
+    # The one fixture a user defines for the plugin to read.
+    assert "| yours |" in rows.pop("aks_expected_predictions")
+    assert set(rows) == _plugin_fixtures()
 
 
 def test_the_ci_page_shows_the_tested_azure_pipelines_recipe() -> None:
