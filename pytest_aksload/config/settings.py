@@ -125,8 +125,16 @@ def _scoring_uri(value: str) -> str:
     return value
 
 
+def _user_path(value: str) -> Path:
+    """`~` expanded; an unknown `~user` is a bad value (pathlib raises RuntimeError for it)."""
+    try:
+        return Path(value.strip()).expanduser()
+    except RuntimeError:
+        raise ValueError(value) from None
+
+
 def _existing_file(value: str) -> str:
-    path = Path(value.strip()).expanduser()
+    path = _user_path(value)
     if not path.is_file():
         raise ValueError(value)
     return str(path)
@@ -138,7 +146,7 @@ def _contract(value: str) -> str:
 
 
 def _sample_file(value: str) -> str:
-    path = Path(value.strip()).expanduser()
+    path = _user_path(value)
     if not path.is_file():
         raise ValueError(value)
     return str(path.resolve())
