@@ -134,8 +134,16 @@ def is_scoring_uri(value: str) -> bool:
     return True
 
 
+def _user_path(value: str) -> Path:
+    """`~` expanded; an unknown `~user` is a bad value (pathlib raises RuntimeError for it)."""
+    try:
+        return Path(value.strip()).expanduser()
+    except RuntimeError:
+        raise ValueError(value) from None
+
+
 def _existing_file(value: str) -> str:
-    path = Path(value.strip()).expanduser()
+    path = _user_path(value)
     if not path.is_file():
         raise ValueError(value)
     return str(path)
@@ -147,7 +155,7 @@ def _contract(value: str) -> str:
 
 
 def _sample_file(value: str) -> str:
-    path = Path(value.strip()).expanduser()
+    path = _user_path(value)
     if not path.is_file():
         raise ValueError(value)
     return str(path.resolve())
