@@ -256,7 +256,7 @@ def test_parse_slos_rejects(value: object, message: str) -> None:
 
 # ---------------------------------------------------------------- fuzzing and round trips
 
-_SLO_ALPHABET = "p0123456789.<>=!% msfailure_ratrpsqtovwndxMS/-+\t\n"
+_SLO_ALPHABET = "p0123456789.<>=!% msfailure_ratrpsqtovwndxMS/-+[]PO\t\n"
 
 
 @given(st.one_of(st.text(), st.text(alphabet=_SLO_ALPHABET)))
