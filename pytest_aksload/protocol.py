@@ -693,6 +693,16 @@ def check_result(data: Any) -> None:
         raise ProtocolError(f"result must be a JSON object, not {type(data).__name__}")
     if data.get("format") != RESULT_FORMAT:
         raise ProtocolError(f"format is {data.get('format')!r}, expected {RESULT_FORMAT!r}")
+    # The side-by-side keys first, so a malformed one is named precisely (an optional key's
+    # union would only say "wrong type").
+    if data.get("against") is not None:
+        try:
+            check_result(data["against"])
+        except ProtocolError as exc:
+            raise ProtocolError(f"against: {exc}") from None
+    for key, shape in (("agreement", Agreement), ("sequential", Sequential)):
+        if data.get(key) is not None:
+            check(data[key], shape, f"result.{key}")
     check(data, ResultFile, "result")
     stats = [("total", data["total"]), *[(f"endpoints[{name!r}]", s) for name, s in data["endpoints"].items()]]
     if data.get("uncorrected") is not None:
@@ -712,11 +722,6 @@ def check_result(data: Any) -> None:
     sequential = data.get("sequential")
     if sequential is not None and sequential["looks"] < 0:
         raise ProtocolError(f"sequential.looks must be >= 0, not {sequential['looks']}")
-    if data.get("against") is not None:
-        try:
-            check_result(data["against"])
-        except ProtocolError as exc:
-            raise ProtocolError(f"against: {exc}") from None
 
 
 def check(value: Any, hint: Any, where: str) -> None:

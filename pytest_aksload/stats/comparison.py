@@ -33,13 +33,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pytest_aksload.config.objectives import DIFFERENCE, RATIO
-from pytest_aksload.stats.histograms import moments_us
-
-if TYPE_CHECKING:  # result.py builds its comparisons with this module
-    from pytest_aksload.stats.result import LatencyStats as SideStats
+from pytest_aksload.stats.histograms import Latencies, moments_us
 
 __all__ = [
     "Comparison",
@@ -54,6 +51,22 @@ Interval = tuple[float, float, float]  # (value, low, high)
 _UNBOUNDED: Interval = (math.nan, 0.0, math.inf)
 _RATE_METRICS = ("rps", "rows_per_s")
 _PROPORTION_METRICS = ("failure_rate", "mismatch_rate")
+
+
+class SideStats(Protocol):
+    """What one side offers (`stats.result.LatencyStats`: the run, or one endpoint), plus the
+    metric attributes named by ``getattr``. A protocol: result.py builds comparisons with this module."""
+
+    requests: int
+    duration_s: float
+    latencies: Latencies
+
+    @property
+    def mean_ms(self) -> float: ...
+
+    def percentile(self, q: float) -> float: ...
+
+    def ci(self, metric: str, level: float = ...) -> tuple[float, float]: ...
 
 
 @dataclass(frozen=True)
@@ -129,9 +142,7 @@ def mean_ratio(candidate: SideStats, other: SideStats, confidence: float) -> Int
     # moments_us: the histogram's spread (µs); the means are exact (ms), so compare in the same unit.
     sd_c = moments_us(candidate.latencies.histogram)[1] / 1000.0
     sd_o = moments_us(other.latencies.histogram)[1] / 1000.0
-    se = math.sqrt(
-        (sd_c / candidate.mean_ms) ** 2 / candidate.requests + (sd_o / other.mean_ms) ** 2 / other.requests
-    )
+    se = math.sqrt((sd_c / candidate.mean_ms) ** 2 / candidate.requests + (sd_o / other.mean_ms) ** 2 / other.requests)
     z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
     return ratio, ratio * math.exp(-z * se), ratio * math.exp(z * se)
 

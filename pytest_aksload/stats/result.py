@@ -390,7 +390,8 @@ class LoadResult(LatencyStats):
             if uncorrected is None
             else LatencyStats(_latencies(uncorrected, "uncorrected"), uncorrected["failures"], duration),
             schedule=data.get("schedule"),
-            against=None if data.get("against") is None else LoadResult(data["against"]),
+            # from_dict: the other side's own derived `summary` is dropped like ours
+            against=None if data.get("against") is None else LoadResult.from_dict(data["against"]),
             agreement_tally=data.get("agreement"),
             looks=(data.get("sequential") or {}).get("looks"),
             decided_at_s=(data.get("sequential") or {}).get("decided_at_s"),

@@ -95,7 +95,10 @@ def test_scope_and_relative_form_are_part_of_the_objective() -> None:
         ("agreement[POST a] >= 99%", f"agreement has no per-endpoint form; {SCOPED_HINT}"),
         ("agreement >= 101%", "agreement cannot exceed 100%"),
         ("agreement >= 2", "a bare agreement is a fraction 0..1; for a percentage write 2%"),
-        ("agreement >= 99ms", "unknown unit 'ms'; agreement takes % or a bare fraction 0..1 (e.g. 'agreement >= 99.9%')"),
+        (
+            "agreement >= 99ms",
+            "unknown unit 'ms'; agreement takes % or a bare fraction 0..1 (e.g. 'agreement >= 99.9%')",
+        ),
     ],
 )
 def test_bad_forms_get_one_line_naming_the_accepted_form(text: str, message: str) -> None:
