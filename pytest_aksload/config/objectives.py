@@ -144,7 +144,7 @@ class Slo:
     part of equality: ``"p95<300ms"`` and ``"P95 < 0.3s"`` are the same objective."""
 
     text: str = field(compare=False)
-    metric: str  # canonical: "p95", "p99.9", "mean", "max", "failure_rate", "rps", "requests"
+    metric: str  # canonical: "p95", "p99.9", "mean", "max", "failure_rate", "rps", "requests", ...
     op: str
     threshold: float  # canonical units: ms, fraction 0..1, per second, count
     quantile: float | None = None  # set for pQ metrics only
@@ -159,7 +159,8 @@ class Slo:
 
     @property
     def kind(self) -> str:
-        """``"latency"``, ``"failure_rate"``, ``"rps"`` or ``"requests"``."""
+        """``"latency"``, ``"failure_rate"``, ``"rps"``, ``"requests"``, ``"score"`` or ``"agreement"``
+        (of the metric: a relative objective's value is a ratio or difference, see ``relative``)."""
         return parse_metric(self.metric).kind
 
     @property

@@ -71,7 +71,6 @@ _RESULT_ATTRIBUTE = {
     "max_abs_error": "max_abs_error",
     "auc": "auc",
     "logloss": "logloss",
-    "agreement": "agreement",
 }
 # Facts of the run, not estimates: judged on the value (no interval).
 _FACTS = ("max", "max_abs_error")
@@ -309,7 +308,8 @@ def _judge_relative(slo: Slo, result: Measurements, confidence: float) -> SloVer
     if verdict == INCONCLUSIVE:
         if math.isinf(comparison.low) or math.isinf(comparison.high) or comparison.low == 0:
             counts = f"{subject.requests} and {against.requests}"
-            reason = f"too few requests ({counts}) to bound the {slo.metric} ratio at {confidence:.0%} confidence"
+            form = "ratio" if slo.relative == RATIO else "difference"
+            reason = f"too few requests ({counts}) to bound the {slo.metric} {form} at {confidence:.0%} confidence"
         else:
             reason = f"the {confidence:.0%} confidence interval straddles the objective; run longer to decide"
     return SloVerdict(
@@ -421,6 +421,8 @@ def _measure(slo: Slo, result: Measurements) -> float:
         return math.nan
     if slo.quantile is not None:
         return float(result.percentile(slo.quantile))
+    if slo.metric == "agreement":  # only a side-by-side result has it
+        return float(getattr(result, "agreement", math.nan))
     return float(getattr(result, _RESULT_ATTRIBUTE[slo.metric]))
 
 
