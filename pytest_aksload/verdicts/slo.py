@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from pytest_aksload.config.metrics import FAILURE_RATE, LATENCY, REQUESTS
+from pytest_aksload.config.metrics import FAILURE_RATE, LATENCY, REQUESTS, format_metric_value
 from pytest_aksload.config.objectives import RATIO, Slo, SloSpec, parse_slos
 from pytest_aksload.config.units import format_duration
 from pytest_aksload.stats.comparison import Comparison, compare
@@ -155,7 +155,7 @@ class SloVerdict:
         else:
             direction = "over" if self.slo.caps else "short"
             how = f"{direction} by {self.slo.format_value(-self.margin)}"
-        interval = f" ({self.confidence:.0%} CI {self.interval_text})" if self.interval_text else ""
+        interval = f" ({_level(self.confidence)} CI {self.interval_text})" if self.interval_text else ""
         return (
             f"{head}measured {self.slo.format_value(self.measured)}{interval}, "
             f"objective {self.slo.objective}, {how} ({self.verdict})"
@@ -164,7 +164,9 @@ class SloVerdict:
     def _describe_relative(self, head: str, then: str) -> str:
         """``p95 <= 1.10x: 412.0ms vs 130.2ms on the other side, ratio 3.16 (95% CI 2.90..3.45),
         objective <= 1.10x (FAIL)``."""
-        sides = f"{_metric_value(self.slo, self.candidate)} vs {_metric_value(self.slo, self.other)} on the other side"
+        # Each side's own value of the metric (412.0ms), then their ratio or difference.
+        candidate, other = (format_metric_value(self.slo.metric, value) for value in (self.candidate, self.other))
+        sides = f"{candidate} vs {other} on the other side"
         if self.slo.relative == RATIO:
             show = _ratio_text
             what = f"ratio {show(self.measured)}"
@@ -172,7 +174,7 @@ class SloVerdict:
             show = self.slo.format_value
             what = f"difference {show(self.measured)}"
         if self.confidence is not None and not math.isnan(self.low) and self.low != self.high:
-            what += f" ({self.confidence:.0%} CI {show(self.low)}..{show(self.high)})"
+            what += f" ({_level(self.confidence)} CI {show(self.low)}..{show(self.high)})"
         how = f", {self.reason}{then}" if self.verdict == INCONCLUSIVE and self.reason else then
         return f"{head}{sides}, {what}, objective {self.slo.objective}{how} ({self.verdict})"
 
@@ -201,13 +203,14 @@ class SloVerdict:
         }
 
 
-def _metric_value(slo: Slo, value: float | None) -> str:
-    """A side's own value of the objective's metric (``412.0ms``), not the ratio."""
-    return Slo(text="", metric=slo.metric, op=slo.op, threshold=0.0, quantile=slo.quantile).format_value(value)
-
-
 def _ratio_text(value: float) -> str:
     return "unbounded" if math.isinf(value) else "n/a" if math.isnan(value) else f"{value:.2f}"
+
+
+def _level(confidence: float) -> str:
+    """``95%``, ``97.5%``, ``99.58%``: rounded down, so a look's stricter level never reads stricter than it is."""
+    text = f"{math.floor(confidence * 10_000 + 1e-9) / 100:.2f}".rstrip("0").rstrip(".")
+    return f"{text}%"
 
 
 def _json(value: float) -> float | None:
@@ -272,9 +275,9 @@ def _judge(slo: Slo, result: Measurements, confidence: float) -> SloVerdict:
     reason = None
     if verdict == INCONCLUSIVE:
         if math.isinf(low) or math.isinf(high) or (slo.kind == LATENCY and low == 0):
-            reason = f"too few requests ({result.requests}) to bound {slo.metric} at {confidence:.0%} confidence"
+            reason = f"too few requests ({result.requests}) to bound {slo.metric} at {_level(confidence)} confidence"
         else:
-            reason = f"the {confidence:.0%} confidence interval straddles the objective; run longer to decide"
+            reason = f"the {_level(confidence)} confidence interval straddles the objective; run longer to decide"
     return SloVerdict(slo, measured, margin, verdict, low, high, confidence, reason)
 
 
@@ -309,9 +312,9 @@ def _judge_relative(slo: Slo, result: Measurements, confidence: float) -> SloVer
         if math.isinf(comparison.low) or math.isinf(comparison.high) or comparison.low == 0:
             counts = f"{subject.requests} and {against.requests}"
             form = "ratio" if slo.relative == RATIO else "difference"
-            reason = f"too few requests ({counts}) to bound the {slo.metric} {form} at {confidence:.0%} confidence"
+            reason = f"too few requests ({counts}) to bound the {slo.metric} {form} at {_level(confidence)} confidence"
         else:
-            reason = f"the {confidence:.0%} confidence interval straddles the objective; run longer to decide"
+            reason = f"the {_level(confidence)} confidence interval straddles the objective; run longer to decide"
     return SloVerdict(
         slo,
         comparison.value,

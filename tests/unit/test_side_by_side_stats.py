@@ -205,6 +205,7 @@ def test_a_sequential_run_is_judged_at_its_last_looks_level() -> None:
     verdicts = judge(profile, result)
     assert [v.verdict for v in verdicts] == [FAIL, PASS]
     assert [v.confidence for v in verdicts] == [pytest.approx(1 - 0.05 / 12)] * 2
+    assert "(99.58% CI " in verdicts[0].describe()  # the level judged at, rounded down, never "100%"
     plain = side_by_side(steady_result(390_000), steady_result(130_000))
     assert [v.confidence for v in judge(profile, plain)] == [0.95, 0.95]
 
