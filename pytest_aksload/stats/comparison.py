@@ -6,18 +6,25 @@ candidate / other, ``"failure_rate <= +0.5pp"`` the difference candidate - other
 are independent samples (different requests, different servers), so each interval is built from
 the two sides' own evidence:
 
-* Percentiles (``quantile_ratio``): each side's distribution-free order-statistic interval
-  (confidence.percentile_interval) at confidence ``1 - alpha/2``; both hold together with
-  probability >= 1 - alpha (Bonferroni), and then the ratio lies in ``[low_c / high_o, high_c / low_o]``.
-  Conservative (wider than needed), but it assumes nothing about the latency distribution, which
-  under load is skewed, multi-modal and heavy-tailed: a normal-theory interval for a p95 ratio
-  would be wrong exactly when it matters.
+* Percentiles (``quantile_ratio``): MOVER (method of variance estimates recovery, Zou & Donner
+  2008; Donner & Zou 2012 for ratios) on the log scale over each side's distribution-free
+  order-statistic interval (confidence.percentile_interval) at the target level: with
+  ``d = log(c / o)``, the bounds are ``d - sqrt(log(c / low_c)^2 + log(high_o / o)^2)`` and
+  ``d + sqrt(log(high_c / c)^2 + log(o / low_o)^2)``. Each side's interval assumes nothing about
+  the latency distribution (under load it is skewed, multi-modal, heavy-tailed), and MOVER
+  combines the two as a normal approximation of the log ratio would, so the interval keeps each
+  side's asymmetry. Measured on log-normal latencies (sigma 0.5 and 1; p50, p95, p99; 200 to
+  3,000 requests a side; 400 runs each, /tmp script in the cmpstats report) a 95 % interval missed
+  the true ratio in 0-4.8 % of runs. The alternative, each side at ``1 - alpha/2`` combined as
+  ``[low_c / high_o, high_c / low_o]`` (Bonferroni), never missed, but its p95 interval was ~60 %
+  wider (log-width 0.32 vs 0.20 at 1,000 a side), i.e. it needs ~2.5x the requests to detect the
+  same regression: too high a price for a gate whose point is detecting small regressions fast.
 * Means (``mean_ratio``): the delta method on the log of the ratio, ``se^2 = s_c^2 / (n_c m_c^2) +
   s_o^2 / (n_o m_o^2)``, interval ``ratio * exp(+-z se)``. The log scale keeps the interval
   positive and asymmetric as a ratio's should be; the central limit theorem needs the hundreds of
   requests a gate has (a very heavy tail makes it optimistic: prefer a percentile objective then).
 * Throughput (``rate_ratio``: rps, rows_per_s): each side's own rate interval (batch means over
-  the recorded windows, stats/result.py) at ``1 - alpha/2``, combined as for percentiles.
+  the recorded windows, stats/result.py), combined by MOVER as for percentiles.
 * Failure and mismatch rates (``rate_difference``): Newcombe's hybrid score interval for a
   difference of independent proportions (Newcombe 1998, method 10; the MOVER construction of Zou
   & Donner 2008), from each side's Wilson interval at ``1 - alpha``: ``d - sqrt((p_c - l_c)^2 +
@@ -110,25 +117,33 @@ def _divide(a: float, b: float) -> float:
     return a / b
 
 
-def _ratio_of_intervals(
-    value_c: float, value_o: float, side_c: tuple[float, float], side_o: tuple[float, float]
-) -> Interval:
-    """Ratio of two values and the range of ratios their (jointly valid) intervals allow."""
+def _log(value: float) -> float:
+    return -math.inf if value <= 0 else math.log(value)
+
+
+def _ratio_mover(value_c: float, value_o: float, side_c: tuple[float, float], side_o: tuple[float, float]) -> Interval:
+    """Ratio of two positive estimates and its MOVER interval on the log scale, from each side's own
+    interval at the target level: the log ratio's bounds recover each side's distance to its own
+    bounds, ``d -+ sqrt(dist_c^2 + dist_o^2)`` (an unbounded side leaves that side unbounded)."""
     if math.isnan(value_c) or math.isnan(value_o):
         return _UNBOUNDED
-    low = 0.0 if math.isinf(side_o[1]) else _divide(side_c[0], side_o[1])
-    high = math.inf if math.isinf(side_c[1]) else _divide(side_c[1], side_o[0])
-    return _divide(value_c, value_o), 0.0 if math.isnan(low) else low, math.inf if math.isnan(high) else high
+    ratio = _divide(value_c, value_o)
+    if not 0 < ratio < math.inf:
+        return ratio, 0.0, math.inf
+    log_c, log_o = math.log(value_c), math.log(value_o)
+    down = math.hypot(log_c - _log(side_c[0]), _log(side_o[1]) - log_o)
+    up = math.hypot(_log(side_c[1]) - log_c, log_o - _log(side_o[0]))
+    log_ratio = log_c - log_o
+    return ratio, math.exp(log_ratio - down), math.exp(log_ratio + up)
 
 
 def quantile_ratio(candidate: SideStats, other: SideStats, q: float, confidence: float) -> Interval:
-    """Ratio of the q-th latency percentiles (q in 0..100), each side's order-statistic interval at 1 - alpha/2."""
+    """Ratio of the q-th latency percentiles (q in 0..100): MOVER over each side's order-statistic interval."""
     if not candidate.requests or not other.requests:
         return _UNBOUNDED
-    half = 1.0 - (1.0 - confidence) / 2.0
     metric = f"p{q:g}"
-    return _ratio_of_intervals(
-        candidate.percentile(q), other.percentile(q), candidate.ci(metric, half), other.ci(metric, half)
+    return _ratio_mover(
+        candidate.percentile(q), other.percentile(q), candidate.ci(metric, confidence), other.ci(metric, confidence)
     )
 
 
@@ -148,14 +163,13 @@ def mean_ratio(candidate: SideStats, other: SideStats, confidence: float) -> Int
 
 
 def rate_ratio(candidate: SideStats, other: SideStats, metric: str, confidence: float) -> Interval:
-    """Ratio of throughputs (``rps`` or ``rows_per_s``), each side's own rate interval at 1 - alpha/2."""
+    """Ratio of throughputs (``rps`` or ``rows_per_s``): MOVER over each side's own rate interval."""
     if metric not in _RATE_METRICS:
         raise ValueError(f"rate_ratio compares {' or '.join(_RATE_METRICS)}, not {metric!r}")
-    half = 1.0 - (1.0 - confidence) / 2.0
     value_c, value_o = float(getattr(candidate, metric)), float(getattr(other, metric))
     if not candidate.duration_s or not other.duration_s:
         return _UNBOUNDED
-    return _ratio_of_intervals(value_c, value_o, candidate.ci(metric, half), other.ci(metric, half))
+    return _ratio_mover(value_c, value_o, candidate.ci(metric, confidence), other.ci(metric, confidence))
 
 
 def rate_difference(candidate: SideStats, other: SideStats, metric: str, confidence: float) -> Interval:

@@ -64,13 +64,18 @@ def test_a_three_times_slower_sample_has_a_ratio_near_three() -> None:
         assert 2.5 < c.low <= c.value <= c.high < 3.6, c
 
 
-def test_the_quantile_ratio_combines_each_sides_interval_at_half_the_error() -> None:
+def test_the_quantile_ratio_recovers_each_sides_interval_on_the_log_scale() -> None:
     candidate, other = lognormal_run(3, 200.0), lognormal_run(4, 100.0)
     value, low, high = quantile_ratio(candidate, other, 95, 0.90)
-    low_c, high_c = candidate.ci("p95", 0.95)  # 1 - 0.10/2
-    low_o, high_o = other.ci("p95", 0.95)
-    assert (low, high) == (low_c / high_o, high_c / low_o)
-    assert value == candidate.p95_ms / other.p95_ms
+    low_c, high_c = candidate.ci("p95", 0.90)
+    low_o, high_o = other.ci("p95", 0.90)
+    c, o = candidate.p95_ms, other.p95_ms
+    assert value == c / o
+    assert math.log(low) == pytest.approx(math.log(c / o) - math.hypot(math.log(c / low_c), math.log(high_o / o)))
+    assert math.log(high) == pytest.approx(math.log(c / o) + math.hypot(math.log(high_c / c), math.log(o / low_o)))
+    # narrower than both sides' extremes combined, wider than either side's own relative spread
+    assert low_c / high_o < low < value < high < high_c / low_o
+    assert high / low > max(high_c / low_c, high_o / low_o)
 
 
 def test_too_few_requests_leave_a_quantile_ratio_unbounded() -> None:
