@@ -14,7 +14,7 @@ the two sides' own evidence:
   the latency distribution (under load it is skewed, multi-modal, heavy-tailed), and MOVER
   combines the two as a normal approximation of the log ratio would, so the interval keeps each
   side's asymmetry. Measured on log-normal latencies (sigma 0.5 and 1; p50, p95, p99; 200 to
-  3,000 requests a side; 400 runs each, /tmp script in the cmpstats report) a 95 % interval missed
+  3,000 requests a side; 400 runs each: bench/side_by_side_intervals.py) a 95 % interval missed
   the true ratio in 0-4.8 % of runs. The alternative, each side at ``1 - alpha/2`` combined as
   ``[low_c / high_o, high_c / low_o]`` (Bonferroni), never missed, but its p95 interval was ~60 %
   wider (log-width 0.32 vs 0.20 at 1,000 a side), i.e. it needs ~2.5x the requests to detect the
