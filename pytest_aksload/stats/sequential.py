@@ -20,7 +20,7 @@ interval is valid at its level. The price: look 1 is judged at 97.5 %, look 5 at
 10 at 99.95 %: decided runs need somewhat more requests than one fixed-size look would.
 
 Measured (bench/side_by_side_intervals.py, 400 runs of two equal log-normal sides growing to
-3,000 requests each, 10 looks): runs with any false verdict of a p95 ratio 0.5 % at these levels
+3,000 requests each, 9 looks): runs with any false verdict of a p95 ratio 0.5 % at these levels
 against 12.8 % when every look is judged at a plain 95 %; of a mean ratio 3.2 % against 21.5 %.
 """
 
