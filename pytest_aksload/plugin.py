@@ -187,8 +187,10 @@ def _aksload_rows(request: pytest.FixtureRequest, aks_sample: Any) -> SampleRows
     except pytest.FixtureLookupError:
         expected = workload.NOT_GIVEN
     try:
-        local = session.settings.aks_local
-        return workload.sample_rows(rows, labels, column, expected, len(aks_sample), aks_local=local)
+        settings = session.settings
+        return workload.sample_rows(
+            rows, labels, column, expected, len(aks_sample), aks_local=settings.aks_local, local_model=settings.local_model
+        )
     except workload.WorkloadError as error:
         _fail(error)
 
