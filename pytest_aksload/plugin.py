@@ -187,10 +187,8 @@ def _aksload_rows(request: pytest.FixtureRequest, aks_sample: Any) -> SampleRows
     except pytest.FixtureLookupError:
         expected = workload.NOT_GIVEN
     try:
-        settings = session.settings
-        return workload.sample_rows(
-            rows, labels, column, expected, len(aks_sample), aks_local=settings.aks_local, local_model=settings.local_model
-        )
+        local, model = session.settings.aks_local, session.settings.local_model
+        return workload.sample_rows(rows, labels, column, expected, len(aks_sample), aks_local=local, local_model=model)
     except workload.WorkloadError as error:
         _fail(error)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from pytest_aksload.config.units import UnitError, parse_duration
 
 SHIPPED = "shipped"
-FORM = 'space- or comma-separated NAME=MODEL[+LATENCY], e.g. "blue=shipped green=shipped+40ms"'
+SPEC_FORM = 'space- or comma-separated NAME=MODEL[+LATENCY], e.g. "blue=shipped green=shipped+40ms"'
 # Azure ML's limits for online endpoints ("Manage and increase quotas and limits for resources",
 # learn.microsoft.com/azure/machine-learning/how-to-manage-quotas): deployment names "begin with a
 # letter, are 3-32 characters in length, only consist of letters and numbers" (single dashes
@@ -88,8 +88,8 @@ def locate_models(deployments: Sequence[LocalDeployment], root: Path) -> tuple[L
         path = root / Path(deployment.model).expanduser()
         if not path.is_file():
             raise LocalDeploymentError(
-                f"model of deployment {deployment.name!r}: no file {deployment.model!r} (relative to the rootdir {root}); "
-                f"give {SHIPPED} or the path of a LightGBM model file"
+                f"model of deployment {deployment.name!r}: no file {deployment.model!r} (relative to the rootdir "
+                f"{root}); give {SHIPPED} or the path of a LightGBM model file"
             )
         located.append(LocalDeployment(deployment.name, str(path.resolve()), deployment.latency_s))
     return tuple(located)

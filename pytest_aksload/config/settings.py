@@ -20,7 +20,7 @@ import pytest
 
 from pytest_aksload.config.extras import SDK_EXTRAS, installed
 from pytest_aksload.config.local_deployments import (
-    FORM as LOCAL_DEPLOYMENTS_FORM,
+    SPEC_FORM,
     LocalDeployment,
     LocalDeploymentError,
     candidate,
@@ -207,7 +207,7 @@ OPTIONS: tuple[Option, ...] = (
         "(MODEL: shipped or a LightGBM model file; LATENCY: extra delay per request). Requests without the "
         "header go to the first; --aml-deployment NAME gates that one.",
         parse_local_deployments,
-        LOCAL_DEPLOYMENTS_FORM,
+        SPEC_FORM,
         "SPEC",
     ),
     Option(

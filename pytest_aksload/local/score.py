@@ -79,7 +79,8 @@ def init() -> None:
     for fields in json.loads(spec):
         deployment = LocalDeployment(**fields)
         if deployment.model not in models:
-            models[deployment.model] = ShippedModel(model_dir, None if deployment.model is None else Path(deployment.model))
+            model_file = None if deployment.model is None else Path(deployment.model)
+            models[deployment.model] = ShippedModel(model_dir, model_file)
         _deployments[deployment.name] = _Deployment(deployment.name, models[deployment.model], deployment.latency_s)
 
 

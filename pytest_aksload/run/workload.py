@@ -3,8 +3,9 @@
 The rows are the user's `--aks-sample` (all of them) or the Criteo sample (`criteo_payload`, then
 `rows - 1` more rows). Expected predictions, per row, come from the first of: the
 `aks_expected_predictions` fixture (aligned with the whole sample), the sample's expected column,
-and with `--aks-local` the model of the gated local deployment (the shipped one by default). The result travels to the child as
-`protocol.SampleRows`; a problem is a `WorkloadError` whose message is one line naming the input.
+and with `--aks-local` the model of the gated local deployment (the shipped one by default). The
+result travels to the child as `protocol.SampleRows`; a problem is a `WorkloadError` whose message
+is one line naming the input.
 """
 
 from __future__ import annotations
