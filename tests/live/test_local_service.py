@@ -116,6 +116,19 @@ def test_scores_equal_the_model_on_pandas_categoricals(service: LocalService, ro
     assert len(set(served)) > 10  # the model discriminates, it does not return a constant
 
 
+def test_without_deployments_the_deployment_header_changes_nothing(
+    service: LocalService, rows: list[dict[str, object]]
+) -> None:
+    # One unnamed deployment, as before --aks-local-deployments existed: any name is served, none is named.
+    plain = requests.post(service.scoring_uri, json=rows[0], headers=auth(), timeout=10)
+    named = requests.post(
+        service.scoring_uri, json=rows[0], headers={**auth(), "azureml-model-deployment": "green"}, timeout=10
+    )
+    assert plain.status_code == named.status_code == 200
+    assert plain.json() == named.json()
+    assert "azureml-model-deployment" not in plain.headers and "azureml-model-deployment" not in named.headers
+
+
 # -- auth ---------------------------------------------------------------------------------------
 
 

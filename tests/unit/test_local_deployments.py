@@ -108,7 +108,7 @@ def test_the_gated_deployment_is_aml_deployment_else_the_first() -> None:
         (Settings(aml_deployment="green"), "--aml-deployment needs --aml-endpoint NAME"),
         (Settings(aks_local=True, aml_deployment="green"), "or --aks-local with --aks-local-deployments naming it"),
         (
-            Settings(aks_local=True, aml_deployment="red", aks_local_deployments=parse_local_deployments("blue=shipped")),
+            Settings(aks_local=True, aml_deployment="red", aks_local_deployments=(LocalDeployment("blue"),)),
             "--aml-deployment 'red' is not a deployment of --aks-local-deployments (blue); pass one of them",
         ),
     ],
