@@ -85,7 +85,10 @@ def locate_models(deployments: Sequence[LocalDeployment], root: Path) -> tuple[L
         if deployment.model is None:
             located.append(deployment)
             continue
-        path = root / Path(deployment.model).expanduser()
+        try:
+            path = root / Path(deployment.model).expanduser()
+        except RuntimeError:  # "~name" of a user that does not exist: then no such file either
+            path = root / deployment.model
         if not path.is_file():
             raise LocalDeploymentError(
                 f"model of deployment {deployment.name!r}: no file {deployment.model!r} (relative to the rootdir "

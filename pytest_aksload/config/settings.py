@@ -133,8 +133,15 @@ def _scoring_uri(value: str) -> str:
     return value
 
 
+def _user_path(value: str) -> Path:
+    try:
+        return Path(value.strip()).expanduser()
+    except RuntimeError:  # "~name" of a user that does not exist
+        raise ValueError(value) from None
+
+
 def _existing_file(value: str) -> str:
-    path = Path(value.strip()).expanduser()
+    path = _user_path(value)
     if not path.is_file():
         raise ValueError(value)
     return str(path)
@@ -146,7 +153,7 @@ def _contract(value: str) -> str:
 
 
 def _sample_file(value: str) -> str:
-    path = Path(value.strip()).expanduser()
+    path = _user_path(value)
     if not path.is_file():
         raise ValueError(value)
     return str(path.resolve())
@@ -498,7 +505,7 @@ def _check_combination(settings: Settings) -> None:
     if settings.aks_max_regression and not settings.aks_compare:
         raise pytest.UsageError("--aks-max-regression needs --aks-compare PATH (the baseline to compare with)")
     if settings.aml_deployment and not settings.aml_endpoint:
-        _check_local_deployment(settings)
+        check_local_deployment(settings, "--aml-deployment", settings.aml_deployment)
     target = settings.target_option
     if target in SDK_EXTRAS:
         module, extra = SDK_EXTRAS[target]
@@ -508,16 +515,16 @@ def _check_combination(settings: Settings) -> None:
             )
 
 
-def _check_local_deployment(settings: Settings) -> None:
-    """--aml-deployment without --aml-endpoint: only a deployment of the local service (--aks-local)."""
+def check_local_deployment(settings: Settings, flag: str, name: str) -> None:
+    """A deployment option (`flag` = `name`) without --aml-endpoint names a deployment of the local
+    service (--aks-local with --aks-local-deployments), or it is a usage error."""
     names = [deployment.name for deployment in settings.aks_local_deployments]
     if not (settings.aks_local and names):
         raise pytest.UsageError(
-            "--aml-deployment needs --aml-endpoint NAME (the endpoint the deployment belongs to), "
+            f"{flag} needs --aml-endpoint NAME (the endpoint the deployment belongs to), "
             "or --aks-local with --aks-local-deployments naming it"
         )
-    if settings.aml_deployment not in names:
+    if name not in names:
         raise pytest.UsageError(
-            f"--aml-deployment {settings.aml_deployment!r} is not a deployment of --aks-local-deployments "
-            f"({', '.join(names)}); pass one of them"
+            f"{flag} {name!r} is not a deployment of --aks-local-deployments ({', '.join(names)}); pass one of them"
         )
