@@ -103,7 +103,8 @@ def run(request: Any) -> AMLResponse:
 
 
 def _route(header: str) -> _Deployment | None:
-    """The deployment a request goes to: the one its header names, else the first."""
+    """The deployment a request goes to: the one its header names (None if there is none of that
+    name), the first without the header."""
     if not header or None in _deployments:  # one unnamed deployment (no deployments configured) ignores the header
         return next(iter(_deployments.values()))
     return _deployments.get(header)
