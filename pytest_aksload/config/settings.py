@@ -134,9 +134,10 @@ def _scoring_uri(value: str) -> str:
 
 
 def _user_path(value: str) -> Path:
+    """`~` expanded; an unknown `~user` is a bad value (pathlib raises RuntimeError for it)."""
     try:
         return Path(value.strip()).expanduser()
-    except RuntimeError:  # "~name" of a user that does not exist
+    except RuntimeError:
         raise ValueError(value) from None
 
 
