@@ -1,6 +1,7 @@
 """Azure Pipelines logging commands on hand-made report records (no Locust, no pytest run): their
 format and escaping, one error per failed gate, where the summary goes, no secret printed; and
-the documented pipeline recipe (parses, has its tasks, the README shows the same file)."""
+the documented pipeline recipe (parses, has its tasks; tests/unit/test_docs_blocks.py checks that docs/ci.md
+includes this very file)."""
 
 from __future__ import annotations
 
@@ -169,8 +170,3 @@ def test_the_recipe_parses_and_has_each_task_it_documents() -> None:
     assert artifact["inputs"]["targetPath"] == report
     # Results and report are published when the gate failed too: that is when they are read.
     assert results["condition"] == artifact["condition"] == "succeededOrFailed()"
-
-
-def test_the_readme_shows_the_recipe_file_verbatim() -> None:
-    readme = (REPO / "README.md").read_text()
-    assert f"```yaml\n{RECIPE.read_text()}```\n" in readme
