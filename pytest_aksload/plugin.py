@@ -187,8 +187,8 @@ def _aksload_rows(request: pytest.FixtureRequest, aks_sample: Any) -> SampleRows
     except pytest.FixtureLookupError:
         expected = workload.NOT_GIVEN
     try:
-        local = session.settings.aks_local
-        return workload.sample_rows(rows, labels, column, expected, len(aks_sample), aks_local=local)
+        local, model = session.settings.aks_local, session.settings.local_model
+        return workload.sample_rows(rows, labels, column, expected, len(aks_sample), aks_local=local, local_model=model)
     except workload.WorkloadError as error:
         _fail(error)
 

@@ -699,6 +699,21 @@ class _ResultFileRequired(TypedDict):
     errors: list[ErrorGroup]  # measured part, at most 50 groups
 
 
+class Agreement(TypedDict):
+    """Side by side: the rows predicted on both sides, and how many agree within the tolerance."""
+
+    compared: int
+    agreeing: int
+    max_abs_difference: float | None  # largest |candidate - other| over the compared rows; null: none
+
+
+class Sequential(TypedDict):
+    """Side by side, judged while running: looks taken, and when the outcome was decided (s from the start)."""
+
+    looks: int
+    decided_at_s: float | None  # null: not decided before the run ended
+
+
 class ResultFile(_ResultFileRequired, total=False):
     """The JSON document the recorder writes at quit (one writer: `Recorder.result`)."""
 
@@ -706,6 +721,9 @@ class ResultFile(_ResultFileRequired, total=False):
     uncorrected: UncorrectedStats | None  # open model only
     schedule: Schedule | None  # open model only
     sample_rows: int  # distinct sample rows the load cycled through (bounds the correctness intervals)
+    against: ResultFile | None  # side by side: the other deployment's own figures, same shape
+    agreement: Agreement | None  # side by side, with predictions on both sides
+    sequential: Sequential | None  # side by side, judged at looks while running
 
 
 def check_result(data: Any) -> None:
@@ -716,6 +734,16 @@ def check_result(data: Any) -> None:
         raise ProtocolError(f"result must be a JSON object, not {type(data).__name__}")
     if data.get("format") != RESULT_FORMAT:
         raise ProtocolError(f"format is {data.get('format')!r}, expected {RESULT_FORMAT!r}")
+    # The side-by-side keys first, so a malformed one is named precisely (an optional key's
+    # union would only say "wrong type").
+    if data.get("against") is not None:
+        try:
+            check_result(data["against"])
+        except ProtocolError as exc:
+            raise ProtocolError(f"against: {exc}") from None
+    for key, shape in (("agreement", Agreement), ("sequential", Sequential)):
+        if data.get(key) is not None:
+            check(data[key], shape, f"result.{key}")
     check(data, ResultFile, "result")
     stats = [("total", data["total"]), *[(f"endpoints[{name!r}]", s) for name, s in data["endpoints"].items()]]
     if data.get("uncorrected") is not None:
@@ -729,6 +757,12 @@ def check_result(data: Any) -> None:
             raise ProtocolError(f"errors[{position}] has unknown fields {sorted(extra)}")
     if data["window_s"] <= 0:
         raise ProtocolError(f"window_s must be positive, not {data['window_s']}")
+    agreement = data.get("agreement")
+    if agreement is not None and not 0 <= agreement["agreeing"] <= agreement["compared"]:
+        raise ProtocolError(f"agreement: {agreement['agreeing']} agreeing of {agreement['compared']} compared rows")
+    sequential = data.get("sequential")
+    if sequential is not None and sequential["looks"] < 0:
+        raise ProtocolError(f"sequential.looks must be >= 0, not {sequential['looks']}")
 
 
 def check(value: Any, hint: Any, where: str) -> None:

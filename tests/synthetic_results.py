@@ -64,3 +64,17 @@ def steady_result(
     ±1 % spread, so percentiles have an interval); `failures` of them failed, in the first second."""
     spread = [latency_us + (i % 21 - 10) * latency_us // 1000 for i in range(per_second)]
     return result_from_windows([(spread, failures if second == 0 else 0) for second in range(seconds)], **extra)
+
+
+def side_by_side(candidate: LoadResult, other: LoadResult, **extra: Any) -> LoadResult:
+    """`candidate` measured side by side with `other` (the result file's `against`), plus `extra` keys
+    (`agreement`, `sequential`, `endpoints`, ...)."""
+    return LoadResult.from_dict({**candidate.to_dict(), "against": other.to_dict(), **extra})
+
+
+def endpoint_stats(latencies_us: Sequence[int], failures: int = 0) -> dict[str, Any]:
+    """One entry of the result file's `endpoints`: these latencies, `failures` of them failed."""
+    latencies = Latencies()
+    for us in latencies_us:
+        latencies.record(us)
+    return {**latencies.to_dict(), "failures": failures}

@@ -7,7 +7,9 @@ through ``format_metric_value``, so ``"P95.0"`` is ``p95`` everywhere and a fail
 
 Metric kinds decide units and display: ``latency`` (pQ, mean, max; ms), ``failure_rate``
 (a fraction 0..1, shown in %: failure_rate and mismatch_rate), ``rps`` (per second: rps and
-rows_per_s), ``requests`` (a count) and ``score`` (a plain number: auc, logloss, max_abs_error).
+rows_per_s), ``requests`` (a count), ``score`` (a plain number: auc, logloss, max_abs_error) and
+``agreement`` (a fraction 0..1 shown in %: of the rows both sides of a side-by-side gate predicted,
+those whose predictions agree; a kind of its own because more is better and it needs two sides).
 
 Plain stdlib only: both the pytest process and the Locust child import this module.
 """
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from pytest_aksload.config.units import NUMBER, exact_float, plain_number
 
 __all__ = [
+    "AGREEMENT",
     "FAILURE_RATE",
     "LATENCY",
     "REQUESTS",
@@ -34,6 +37,7 @@ __all__ = [
 ]
 
 LATENCY, FAILURE_RATE, RPS, REQUESTS, SCORE = "latency", "failure_rate", "rps", "requests", "score"
+AGREEMENT = "agreement"
 _NAMED_METRICS = {
     "mean": LATENCY,
     "max": LATENCY,
@@ -46,10 +50,12 @@ _NAMED_METRICS = {
     "auc": SCORE,
     "logloss": SCORE,
     "max_abs_error": SCORE,
+    # Side by side (--aks-against): rows whose predictions agree on both deployments.
+    "agreement": AGREEMENT,
 }
 VALID_METRICS = (
     "p<q> (e.g. p50, p95, p99.9), mean, max, failure_rate, rps, requests, "
-    "mismatch_rate, rows_per_s, auc, logloss, max_abs_error"
+    "mismatch_rate, rows_per_s, auc, logloss, max_abs_error, agreement"
 )
 
 _QUANTILE_RE = re.compile(rf"p(?P<q>{NUMBER})", re.ASCII)
@@ -65,7 +71,7 @@ class Metric:
     ``"failure_rate"``, ``"rps"``, ``"requests"``)."""
 
     name: str
-    kind: str  # LATENCY, FAILURE_RATE, RPS, REQUESTS or SCORE
+    kind: str  # LATENCY, FAILURE_RATE, RPS, REQUESTS, SCORE or AGREEMENT
     quantile: float | None = None  # set for pQ metrics only (0 < Q < 100)
 
 
@@ -102,7 +108,7 @@ def format_metric_value(metric: str, value: float | None, sign: str = "") -> str
     kind = parse_metric(metric).kind
     if kind == LATENCY:
         return f"{value:{sign}.1f}ms"
-    if kind == FAILURE_RATE:
+    if kind in (FAILURE_RATE, AGREEMENT):
         return f"{value * 100:{sign}.2f}%"
     if kind == RPS:
         return f"{value:{sign}.1f}/s"

@@ -6,25 +6,36 @@ verdicts/slo.py judges them against a result.
 
 Grammar (whitespace- and case-insensitive)::
 
-    objective := metric op number [unit] [over D windows]
+    objective := metric [scope] op value [over D windows]
     metric    := pQ            0 < Q <= 100, e.g. p50, p95, p99.9 (p100 is max)
                | mean | max                         latency metrics
                | failure_rate | rps | requests
                | mismatch_rate | rows_per_s | auc | logloss | max_abs_error   predictions
+               | agreement                          side by side: rows predicted alike on both sides
+    scope     := "[" endpoint "]"   one endpoint, named as a key of result.endpoints ("POST score");
+                                    for pQ, mean, max, failure_rate, rps, requests
     op        := <  |  <=  |  >  |  >=
-    number    := digits with an optional decimal fraction (no sign, no exponent)
+    value     := number [unit]                      absolute: the candidate's own value
+               | number "x"                         ratio candidate / other side: pQ, mean, rps, rows_per_s
+               | [+|-] number "pp"                  difference candidate - other side in percentage
+                                                    points: failure_rate, mismatch_rate
+    number    := digits with an optional decimal fraction (no exponent; a sign only before pp)
     unit      := ms | s        latency metrics: required (a bare 300 could be ms or s)
-               | % | none      failure_rate, mismatch_rate: percent, or a bare fraction 0..1
+               | % | none      failure_rate, mismatch_rate, agreement: percent, or a bare fraction 0..1
                | none | rps | /s    rps, rows_per_s
                | none          requests: a whole number; auc, logloss, max_abs_error: a number
 
 Thresholds are held in canonical units: latency in ms, failure_rate as a fraction 0..1,
-rps per second, requests as a count.
+rps per second, requests as a count; a ratio as the ratio, a pp difference as a fraction
+(``+0.5pp`` is 0.005). Relative objectives (``x``, ``pp``) and ``agreement`` compare with another
+deployment (``Slo.compares``): the gate needs ``--aks-against``/``--aks-against-uri``/``against=``.
 
 Windowed objectives (``objective over D windows``, D a duration such as ``10s`` or ``1m``) must
 hold in EVERY consecutive window of D seconds of the measured run, not just on average: a
 service that fails everything for its last 5 s can keep a 25 s run under 25 % failures, but not
-its last 10 s window. ``requests`` has no windowed form (use ``rps``).
+its last 10 s window. ``requests`` has no windowed form (use ``rps``); relative, per-endpoint
+and agreement objectives are judged on the whole run (windows record neither side apart nor
+endpoints apart).
 
 Plain stdlib only: no pytest, locust or pandas (see DESIGN.md, hard rule 1).
 """
@@ -39,6 +50,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from pytest_aksload.config.metrics import (
+    AGREEMENT,
     FAILURE_RATE,
     LATENCY,
     REQUESTS,
@@ -46,6 +58,7 @@ from pytest_aksload.config.metrics import (
     SCORE,
     VALID_METRICS,
     MetricError,
+    format_metric_value,
     parse_metric,
 )
 from pytest_aksload.config.units import (
@@ -58,7 +71,7 @@ from pytest_aksload.config.units import (
     plain_number,
 )
 
-__all__ = ["OPERATORS", "Slo", "SloError", "SloSpec", "parse_slo", "parse_slos"]
+__all__ = ["OPERATORS", "RATIO", "DIFFERENCE", "Slo", "SloError", "SloSpec", "parse_slo", "parse_slos"]
 
 OPERATORS = ("<", "<=", ">", ">=")
 _UPPER_BOUNDS = ("<", "<=")  # objectives that cap a value; the others set a floor
@@ -68,6 +81,7 @@ _UPPER_BOUNDS = ("<", "<=")  # objectives that cap a value; the others set a flo
 _UNITS: dict[str, dict[str, int | Fraction]] = {
     LATENCY: {"ms": 1, "s": 1000},
     FAILURE_RATE: {"%": Fraction(1, 100), "": 1},
+    AGREEMENT: {"%": Fraction(1, 100), "": 1},
     RPS: {"": 1, "rps": 1, "/s": 1},
     REQUESTS: {"": 1},
     SCORE: {"": 1},
@@ -78,6 +92,7 @@ _UNIT_HINT = {
     RPS: "rps takes a plain number of requests per second (e.g. 'rps >= 100')",
     REQUESTS: "requests takes a plain whole number (e.g. 'requests >= 1000')",
     SCORE: "auc, logloss and max_abs_error take a plain number (e.g. 'auc >= 0.75', 'logloss <= 0.45')",
+    AGREEMENT: "agreement takes % or a bare fraction 0..1 (e.g. 'agreement >= 99.9%')",
 }
 # A dict value without an operator gets the usual direction: latency and errors are
 # ceilings, throughput and volume are floors.
@@ -85,9 +100,21 @@ _METRIC_HINT = {
     "mismatch_rate": "mismatch_rate takes % or a bare fraction 0..1 (e.g. 'mismatch_rate < 0.1%')",
     "rows_per_s": "rows_per_s takes a plain number of rows per second (e.g. 'rows_per_s >= 500')",
 }
-_DEFAULT_OP = {LATENCY: "<", FAILURE_RATE: "<", RPS: ">=", REQUESTS: ">=", SCORE: "<"}
+_DEFAULT_OP = {LATENCY: "<", FAILURE_RATE: "<", RPS: ">=", REQUESTS: ">=", SCORE: "<", AGREEMENT: ">="}
 _DEFAULT_OP_OF_METRIC = {"auc": ">="}  # a score where more is better
 _VALID_OPERATORS = " ".join(OPERATORS)
+
+# Relative forms: a ratio candidate/other ("p95 <= 1.10x") or a difference candidate - other in
+# percentage points ("failure_rate <= +0.5pp"), and which metrics have each.
+RATIO, DIFFERENCE = "x", "pp"
+_RATIO_HINT = "a ratio to the other side (x) is for p<q>, mean, rps and rows_per_s, e.g. 'p95 <= 1.10x'"
+_DIFFERENCE_HINT = (
+    "a difference from the other side in percentage points (pp) is for failure_rate and mismatch_rate, "
+    "e.g. 'failure_rate <= +0.5pp'"
+)
+# What an endpoint's statistics give (no rows or predictions are kept per endpoint).
+_SCOPED_METRICS = ("failure_rate", "rps", "requests")
+_SCOPED_HINT = "per-endpoint objectives are for p<q>, mean, max, failure_rate, rps and requests"
 
 
 # Deliberately lenient: every non-empty string matches, and each part is then validated on
@@ -95,7 +122,8 @@ _VALID_OPERATORS = " ".join(OPERATORS)
 # the window of a windowed objective ("p95 < 300ms over 10s windows").
 _SHAPE = re.compile(
     rf"""
-    (?P<metric>[^\s<>=!]*)\s*
+    (?P<metric>[^\s<>=!\[]*)\s*
+    (?:\[(?P<endpoint>[^\]]*)(?P<close>\]?))?\s*   # an unterminated "[" takes the rest, to say so
     (?P<op>[<>=!]*)\s*
     (?P<value>(?P<sign>[+-]?)(?P<number>{NUMBER})?\s*(?P<unit>.*?))\s*
     (?:(?<=\s)over\b(?P<window>.*))?   # a lookbehind, as the \s* runs above have taken the space
@@ -116,15 +144,23 @@ class Slo:
     part of equality: ``"p95<300ms"`` and ``"P95 < 0.3s"`` are the same objective."""
 
     text: str = field(compare=False)
-    metric: str  # canonical: "p95", "p99.9", "mean", "max", "failure_rate", "rps", "requests"
+    metric: str  # canonical: "p95", "p99.9", "mean", "max", "failure_rate", "rps", "requests", ...
     op: str
     threshold: float  # canonical units: ms, fraction 0..1, per second, count
     quantile: float | None = None  # set for pQ metrics only
     window_s: float | None = None  # set for windowed objectives ("... over 10s windows")
+    endpoint: str | None = None  # set for per-endpoint objectives ("p95[POST score] < 300ms")
+    relative: str | None = None  # RATIO ("x") or DIFFERENCE ("pp") against the other side
+
+    @property
+    def compares(self) -> bool:
+        """True when judging needs another deployment's figures (a relative objective or agreement)."""
+        return self.relative is not None or self.metric == "agreement"
 
     @property
     def kind(self) -> str:
-        """``"latency"``, ``"failure_rate"``, ``"rps"`` or ``"requests"``."""
+        """``"latency"``, ``"failure_rate"``, ``"rps"``, ``"requests"``, ``"score"`` or ``"agreement"``
+        (of the metric: a relative objective's value is a ratio or difference, see ``relative``)."""
         return parse_metric(self.metric).kind
 
     @property
@@ -138,13 +174,27 @@ class Slo:
 
     @property
     def objective(self) -> str:
-        """The right-hand side as shown to people, e.g. ``"< 300ms"``, ``">= 100/s"``."""
-        suffix = "/s" if self.kind == RPS else ""
+        """The right-hand side as shown to people, e.g. ``"< 300ms"``, ``">= 100/s"``, ``"<= 1.10x"``."""
+        suffix = "/s" if self.kind == RPS and self.relative is None else ""
         return f"{self.op} {_threshold_text(self)}{suffix}"
+
+    @property
+    def subject(self) -> str:
+        """The metric with its scope, e.g. ``"p95"``, ``"p95[POST score]"``."""
+        return self.metric if self.endpoint is None else f"{self.metric}[{self.endpoint}]"
+
+    def format_value(self, value: float | None, sign: str = "") -> str:
+        """A measured value (or interval bound, or margin) as this objective reads it: ``412.3ms``,
+        a ratio ``3.16x``, a difference ``+0.30pp``."""
+        if self.relative is None or value is None or not math.isfinite(value):
+            return format_metric_value(self.metric, value, sign)
+        if self.relative == RATIO:
+            return f"{value:{sign}.2f}x"
+        return f"{value * 100:+.2f}pp"
 
     def __str__(self) -> str:
         window = f" over {format_duration(self.window_s)} windows" if self.window_s is not None else ""
-        return f"{self.metric} {self.op} {_threshold_text(self)}{window}"
+        return f"{self.subject} {self.op} {_threshold_text(self)}{window}"
 
 
 # Everything the marker's slo= may be; parse_slos() turns any of it into a list of Slo.
@@ -168,6 +218,7 @@ def parse_slo(text: str) -> Slo:
         raise _error(text, str(error)) from None
     kind = metric.kind
     hint = _METRIC_HINT.get(metric.name, _UNIT_HINT[kind])
+    endpoint = _parse_scope(shape, metric.name, kind, text)
 
     op = shape["op"]
     if not op:
@@ -179,29 +230,92 @@ def parse_slo(text: str) -> Slo:
     if number is None:
         problem = f"expected a number, got {shape['value']!r}" if shape["value"] else f"missing value after {op!r}"
         raise _error(text, f"{problem}; {hint}")
-    if shape["sign"] == "-":
-        raise _error(text, f"threshold must not be negative; {hint}")
+    relative = unit.lower() if unit.lower() in (RATIO, DIFFERENCE) else None
+    if relative is not None:
+        threshold = _relative_threshold(metric.name, relative, shape["sign"], number, text)
+    else:
+        if shape["sign"] == "-":
+            raise _error(text, f"threshold must not be negative; {hint}")
+        if shape["sign"] == "+":
+            raise _error(text, f"a sign (+/-) is only for a difference in pp, e.g. 'failure_rate <= +0.5pp'; {hint}")
+        threshold = _absolute_threshold(metric.name, kind, number, unit, hint, text)
+    window_s = None if shape["window"] is None else _parse_window(shape["window"], kind, text)
+    if window_s is not None:
+        # Windows record neither the two sides apart nor the endpoints apart.
+        if relative is not None:
+            raise _error(text, "relative objectives are judged on the whole run; drop 'over ...'")
+        if kind == AGREEMENT:
+            raise _error(text, "agreement is judged on the whole run; drop 'over ...'")
+        if endpoint is not None:
+            raise _error(text, "per-endpoint objectives are judged on the whole run; drop 'over ...'")
+    return Slo(
+        text=text,
+        metric=metric.name,
+        op=op,
+        threshold=threshold,
+        quantile=metric.quantile,
+        window_s=window_s,
+        endpoint=endpoint,
+        relative=relative,
+    )
+
+
+def _parse_scope(shape: re.Match[str], metric: str, kind: str, text: str) -> str | None:
+    """The endpoint of ``metric[endpoint]``, None without a scope."""
+    if shape["endpoint"] is None:
+        return None
+    if not shape["close"]:
+        raise _error(text, "unterminated '[': write the endpoint like 'p95[POST score] < 300ms'")
+    endpoint = shape["endpoint"].strip()
+    if not endpoint:
+        raise _error(text, "empty endpoint in '[]': name one as in result.endpoints, e.g. 'p95[POST score] < 300ms'")
+    if kind != LATENCY and metric not in _SCOPED_METRICS:
+        raise _error(text, f"{metric} has no per-endpoint form; {_SCOPED_HINT}")
+    return endpoint
+
+
+def _relative_threshold(metric: str, relative: str, sign: str, number: str, text: str) -> float:
+    kind = parse_metric(metric).kind
+    if relative == RATIO:
+        if not (kind == LATENCY and metric != "max") and kind != RPS:
+            raise _error(text, f"{metric} has no ratio form; {_RATIO_HINT}")
+        if sign:
+            raise _error(text, f"a ratio takes no sign (a sign is only for pp); {_RATIO_HINT}")
+        threshold = _number(number, 1, text)
+        if threshold <= 0:
+            raise _error(text, f"a ratio must be above 0; {_RATIO_HINT}")
+        return threshold
+    if kind != FAILURE_RATE:
+        raise _error(text, f"{metric} has no pp form; {_DIFFERENCE_HINT}")
+    threshold = _number(number, Fraction(1, 100), text)
+    if threshold > 1:
+        raise _error(text, f"a difference of rates cannot exceed 100pp; {_DIFFERENCE_HINT}")
+    return -threshold if sign == "-" else threshold
+
+
+def _absolute_threshold(metric: str, kind: str, number: str, unit: str, hint: str, text: str) -> float:
     factor = _UNITS[kind].get(unit.lower())
     if factor is None:
         problem = f"unknown unit {unit!r}" if unit else "missing unit"
         raise _error(text, f"{problem}; {hint}")
-    try:
-        threshold = exact_float(number, factor)
-        whole = exact_fraction(number).denominator == 1
-    except OverflowError:
-        raise _error(text, f"value {number!r} is too large") from None
-
-    if kind == FAILURE_RATE and threshold > 1:
+    threshold = _number(number, factor, text)
+    if kind in (FAILURE_RATE, AGREEMENT) and threshold > 1:
         problem = (
-            f"a bare {metric.name} is a fraction 0..1; for a percentage write {number}%"
+            f"a bare {metric} is a fraction 0..1; for a percentage write {number}%"
             if not unit
-            else f"{metric.name} cannot exceed 100%"
+            else f"{metric} cannot exceed 100%"
         )
         raise _error(text, problem)
-    if kind == REQUESTS and not whole:
+    if kind == REQUESTS and exact_fraction(number).denominator != 1:
         raise _error(text, f"requests must be a whole number, got {number!r}")
-    window_s = None if shape["window"] is None else _parse_window(shape["window"], kind, text)
-    return Slo(text=text, metric=metric.name, op=op, threshold=threshold, quantile=metric.quantile, window_s=window_s)
+    return threshold
+
+
+def _number(number: str, factor: int | Fraction, text: str) -> float:
+    try:
+        return exact_float(number, factor)
+    except OverflowError:
+        raise _error(text, f"value {number!r} is too large") from None
 
 
 def _parse_window(text_after_over: str, kind: str, text: str) -> float:
@@ -275,7 +389,7 @@ def _parse_entry(key: object, value: object) -> Slo:
 
 def _default_op(key: str) -> str:
     try:
-        metric = parse_metric(key.strip())
+        metric = parse_metric(key.partition("[")[0].strip())  # "p95[POST score]": the metric decides
         return _DEFAULT_OP_OF_METRIC.get(metric.name, _DEFAULT_OP[metric.kind])
     except MetricError:
         return "<"  # unknown metric: parse_slo reports it with the full text
@@ -283,9 +397,14 @@ def _default_op(key: str) -> str:
 
 def _threshold_text(slo: Slo) -> str:
     """Threshold in the form ``str(slo)`` uses; always reads back to the same float."""
+    if slo.relative == RATIO:
+        two_places = f"{slo.threshold:.2f}"  # "1.10x" as people write ratios, when that is exact
+        return (two_places if float(two_places) == slo.threshold else plain_number(slo.threshold)) + "x"
+    if slo.relative == DIFFERENCE:
+        return ("-" if slo.threshold < 0 else "+") + plain_number(abs(slo.threshold), 2) + "pp"
     if slo.kind == LATENCY:
         return plain_number(slo.threshold, -3) + "s" if slo.threshold >= 1000 else plain_number(slo.threshold) + "ms"
-    if slo.kind == FAILURE_RATE:
+    if slo.kind in (FAILURE_RATE, AGREEMENT):
         return plain_number(slo.threshold, 2) + "%"
     return plain_number(slo.threshold)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -168,9 +169,27 @@ def _slos(value: Any, name: str = "slo") -> tuple[Slo, ...]:
         raise ProfileError(f"{name}: {error}") from None
 
 
+def require_other_side(slos: Sequence[Slo], has_other_side: bool) -> None:
+    """ProfileError (one line) when an objective compares with another deployment and there is none."""
+    if has_other_side:
+        return
+    for slo in slos:
+        if slo.compares:
+            raise ProfileError(
+                f"slo {str(slo)!r} compares with another deployment: pass --aks-against NAME, "
+                "--aks-against-uri URL or the marker's against="
+            )
+
+
 def _abort_on(value: Any) -> tuple[Slo, ...]:
     rules = _slos(value, "abort_on")
     for rule in rules:
+        if rule.compares or rule.endpoint is not None:
+            # The child watches the candidate's own windows; they hold neither side nor endpoint apart.
+            raise ProfileError(
+                f"abort_on: {rule.text!r} needs the whole run; abort rules watch the candidate's recent windows, "
+                "e.g. 'failure_rate > 50% over 10s windows'"
+            )
         if rule.window_s is None or rule.metric == "rps":
             raise ProfileError(
                 f"abort_on: {rule.text!r} must be a windowed latency or failure_rate rule that states when to give up, "

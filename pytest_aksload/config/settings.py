@@ -19,6 +19,14 @@ from urllib.parse import urlsplit
 import pytest
 
 from pytest_aksload.config.extras import SDK_EXTRAS, installed
+from pytest_aksload.config.local_deployments import (
+    SPEC_FORM,
+    LocalDeployment,
+    LocalDeploymentError,
+    candidate,
+    locate_models,
+    parse_local_deployments,
+)
 from pytest_aksload.config.tolerances import TOLERANCE_FORM, Tolerance, parse_tolerances
 from pytest_aksload.config.units import UnitError, parse_duration
 from pytest_aksload.contracts import resolve_spec
@@ -235,6 +243,16 @@ OPTIONS: tuple[Option, ...] = (
         None,
     ),
     Option(
+        "aks_local_deployments",
+        "Deployments the embedded local service hosts behind one endpoint, routed by the azureml-model-deployment "
+        'header like a managed online endpoint: NAME=MODEL[+LATENCY] ..., e.g. "blue=shipped green=shipped+40ms" '
+        "(MODEL: shipped or a LightGBM model file; LATENCY: extra delay per request). Requests without the "
+        "header go to the first; --aml-deployment NAME gates that one.",
+        parse_local_deployments,
+        SPEC_FORM,
+        "SPEC",
+    ),
+    Option(
         "aks_ca_bundle",
         "CA certificate(s), PEM, that sign the endpoint's TLS certificate (e.g. a self-signed or private CA); "
         "used by pre-flight and the load generator (default: the system's trusted CAs).",
@@ -411,6 +429,7 @@ class Settings:
     aks_against_key_env: str | None = None
     aks_scoring_uri: str | None = None
     aks_local: bool = False
+    aks_local_deployments: tuple[LocalDeployment, ...] = ()
     aks_ca_bundle: str | None = None
     aks_users: int = DEFAULT_USERS
     aks_spawn_rate: float = DEFAULT_SPAWN_RATE
@@ -439,6 +458,13 @@ class Settings:
             if getattr(self, name):
                 return name
         return None
+
+    @property
+    def local_model(self) -> str | None:
+        """The model file the gated local deployment serves (--aml-deployment's, else the first of
+        --aks-local-deployments); None for the shipped model."""
+        gated = candidate(self.aks_local_deployments, self.aml_deployment)
+        return gated.model if gated is not None else None
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -487,11 +513,18 @@ def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> 
             continue
         try:
             values[option.name] = option.parse(raw)
-        except (ValueError, UnitError):
+        except (ValueError, UnitError) as error:
+            # Errors of a structured value say which part is wrong; a plain value's is the value itself.
+            why = f": {error}" if isinstance(error, LocalDeploymentError) else ""
             raise pytest.UsageError(
                 f"{option.flag if option.cli else 'ini key ' + option.name}: cannot use {raw!r} "
-                f"(from {source}); expected {option.accepted}"
+                f"(from {source}){why}; expected {option.accepted}"
             ) from None
+    if "aks_local_deployments" in values:
+        try:
+            values["aks_local_deployments"] = locate_models(values["aks_local_deployments"], config.rootpath)
+        except LocalDeploymentError as error:
+            raise pytest.UsageError(f"--aks-local-deployments: {error}") from None
     settings = Settings(**values)
     _check_combination(settings)
     return settings
@@ -510,17 +543,19 @@ def _check_combination(settings: Settings) -> None:
     if settings.aks_max_regression and not settings.aks_compare:
         raise pytest.UsageError("--aks-max-regression needs --aks-compare PATH (the baseline to compare with)")
     if settings.aml_deployment and not settings.aml_endpoint:
-        raise pytest.UsageError("--aml-deployment needs --aml-endpoint NAME (the endpoint the deployment belongs to)")
+        check_local_deployment(settings, "--aml-deployment", settings.aml_deployment)
     if settings.aks_against and settings.aks_against_uri:
         raise pytest.UsageError(
             "choose one other side: --aks-against NAME (a deployment of --aml-endpoint) or --aks-against-uri URL, "
             "not both"
         )
-    if settings.aks_against and not settings.aml_endpoint and not settings.aks_local:
-        raise pytest.UsageError(
-            "--aks-against needs --aml-endpoint NAME (the endpoint both deployments belong to); "
-            "to compare with any other URL use --aks-against-uri URL"
-        )
+    if settings.aks_against and not settings.aml_endpoint:
+        if not settings.aks_local:
+            raise pytest.UsageError(
+                "--aks-against needs --aml-endpoint NAME (the endpoint both deployments belong to); "
+                "to compare with any other URL use --aks-against-uri URL"
+            )
+        check_local_deployment(settings, "--aks-against", settings.aks_against)
     if settings.aks_against and not settings.aml_deployment:
         raise pytest.UsageError(
             f"--aks-against {settings.aks_against}: name the candidate too with --aml-deployment NAME "
@@ -538,3 +573,18 @@ def _check_combination(settings: Settings) -> None:
             raise pytest.UsageError(
                 f"{OPTIONS_BY_NAME[target].flag} needs the '{extra}' extra: pip install \"pytest-aksload[{extra}]\""
             )
+
+
+def check_local_deployment(settings: Settings, flag: str, name: str) -> None:
+    """A deployment option (`flag` = `name`) without --aml-endpoint names a deployment of the local
+    service (--aks-local with --aks-local-deployments), or it is a usage error."""
+    names = [deployment.name for deployment in settings.aks_local_deployments]
+    if not (settings.aks_local and names):
+        raise pytest.UsageError(
+            f"{flag} needs --aml-endpoint NAME (the endpoint the deployment belongs to), "
+            "or --aks-local with --aks-local-deployments naming it"
+        )
+    if name not in names:
+        raise pytest.UsageError(
+            f"{flag} {name!r} is not a deployment of --aks-local-deployments ({', '.join(names)}); pass one of them"
+        )

@@ -3,7 +3,8 @@
 The key comes from ``AKS_KEY`` (the variable the plugin reads for ``--aks-scoring-uri``), so
 ``aksload-local serve`` in one terminal and ``pytest --aks-scoring-uri ...`` in another just
 work; without it a throwaway key is generated and printed once. There is deliberately no option
-that takes a key: argv is visible to every user of the machine.
+that takes a key: argv is visible to every user of the machine. ``--deployments SPEC`` hosts several
+deployments behind the one endpoint, as ``--aks-local-deployments`` does for a pytest session.
 """
 
 from __future__ import annotations
@@ -16,9 +17,17 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
+from pytest_aksload.config.local_deployments import (
+    SPEC_FORM,
+    LocalDeployment,
+    LocalDeploymentError,
+    locate_models,
+    parse_local_deployments,
+)
 from pytest_aksload.local.service import LocalService, LocalServiceError
 
 PROG = "aksload-local"
@@ -51,6 +60,13 @@ def _workers(text: str) -> int:
     return workers
 
 
+def _deployments(text: str) -> tuple[LocalDeployment, ...]:
+    try:
+        return locate_models(parse_local_deployments(text), Path.cwd())
+    except LocalDeploymentError as error:
+        raise argparse.ArgumentTypeError(f"{error}; expected {SPEC_FORM}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -64,7 +80,18 @@ def _parser() -> argparse.ArgumentParser:
         description=f"Serve until Ctrl-C. The key is taken from ${KEY_ENV}; if unset, a throwaway key is printed.",
     )
     serve.add_argument("--port", type=_port, default=None, help="loopback port (default: a free one)")
-    serve.add_argument("--workers", type=_workers, default=1, help="server worker processes (default: 1)")
+    serve.add_argument(
+        "--workers", type=_workers, default=None, help="server worker processes (default: 1 per deployment)"
+    )
+    serve.add_argument(
+        "--deployments",
+        type=_deployments,
+        default=(),
+        metavar="SPEC",
+        help="deployments behind the endpoint, routed by the azureml-model-deployment header (the first takes "
+        "requests without it): NAME=MODEL[+LATENCY] ..., MODEL shipped or a LightGBM model file, "
+        'e.g. "blue=shipped green=shipped+40ms" (default: one deployment of the shipped model)',
+    )
     serve.add_argument(
         "--start-timeout", type=float, default=60.0, metavar="SECONDS", help="start-up limit (default: 60)"
     )
@@ -84,10 +111,13 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def serve(port: int | None, workers: int, start_timeout: float) -> int:
+def serve(
+    port: int | None, workers: int | None, start_timeout: float, deployments: tuple[LocalDeployment, ...] = ()
+) -> int:
     key = os.environ.get(KEY_ENV) or None
+    workers = workers or max(1, len(deployments))
     try:
-        service = LocalService(port=port, key=key, workers=workers)
+        service = LocalService(port=port, key=key, workers=workers, deployments=deployments)
     except ValueError as exc:
         print(f"{PROG}: error: ${KEY_ENV}: {exc}" if key else f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
@@ -103,6 +133,11 @@ def serve(port: int | None, workers: int, start_timeout: float) -> int:
             print(f"  export {KEY_ENV}={shlex.quote(service.key)}")
         else:
             print(f"Key: from ${KEY_ENV}")
+        for i, deployment in enumerate(deployments):
+            model = deployment.model or "the shipped model"
+            extra = f", +{deployment.latency_s * 1000:g} ms per request" if deployment.latency_s else ""
+            default = " (takes requests without the header)" if i == 0 else ""
+            print(f"Deployment {deployment.name}: {model}{extra}{default}")
         print("Try:")
         print(
             f'  curl -sS -H "Authorization: Bearer ${KEY_ENV}" -H "Content-Type: application/json" '
@@ -135,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         if not args.start_timeout > 0:
             _parser().error(f"--start-timeout must be positive, got {args.start_timeout}")
-        return serve(args.port, args.workers, args.start_timeout)
+        return serve(args.port, args.workers, args.start_timeout, args.deployments)
     raise AssertionError(f"unhandled command {args.command!r}")
 
 

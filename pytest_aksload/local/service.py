@@ -11,6 +11,9 @@ Guarantees, each with a reason:
 
 - loopback only: the server would bind 0.0.0.0; ``gunicorn_conf.py`` re-binds it to 127.0.0.1
   (see there for how), so a load test never exposes a model to the network;
+- with `deployments` (``--aks-local-deployments``), one server hosts several deployments behind
+  one endpoint and ``score.py`` routes each request by its ``azureml-model-deployment`` header,
+  as an Azure ML managed online endpoint does (see there);
 - the key travels in the server's environment only (never argv, disk or logs) and ``repr``
   hides it;
 - the server runs in its own process group with its cwd and log file in a private temp dir, so
@@ -41,10 +44,13 @@ import tempfile
 import time
 import weakref
 from collections import deque
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from types import TracebackType
 
 from pytest_aksload import lifeline
+from pytest_aksload.config.local_deployments import LocalDeployment, check_names
 from pytest_aksload.redact import REDACTED
 
 HOST = "127.0.0.1"
@@ -55,6 +61,7 @@ GUNICORN_CONF = PACKAGE_DIR / "gunicorn_conf.py"
 MODEL_NAME = "criteo-lightgbm"
 MODEL_VERSION = "1"
 KEY_ENV = "AKSLOAD_LOCAL_KEY"  # read by score.py
+DEPLOYMENTS_ENV = "AKSLOAD_LOCAL_DEPLOYMENTS"  # read by score.py: JSON list of LocalDeployment fields
 WORKDIR_ENV = "AKSLOAD_LOCAL_WORKDIR"  # read by gunicorn_conf.py
 LOG_NAME = "server.log"
 # Lines gunicorn_conf.py logs once the sockets exist / once a worker has loaded score.py.
@@ -82,6 +89,7 @@ _SERVER_ENV_NAMES = frozenset(
         "SERVER_VERSION_LOG_RESPONSE_ENABLED",
         "PORT",
         "AKS_KEY",  # the user's real endpoint key has no business in this server
+        DEPLOYMENTS_ENV,  # set only from `deployments`, never inherited
     }
 )
 _REQUIRED_MODULES = ("azureml_inference_server_http", "lightgbm")
@@ -95,10 +103,18 @@ class LocalService:
     """The Criteo LightGBM model served by azmlinfsrv on 127.0.0.1, with AKS-style key auth.
 
     `port` None picks a free loopback port; `key` None generates a random one (read it from
-    `key`). Use as a context manager, or call `start()` and `stop()`.
+    `key`). `deployments` (none: one deployment of the shipped model, as before) are hosted
+    behind the one scoring URI and chosen by the ``azureml-model-deployment`` header; the first
+    takes requests without it. Use as a context manager, or call `start()` and `stop()`.
     """
 
-    def __init__(self, port: int | None = None, key: str | None = None, workers: int = 1) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        key: str | None = None,
+        workers: int = 1,
+        deployments: Sequence[LocalDeployment] = (),
+    ) -> None:
         if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535):
             raise ValueError(f"port must be an integer from 1 to 65535 or None, got {port!r}")
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -109,7 +125,12 @@ class LocalService:
         ):
             # Never echo the key itself, even a malformed one.
             raise ValueError("key must be a non-empty string of printable ASCII characters without spaces")
+        check_names(deployments)  # LocalDeploymentError (a ValueError) naming the bad one
+        for deployment in deployments:
+            if deployment.model is not None and not Path(deployment.model).is_file():
+                raise ValueError(f"model of deployment {deployment.name!r}: no file {deployment.model!r}")
         self._requested_port = port
+        self._deployments = tuple(deployments)
         self._key = key if key is not None else secrets.token_urlsafe(32)
         self._workers = workers
         self._port: int | None = None
@@ -139,6 +160,10 @@ class LocalService:
     @property
     def workers(self) -> int:
         return self._workers
+
+    @property
+    def deployments(self) -> tuple[LocalDeployment, ...]:
+        return self._deployments
 
     @property
     def scoring_uri(self) -> str:
@@ -230,7 +255,8 @@ class LocalService:
 
     def __repr__(self) -> str:
         where = f"scoring_uri={self.scoring_uri!r}, pid={self.pid}" if self.running else "stopped"
-        return f"LocalService({where}, workers={self._workers}, key={REDACTED!r})"
+        names = f", deployments={[d.name for d in self._deployments]!r}" if self._deployments else ""
+        return f"LocalService({where}, workers={self._workers}{names}, key={REDACTED!r})"
 
     __str__ = __repr__
 
@@ -274,6 +300,8 @@ class LocalService:
                 "PYTHONUNBUFFERED": "1",  # log lines reach the file as they happen
             }
         )
+        if self._deployments:
+            env[DEPLOYMENTS_ENV] = json.dumps([asdict(deployment) for deployment in self._deployments])
         with open(workdir / LOG_NAME, "wb") as log:
             self._process = subprocess.Popen(
                 command,

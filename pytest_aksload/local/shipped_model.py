@@ -18,6 +18,7 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+from lightgbm.basic import LightGBMError
 
 MODEL_FILE = "model.txt"
 FEATURES_FILE = "features.json"
@@ -29,18 +30,31 @@ class RowError(ValueError):
 
 
 class ShippedModel:
-    """The booster with its feature columns and categorical codes, loaded from `model_dir`."""
+    """The booster with its feature columns and categorical codes, loaded from `model_dir`.
 
-    def __init__(self, model_dir: Path) -> None:
+    `model_file` replaces the booster with another LightGBM model of the same features (a local
+    deployment's model, e.g. written by ``train.py``); the columns still come from `model_dir`.
+    """
+
+    def __init__(self, model_dir: Path, model_file: Path | None = None) -> None:
         spec = json.loads((model_dir / FEATURES_FILE).read_text(encoding="utf-8"))
         self.int_columns: list[str] = list(spec["int_columns"])
         self.cat_columns: list[str] = list(spec["cat_columns"])
-        self.booster = lgb.Booster(model_file=str(model_dir / MODEL_FILE))
+        model_file = model_file or model_dir / MODEL_FILE
+        try:
+            self.booster = lgb.Booster(model_file=str(model_file))
+        except LightGBMError as error:
+            raise RuntimeError(f"{model_file} is not a LightGBM model file: {error}") from None
         if self.booster.feature_name() != self.int_columns + self.cat_columns:
-            raise RuntimeError(f"{MODEL_FILE} and {FEATURES_FILE} in {model_dir} disagree on the feature columns")
+            raise RuntimeError(
+                f"{model_file} was not trained on the Criteo features of {model_dir / FEATURES_FILE} "
+                "(names or order differ)"
+            )
         vocabularies = self.booster.pandas_categorical or []
         if len(vocabularies) != len(self.cat_columns):
-            raise RuntimeError(f"{MODEL_FILE} in {model_dir} has no vocabulary for every categorical column")
+            raise RuntimeError(
+                f"{model_file} has no vocabulary for every categorical column (train it on pandas categoricals)"
+            )
         # Per categorical column, value -> the integer code LightGBM was trained with (its position
         # in the training vocabulary); anything else is missing, exactly as pandas `category` would do.
         self.cat_codes: list[dict[str, int]] = [

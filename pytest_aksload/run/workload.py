@@ -3,8 +3,9 @@
 The rows are the user's `--aks-sample` (all of them) or the Criteo sample (`criteo_payload`, then
 `rows - 1` more rows). Expected predictions, per row, come from the first of: the
 `aks_expected_predictions` fixture (aligned with the whole sample), the sample's expected column,
-and with `--aks-local` the shipped model itself. The result travels to the child as
-`protocol.SampleRows`; a problem is a `WorkloadError` whose message is one line naming the input.
+and with `--aks-local` the model of the gated local deployment (the shipped one by default). The
+result travels to the child as `protocol.SampleRows`; a problem is a `WorkloadError` whose message
+is one line naming the input.
 """
 
 from __future__ import annotations
@@ -47,8 +48,12 @@ def sample_rows(
     sample_size: int,
     *,
     aks_local: bool = False,
+    local_model: str | None = None,
 ) -> SampleRows:
-    """The rows sent with their labels and expected predictions (first source that has them)."""
+    """The rows sent with their labels and expected predictions (first source that has them).
+
+    `local_model`: with `aks_local`, the model file of the gated local deployment (None: the shipped model).
+    """
     from pytest_aksload.data.sample import SampleError, expected_values
 
     if expected_override is not NOT_GIVEN:
@@ -62,7 +67,7 @@ def sample_rows(
         from pytest_aksload.local.expected import ShippedModelError, shipped_model_predictions
 
         try:
-            expected = list(shipped_model_predictions(rows))
+            expected = list(shipped_model_predictions(rows, local_model))
         except ShippedModelError as error:
             raise WorkloadError(str(error)) from None
     else:

@@ -26,7 +26,8 @@ from statistics import NormalDist
 from typing import Any
 
 from pytest_aksload.protocol import RESULT_FORMAT, ProtocolError, check_result
-from pytest_aksload.stats import confidence, histograms
+from pytest_aksload.stats import confidence, histograms, sequential
+from pytest_aksload.stats.comparison import Comparison, compare
 from pytest_aksload.stats.correctness import CorrectnessTally, Mismatch
 from pytest_aksload.stats.histograms import Latencies, check_quantile
 
@@ -191,6 +192,11 @@ class LatencyStats:
         return self._latencies.max_ms()
 
     @property
+    def latencies(self) -> Latencies:
+        """The recorded latencies (HDR histogram, exact count, sum, min and max), for comparisons."""
+        return self._latencies
+
+    @property
     def clamped(self) -> int:
         """Latencies outside 1 µs .. 1 h, recorded at the nearest bound."""
         return self._latencies.clamped
@@ -313,6 +319,13 @@ class LoadResult(LatencyStats):
     `warnings`, Locust's own rounded figures); what the answers held: `rows`, `rows_per_s`,
     `mismatch_rate`, `max_abs_error`, `auc`, `logloss` (NaN when unmeasurable; `unmeasured(metric)`
     says why), `mismatches` (the first few: row, expected, got), `correctness` (the tally).
+
+    Side by side (`--aks-against`): `against` (the other deployment's `LoadResult`, measured in the
+    same run; None otherwise), `agreement` (fraction of the rows predicted on both sides whose
+    predictions agree; NaN when none were compared), `agreement_tally` (`compared`, `agreeing`,
+    `max_abs_difference`), `comparison` (metric -> `Comparison`: both values, the ratio or
+    difference and its interval), and for a run judged while it ran, `looks` (how many) and
+    `decided_at_s` (when the outcome was decided, seconds from the start; None: ran to the end).
     """
 
     # Attribute types for readers and type checkers (each set once, in __init__).
@@ -332,6 +345,10 @@ class LoadResult(LatencyStats):
     aborted: dict[str, Any] | None
     uncorrected: LatencyStats | None
     schedule: dict[str, float] | None
+    against: LoadResult | None
+    agreement_tally: dict[str, Any] | None
+    looks: int | None
+    decided_at_s: float | None
 
     def __init__(self, data: dict[str, Any]) -> None:
         """Use `from_dict`/`from_file`; `data` must already have been validated."""
@@ -373,6 +390,11 @@ class LoadResult(LatencyStats):
             if uncorrected is None
             else LatencyStats(_latencies(uncorrected, "uncorrected"), uncorrected["failures"], duration),
             schedule=data.get("schedule"),
+            # from_dict: the other side's own derived `summary` is dropped like ours
+            against=None if data.get("against") is None else LoadResult.from_dict(data["against"]),
+            agreement_tally=data.get("agreement"),
+            looks=(data.get("sequential") or {}).get("looks"),
+            decided_at_s=(data.get("sequential") or {}).get("decided_at_s"),
         )
 
     @classmethod
@@ -401,6 +423,61 @@ class LoadResult(LatencyStats):
             return cls.from_dict(data)
         except ResultFileError as exc:
             raise ResultFileError(f"result file {path}: {exc}") from None
+
+    @property
+    def agreement(self) -> float:
+        """Fraction of the rows predicted on both sides whose predictions agree (NaN: none compared)."""
+        tally = self.agreement_tally
+        return tally["agreeing"] / tally["compared"] if tally and tally["compared"] else math.nan
+
+    @property
+    def judging_confidence(self) -> float:
+        """The level this result's verdicts and comparisons are judged at: the default, or for a run
+        judged while it ran, its last look's (stats/sequential.py)."""
+        if self.looks:
+            return sequential.look_confidence(confidence.DEFAULT_CONFIDENCE, self.looks)
+        return confidence.DEFAULT_CONFIDENCE
+
+    def ci(self, metric: str, level: float = confidence.DEFAULT_CONFIDENCE) -> tuple[float, float]:
+        """As `LatencyStats.ci`, plus `"agreement"`: Wilson on the compared rows (NaN: none compared)."""
+        if metric == "agreement":
+            tally = self.agreement_tally
+            if not tally or not tally["compared"]:
+                return math.nan, math.nan
+            return confidence.wilson_interval(tally["agreeing"], tally["compared"], level)
+        return super().ci(metric, level)
+
+    def unmeasured(self, metric: str) -> str | None:
+        if metric == "agreement" and math.isnan(self.agreement):
+            if self.against is None:
+                return "no other side was measured: pass --aks-against NAME, --aks-against-uri URL or against="
+            return "no row was predicted on both sides (agreement needs a contract that yields predictions)"
+        return super().unmeasured(metric)
+
+    def compare(self, level: float | None = None) -> dict[str, Comparison]:
+        """Each metric of both sides (p50, p95, p99, mean, failure_rate, rps; rows_per_s,
+        mismatch_rate and agreement when measured): value, ratio or difference, interval at `level`
+        (default `judging_confidence`). Empty without an other side."""
+        other = self.against
+        if other is None:
+            return {}
+        level = self.judging_confidence if level is None else level
+        metrics = ["p50", "p95", "p99", "mean", "failure_rate", "rps"]
+        if self.rows and other.rows:
+            metrics.append("rows_per_s")
+        if not math.isnan(self.mismatch_rate) and not math.isnan(other.mismatch_rate):
+            metrics.append("mismatch_rate")
+        comparisons = {metric: compare(metric, self, other, level) for metric in metrics}
+        if not math.isnan(self.agreement):
+            low, high = self.ci("agreement", level)
+            value = self.agreement
+            comparisons["agreement"] = Comparison("agreement", value, math.nan, None, value, low, high, level)
+        return comparisons
+
+    @cached_property
+    def comparison(self) -> dict[str, Comparison]:
+        """`compare()` at `judging_confidence` (verdicts left None: verdicts/slo.py fills them)."""
+        return self.compare()
 
     @property
     def failures_by_kind(self) -> dict[str, int]:
@@ -467,6 +544,9 @@ class LoadResult(LatencyStats):
         if kept and all("endpoints" in w for w in data["windows"]):
             data["endpoints"] = _endpoints_of_windows(kept)
             data["errors"] = _errors_of_windows(kept)
+        if self.against is not None:
+            # Both sides share the run's clock: the same cut keeps the comparison like for like.
+            data["against"] = self.against.with_warmup(warmup_s, method)._data
         return LoadResult(data)
 
     @classmethod
@@ -503,6 +583,10 @@ class LoadResult(LatencyStats):
             "failures_by_kind": self.failures_by_kind,
             "endpoints": {name: stats.summary() for name, stats in self.endpoints.items()},
         }
+        if self.against is not None:
+            data["summary"]["against"] = {**self.against.summary(), "ci": self.against.cis()}
+            data["summary"]["agreement"] = _json_number(self.agreement)
+            data["summary"]["comparison"] = {metric: c.to_dict() for metric, c in self.comparison.items()}
         return data
 
     def to_json(self, indent: int | None = None) -> str:

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping
 
 from pytest_aksload.config.settings import Settings, is_scoring_uri
-from pytest_aksload.contracts import DEPLOYMENT_HEADER
+from pytest_aksload.contracts.status import DEPLOYMENT_HEADER
 from pytest_aksload.targets.target import Credential, OtherSide, Target, TargetError
 
 
@@ -35,7 +35,7 @@ def resolve_target(
             settings.aks_scoring_uri, name=settings.aks_scoring_uri, kind="scoring-uri", credential=Credential.key(key)
         )
     if settings.aks_local:
-        return _start_local(add_finalizer)
+        return _start_local(settings, add_finalizer)
     if settings.aks_service:
         from pytest_aksload.targets.azure.v1 import resolve_aks_service
 
@@ -94,10 +94,13 @@ def resolve_against(
     return OtherSide(other, deployment=spec)
 
 
-def _start_local(add_finalizer: Callable[[Callable[[], object]], None]) -> Target:
+def _start_local(settings: Settings, add_finalizer: Callable[[Callable[[], object]], None]) -> Target:
     from pytest_aksload.local.service import LocalService, LocalServiceError
 
-    service = LocalService()
+    deployments = settings.aks_local_deployments
+    # One worker per deployment: each has a worker's capacity, as each Azure deployment has its own
+    # instances (requests are not pinned to workers, so a slow deployment still delays the others a little).
+    service = LocalService(workers=max(1, len(deployments)), deployments=deployments)
     try:
         service.start()
     except LocalServiceError as error:
@@ -109,4 +112,6 @@ def _start_local(add_finalizer: Callable[[Callable[[], object]], None]) -> Targe
         kind="local",
         credential=Credential.key(service.key),
         swagger_uri=service.swagger_uri,
+        # As for --aml-endpoint: --aml-deployment's requests name it; without it the endpoint routes.
+        extra_headers={DEPLOYMENT_HEADER: settings.aml_deployment} if settings.aml_deployment else {},
     )

@@ -61,8 +61,12 @@ def _generator_issues(result: LoadResult) -> Sequence[str]:
 
 
 def judge(profile: LoadProfile, result: LoadResult) -> list[SloVerdict]:
-    """The marker's SLO verdicts, all INCONCLUSIVE when the load generator was unhealthy (`prepare`)."""
-    return health.doubt(evaluate(profile.slos, result), _generator_issues(result))
+    """The marker's SLO verdicts, all INCONCLUSIVE when the load generator was unhealthy (`prepare`).
+
+    A run judged while it ran (`result.looks`, a side-by-side gate that may stop early) is judged at
+    its last look's level, `sequential.look_confidence`: judging it at the plain level would spend
+    the error rate the looks already spent (`LoadResult.judging_confidence`)."""
+    return health.doubt(evaluate(profile.slos, result, result.judging_confidence), _generator_issues(result))
 
 
 def undecided(verdicts: Sequence[SloVerdict]) -> bool:

@@ -92,4 +92,8 @@ def doubt(verdicts: Sequence[SloVerdict], issues: Sequence[str]) -> list[SloVerd
     if not issues:
         return list(verdicts)
     reason = "untrustworthy measurement: " + "; ".join(issues)
-    return [replace(verdict, verdict=INCONCLUSIVE, reason=reason) for verdict in verdicts]
+    # More load from a struggling generator decides nothing: drop any "would decide it" estimate.
+    return [
+        replace(verdict, verdict=INCONCLUSIVE, reason=reason, more_requests=None, more_s=None, would_decide=None)
+        for verdict in verdicts
+    ]

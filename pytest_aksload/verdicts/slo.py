@@ -11,6 +11,19 @@ intervals are Bonferroni-corrected (confidence 1 - a/k over k windows) so that c
 windows does not multiply false alarms. Results without ``ci`` (plain objects in tests) get
 PASS/FAIL on the value.
 
+A per-endpoint objective (``"p95[POST score] < 300ms"``) is judged on ``result.endpoints[name]``;
+an endpoint that was not measured FAILs, naming the ones that were. A relative objective
+(``"p95 <= 1.10x"``, ``"failure_rate <= +0.5pp"``) is judged on the ratio or difference between
+the candidate and ``result.against`` (stats/comparison.py), with the same three-way rule on its
+interval; no other side measured FAILs, saying how to give one. ``agreement`` reads
+``result.agreement`` and its Wilson interval.
+
+An INCONCLUSIVE verdict also says what would likely decide it: an interval's half-width shrinks
+like 1/sqrt(n), so the run must grow by ``(half-width / distance to the threshold)^2`` for the
+interval to clear the threshold if the measured value holds (``more_requests``, ``more_s`` at the
+measured rate). It is an estimate, not a promise: the value moves as the run grows, and a
+sequential run judges later looks at a stricter level.
+
 No pytest, locust or pandas here (see DESIGN.md, hard rule 1): the Locust child judges abort rules with it.
 """
 
@@ -22,8 +35,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from pytest_aksload.config.metrics import FAILURE_RATE, LATENCY, REQUESTS, format_metric_value
-from pytest_aksload.config.objectives import Slo, SloSpec, parse_slos
+from pytest_aksload.config.objectives import RATIO, Slo, SloSpec, parse_slos
 from pytest_aksload.config.units import format_duration
+from pytest_aksload.stats.comparison import Comparison, compare
 from pytest_aksload.stats.confidence import DEFAULT_CONFIDENCE
 
 __all__ = [
@@ -35,6 +49,7 @@ __all__ = [
     "SloViolation",
     "WindowedMeasurements",
     "assert_slos",
+    "comparisons_judged",
     "evaluate",
     "failed_message",
     "format_verdicts",
@@ -59,6 +74,9 @@ _RESULT_ATTRIBUTE = {
 }
 # Facts of the run, not estimates: judged on the value (no interval).
 _FACTS = ("max", "max_abs_error")
+# Needing over this many times the run's load to decide is "too close to decide with more load".
+_HOPELESS_GROWTH = 100.0
+_NO_OTHER_SIDE = "no other side was measured: pass --aks-against NAME, --aks-against-uri URL or the marker's against="
 
 
 class Measurements(Protocol):
@@ -83,6 +101,11 @@ class SloVerdict:
     ``reason`` says why a verdict is INCONCLUSIVE; ``window`` is ``(start_s, end_s)`` of the
     worst window of a windowed objective (seconds from the start of the run). Nothing measured
     (no requests) is NaN and fails: a gate must not pass on no evidence.
+
+    A relative objective's ``measured`` is the ratio or difference, ``candidate``/``other`` the
+    two sides' values. An INCONCLUSIVE verdict carries ``more_requests``/``more_s`` (how much more
+    load would likely decide it, both sides counted; None when unknown) and ``would_decide``, the
+    sentence that says so.
     """
 
     slo: Slo
@@ -94,6 +117,11 @@ class SloVerdict:
     confidence: float | None = None
     reason: str | None = None
     window: tuple[float, float] | None = None
+    candidate: float | None = None  # relative objectives only (None: not one; NaN breaks equality)
+    other: float | None = None
+    more_requests: int | None = None
+    more_s: float | None = None
+    would_decide: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -104,7 +132,7 @@ class SloVerdict:
         """``"380.1..450.2ms"``, or ``""`` without an interval (or a degenerate one)."""
         if self.confidence is None or math.isnan(self.low) or self.low == self.high:
             return ""
-        return f"{format_metric_value(self.slo.metric, self.low)}..{format_metric_value(self.slo.metric, self.high)}"
+        return f"{self.slo.format_value(self.low)}..{self.slo.format_value(self.high)}"
 
     def describe(self) -> str:
         """One line, e.g. ``p95 < 300ms: measured 412.3ms (95% CI 398.0ms..430.1ms), objective < 300ms,
@@ -115,20 +143,40 @@ class SloVerdict:
         if math.isnan(self.measured):
             why = f"; {self.reason}" if self.reason else ""
             return f"{head}nothing was measured, objective {self.slo.objective}{why} ({self.verdict})"
+        then = f"; {self.would_decide}" if self.would_decide else ""
+        if self.slo.relative is not None:
+            return self._describe_relative(head, then)
         if self.verdict == INCONCLUSIVE:
-            how = self.reason or "the confidence interval straddles the objective"
+            how = (self.reason or "the confidence interval straddles the objective") + then
         elif self.passed:
-            how = f"headroom {format_metric_value(self.slo.metric, abs(self.margin))}"
+            how = f"headroom {self.slo.format_value(abs(self.margin))}"
         elif self.margin == 0:
             how = f"exactly at the limit, which {self.slo.op} excludes"
         else:
             direction = "over" if self.slo.caps else "short"
-            how = f"{direction} by {format_metric_value(self.slo.metric, -self.margin)}"
-        interval = f" ({self.confidence:.0%} CI {self.interval_text})" if self.interval_text else ""
+            how = f"{direction} by {self.slo.format_value(-self.margin)}"
+        interval = f" ({_level(self.confidence)} CI {self.interval_text})" if self.interval_text else ""
         return (
-            f"{head}measured {format_metric_value(self.slo.metric, self.measured)}{interval}, "
+            f"{head}measured {self.slo.format_value(self.measured)}{interval}, "
             f"objective {self.slo.objective}, {how} ({self.verdict})"
         )
+
+    def _describe_relative(self, head: str, then: str) -> str:
+        """``p95 <= 1.10x: 412.0ms vs 130.2ms on the other side, ratio 3.16 (95% CI 2.90..3.45),
+        objective <= 1.10x (FAIL)``."""
+        # Each side's own value of the metric (412.0ms), then their ratio or difference.
+        candidate, other = (format_metric_value(self.slo.metric, value) for value in (self.candidate, self.other))
+        sides = f"{candidate} vs {other} on the other side"
+        if self.slo.relative == RATIO:
+            show = _ratio_text
+            what = f"ratio {show(self.measured)}"
+        else:
+            show = self.slo.format_value
+            what = f"difference {show(self.measured)}"
+        if self.confidence is not None and not math.isnan(self.low) and self.low != self.high:
+            what += f" ({_level(self.confidence)} CI {show(self.low)}..{show(self.high)})"
+        how = f", {self.reason}{then}" if self.verdict == INCONCLUSIVE and self.reason else then
+        return f"{head}{sides}, {what}, objective {self.slo.objective}{how} ({self.verdict})"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready; NaN becomes None and an unbounded side "inf" becomes None too."""
@@ -145,7 +193,24 @@ class SloVerdict:
             "verdict": self.verdict,
             "reason": self.reason,
             "window": None if self.window is None else list(self.window),
+            "endpoint": self.slo.endpoint,
+            "relative": self.slo.relative,
+            "candidate": None if self.candidate is None else _json(self.candidate),
+            "other": None if self.other is None else _json(self.other),
+            "more_requests": self.more_requests,
+            "more_s": self.more_s,
+            "would_decide": self.would_decide,
         }
+
+
+def _ratio_text(value: float) -> str:
+    return "unbounded" if math.isinf(value) else "n/a" if math.isnan(value) else f"{value:.2f}"
+
+
+def _level(confidence: float) -> str:
+    """``95%``, ``97.5%``, ``99.58%``: rounded down, so a look's stricter level never reads stricter than it is."""
+    text = f"{math.floor(confidence * 10_000 + 1e-9) / 100:.2f}".rstrip("0").rstrip(".")
+    return f"{text}%"
 
 
 def _json(value: float) -> float | None:
@@ -167,11 +232,30 @@ def evaluate(slos: SloSpec, result: Measurements, confidence: float = DEFAULT_CO
     """
     verdicts = []
     for slo in parse_slos(slos):
-        if slo.window_s is None:
-            verdicts.append(_judge(slo, result, confidence))
-        else:
+        if slo.window_s is not None:
             verdicts.append(_judge_windows(slo, result, confidence))
+            continue
+        verdict = _judge_relative(slo, result, confidence) if slo.relative else _judge_scoped(slo, result, confidence)
+        verdicts.append(_with_what_would_decide(verdict, result))
     return verdicts
+
+
+def _scoped(slo: Slo, result: Any, side: str = "") -> tuple[Any, str | None]:
+    """The measurements an objective is about: the run, or one of its endpoints; else why not."""
+    if slo.endpoint is None:
+        return result, None
+    endpoints = getattr(result, "endpoints", None) or {}
+    if slo.endpoint in endpoints:
+        return endpoints[slo.endpoint], None
+    measured = ", ".join(repr(name) for name in endpoints) or "none"
+    return None, f"no endpoint {slo.endpoint!r} was measured{side}; measured endpoints: {measured}"
+
+
+def _judge_scoped(slo: Slo, result: Measurements, confidence: float) -> SloVerdict:
+    subject, missing = _scoped(slo, result)
+    if subject is None:
+        return SloVerdict(slo, math.nan, math.nan, FAIL, reason=missing)
+    return _judge(slo, subject, confidence)
 
 
 def _judge(slo: Slo, result: Measurements, confidence: float) -> SloVerdict:
@@ -187,16 +271,116 @@ def _judge(slo: Slo, result: Measurements, confidence: float) -> SloVerdict:
         verdict = PASS if _holds(slo, measured) else FAIL
         return SloVerdict(slo, measured, margin, verdict, measured, measured)
     low, high = ci(slo.metric, confidence)
+    verdict = _three_way(slo, low, high)
+    reason = None
+    if verdict == INCONCLUSIVE:
+        if math.isinf(low) or math.isinf(high) or (slo.kind == LATENCY and low == 0):
+            reason = f"too few requests ({result.requests}) to bound {slo.metric} at {_level(confidence)} confidence"
+        else:
+            reason = f"the {_level(confidence)} confidence interval straddles the objective; run longer to decide"
+    return SloVerdict(slo, measured, margin, verdict, low, high, confidence, reason)
+
+
+def _three_way(slo: Slo, low: float, high: float) -> str:
     low_holds, high_holds = _holds(slo, low), _holds(slo, high)
     if low_holds and high_holds:
-        return SloVerdict(slo, measured, margin, PASS, low, high, confidence)
+        return PASS
     if not low_holds and not high_holds:
-        return SloVerdict(slo, measured, margin, FAIL, low, high, confidence)
-    if math.isinf(low) or math.isinf(high) or (slo.kind == LATENCY and low == 0):
-        reason = f"too few requests ({result.requests}) to bound {slo.metric} at {confidence:.0%} confidence"
-    else:
-        reason = f"the {confidence:.0%} confidence interval straddles the objective; run longer to decide"
-    return SloVerdict(slo, measured, margin, INCONCLUSIVE, low, high, confidence, reason)
+        return FAIL
+    return INCONCLUSIVE
+
+
+def _judge_relative(slo: Slo, result: Measurements, confidence: float) -> SloVerdict:
+    """A ratio or difference against ``result.against``, judged on its interval like an absolute value."""
+    subject, missing = _scoped(slo, result)
+    against = getattr(result, "against", None)
+    if subject is not None and against is None:
+        missing = _NO_OTHER_SIDE
+    elif subject is not None:
+        against, missing = _scoped(slo, against, " on the other side")
+    if missing is not None:
+        return SloVerdict(slo, math.nan, math.nan, FAIL, reason=missing)
+    comparison = compare(slo.metric, subject, against, confidence)
+    sides = {"candidate": comparison.candidate, "other": comparison.other}
+    if math.isnan(comparison.value):
+        empty = "the candidate" if math.isnan(comparison.candidate) or not subject.requests else "the other side"
+        reason = f"{empty} measured no {slo.metric} to compare"
+        return SloVerdict(slo, math.nan, math.nan, FAIL, reason=reason, **sides)
+    verdict = _three_way(slo, comparison.low, comparison.high)
+    reason = None
+    if verdict == INCONCLUSIVE:
+        if math.isinf(comparison.low) or math.isinf(comparison.high) or comparison.low == 0:
+            counts = f"{subject.requests} and {against.requests}"
+            form = "ratio" if slo.relative == RATIO else "difference"
+            reason = f"too few requests ({counts}) to bound the {slo.metric} {form} at {_level(confidence)} confidence"
+        else:
+            reason = f"the {_level(confidence)} confidence interval straddles the objective; run longer to decide"
+    return SloVerdict(
+        slo,
+        comparison.value,
+        slo.margin(comparison.value),
+        verdict,
+        comparison.low,
+        comparison.high,
+        confidence,
+        reason,
+        **sides,
+    )
+
+
+def _with_what_would_decide(verdict: SloVerdict, result: Measurements) -> SloVerdict:
+    """An INCONCLUSIVE verdict with how much more load would likely decide it (module docstring)."""
+    if verdict.verdict != INCONCLUSIVE or math.isnan(verdict.measured):
+        return verdict
+    low, high, measured = verdict.low, verdict.high, verdict.measured
+    if not (math.isfinite(low) and math.isfinite(high)) or (verdict.slo.kind == LATENCY and low == 0):
+        return verdict  # unbounded: the reason already says there are too few requests
+    threshold = verdict.slo.threshold
+    # The half of the interval that reaches across the threshold is what must shrink.
+    reach = high - measured if threshold >= measured else measured - low
+    distance = abs(threshold - measured)
+    if reach <= 0:
+        return verdict
+    growth = math.inf if distance == 0 else (reach / distance) ** 2
+    if growth > _HOPELESS_GROWTH:
+        return replace(verdict, would_decide="too close to the objective to decide with more load")
+    against = getattr(result, "against", None) if verdict.slo.relative else None
+    requests = result.requests + (against.requests if against is not None else 0)
+    more_requests = _round_up(math.ceil(requests * (growth - 1.0)))
+    duration_s = getattr(result, "duration_s", None)
+    more_s = None if not duration_s else duration_s * (growth - 1.0)
+    at_rate = "" if more_s is None else f" (~{_seconds_text(more_s)} at this rate)"
+    sentence = f"about {more_requests:,} more requests{at_rate} would likely decide it"
+    return replace(verdict, more_requests=more_requests, more_s=more_s, would_decide=sentence)
+
+
+def _round_up(count: int) -> int:
+    """Up to two significant figures (2,371 -> 2,400): an estimate should not look precise."""
+    if count < 100:
+        return max(count, 1)
+    step = 10 ** (len(str(count)) - 2)
+    return -(-count // step) * step
+
+
+def _seconds_text(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(seconds, 1):.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def comparisons_judged(result: Any, verdicts: Sequence[SloVerdict]) -> dict[str, Comparison]:
+    """``result.comparison`` with each metric's verdict filled from the whole-run relative objectives
+    judged on it (the worst one when several; an endpoint-scoped objective is not the run's)."""
+    comparisons = dict(getattr(result, "comparison", None) or {})
+    for verdict in verdicts:
+        slo = verdict.slo
+        if slo.endpoint is None and slo.metric in comparisons and (slo.relative or slo.metric == "agreement"):
+            current = comparisons[slo.metric]
+            if current.verdict is None or _SEVERITY[verdict.verdict] < _SEVERITY[current.verdict]:
+                comparisons[slo.metric] = replace(current, verdict=verdict.verdict)
+    return comparisons
 
 
 def _holds(slo: Slo, value: float) -> bool:
@@ -240,6 +424,8 @@ def _measure(slo: Slo, result: Measurements) -> float:
         return math.nan
     if slo.quantile is not None:
         return float(result.percentile(slo.quantile))
+    if slo.metric == "agreement":  # only a side-by-side result has it
+        return float(getattr(result, "agreement", math.nan))
     return float(getattr(result, _RESULT_ATTRIBUTE[slo.metric]))
 
 
@@ -250,9 +436,9 @@ def format_verdicts(verdicts: Sequence[SloVerdict]) -> str:
     rows = [("objective", "measured", "CI", "margin", "verdict")] + [
         (
             str(v.slo),
-            format_metric_value(v.slo.metric, v.measured),
+            v.slo.format_value(v.measured),
             v.interval_text or "-",
-            format_metric_value(v.slo.metric, v.margin, "+"),
+            v.slo.format_value(v.margin, "+"),
             v.verdict + _verdict_note(v),
         )
         for v in verdicts
@@ -271,6 +457,8 @@ def _verdict_note(verdict: SloVerdict) -> str:
         notes.append(f"worst window {verdict.window[0]:g}-{verdict.window[1]:g}s")
     if verdict.reason and (verdict.verdict == INCONCLUSIVE or math.isnan(verdict.measured)):
         notes.append(verdict.reason)
+    if verdict.would_decide:
+        notes.append(verdict.would_decide)
     return f" ({'; '.join(notes)})" if notes else ""
 
 

@@ -116,6 +116,19 @@ def test_scores_equal_the_model_on_pandas_categoricals(service: LocalService, ro
     assert len(set(served)) > 10  # the model discriminates, it does not return a constant
 
 
+def test_without_deployments_the_deployment_header_changes_nothing(
+    service: LocalService, rows: list[dict[str, object]]
+) -> None:
+    # One unnamed deployment, as before --aks-local-deployments existed: any name is served, none is named.
+    plain = requests.post(service.scoring_uri, json=rows[0], headers=auth(), timeout=10)
+    named = requests.post(
+        service.scoring_uri, json=rows[0], headers={**auth(), "azureml-model-deployment": "green"}, timeout=10
+    )
+    assert plain.status_code == named.status_code == 200
+    assert plain.json() == named.json()
+    assert "azureml-model-deployment" not in plain.headers and "azureml-model-deployment" not in named.headers
+
+
 # -- auth ---------------------------------------------------------------------------------------
 
 
@@ -316,9 +329,9 @@ def test_server_dies_with_its_parent(tmp_path: Path) -> None:
 # -- CLI ----------------------------------------------------------------------------------------
 
 
-def _serve(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
+def _serve(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], list[str]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "pytest_aksload.local", "serve"],
+        [sys.executable, "-m", "pytest_aksload.local", "serve", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -379,10 +392,32 @@ def test_cli_serve_generates_a_throwaway_key(tmp_path: Path, rows: list[dict[str
     _stop_cli(process, server_pid)
 
 
+def test_cli_serve_hosts_deployments(tmp_path: Path, rows: list[dict[str, object]]) -> None:
+    env = {**os.environ, "AKS_KEY": KEY}
+    process, lines = _serve(tmp_path, env, "--deployments", "blue=shipped,green=shipped+40ms")
+    try:
+        text = "".join(lines)
+        assert "2 workers" in text
+        assert "Deployment blue: the shipped model (takes requests without the header)" in text
+        assert "Deployment green: the shipped model, +40 ms per request" in text
+        uri = next(word for word in text.split() if word.startswith("http://127.0.0.1:"))
+        server_pid = int(text.split("server pid ")[1].split(",")[0])
+        for sent, answered_by in (("green", "green"), (None, "blue")):
+            headers = {**auth(), "azureml-model-deployment": sent} if sent else auth()
+            response = requests.post(uri, json=rows[0], headers=headers, timeout=10)
+            assert (response.status_code, response.headers["azureml-model-deployment"]) == (200, answered_by)
+    except BaseException:
+        process.kill()
+        raise
+    _stop_cli(process, server_pid)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         ([], "required: COMMAND"),
+        (["serve", "--deployments", "blue=shipped b=shipped"], "argument --deployments: 'b' is not a deployment name"),
+        (["serve", "--deployments", "blue=nope.txt"], "model of deployment 'blue': no file 'nope.txt'"),
         (["serve", "--port", "0"], "port must be from 1 to 65535"),
         (["serve", "--workers", "many"], "not a number of workers"),
         (["bogus"], "invalid choice"),

@@ -64,6 +64,19 @@ def test_precedence_cli_over_env_over_ini_over_default(
         (["--aks-workspace-config", "no/such/config.json"], "the path of an existing config.json"),
         (["--aks-local", "--aks-scoring-uri", "http://127.0.0.1:1/score"], "choose one target"),
         (["--aml-deployment", "blue"], "--aml-deployment needs --aml-endpoint NAME"),
+        (
+            ["--aks-local", "--aks-local-deployments", "blue=shipped b=shipped"],
+            "--aks-local-deployments: cannot use 'blue=shipped b=shipped' (from --aks-local-deployments): "
+            "'b' is not a deployment name: use 3-32 letters, digits or single dashes, beginning with a letter",
+        ),
+        (
+            ["--aks-local", "--aks-local-deployments", "blue=shipped green=models/green.txt"],
+            "--aks-local-deployments: model of deployment 'green': no file 'models/green.txt' (relative to the rootdir",
+        ),
+        (
+            ["--aks-local", "--aks-local-deployments", "blue=shipped", "--aml-deployment", "green"],
+            "--aml-deployment 'green' is not a deployment of --aks-local-deployments (blue)",
+        ),
     ],
 )
 def test_bad_option_is_one_line_usage_error(pytester: pytest.Pytester, args: list[str], expected: str) -> None:
@@ -73,6 +86,28 @@ def test_bad_option_is_one_line_usage_error(pytester: pytest.Pytester, args: lis
     errors = [line for line in result.errlines if line.startswith("ERROR:")]
     assert len(errors) == 1 and expected in errors[0], result.errlines
     assert "Traceback" not in result.stderr.str()
+
+
+def test_local_deployments_from_ini_find_their_model_files_in_the_rootdir(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        from pytest_aksload.plugin import session_key
+
+        def test_show(request):
+            s = request.config.stash[session_key].settings
+            print("DEPLOYMENTS", [(d.name, d.model, d.latency_s) for d in s.aks_local_deployments], s.local_model)
+        """
+    )
+    (pytester.path / "models").mkdir()
+    (pytester.path / "models" / "green.txt").write_text("a model\n")
+    pytester.makeini("[pytest]\naks_local_deployments = blue=shipped, green=models/green.txt+40ms\n")
+    # Run from a subdirectory: the path is the rootdir's, not the working directory's.
+    (pytester.path / "sub").mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(pytester.path / "sub")
+        result = pytester.runpytest("-s", "--aml-deployment", "green", "--aks-local", str(pytester.path))
+    green = str(pytester.path / "models" / "green.txt")
+    assert f"DEPLOYMENTS [('blue', None, 0.0), ('green', '{green}', 0.04)] {green}" in result.stdout.str()
 
 
 def test_bad_env_and_ini_values_name_their_source(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

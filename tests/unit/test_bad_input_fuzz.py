@@ -56,6 +56,7 @@ class _Config:
 
     def __init__(self, cli: dict[str, str], ini: dict[str, str]) -> None:
         self._cli, self._ini = cli, ini
+        self.rootpath = Path.cwd()  # where relative model files of --aks-local-deployments are looked for
 
     def getoption(self, name: str, default: Any = None) -> Any:
         return self._cli.get(name, default)

@@ -30,3 +30,18 @@ def test_invalid_arguments() -> None:
         with pytest.raises(ValueError, match="key") as excinfo:
             LocalService(key=bad_key)
         assert bad_key not in str(excinfo.value) or not bad_key
+
+
+def test_invalid_deployments_are_refused_before_anything_starts(tmp_path) -> None:
+    from pytest_aksload.config.local_deployments import LocalDeployment
+
+    with pytest.raises(ValueError, match="'x' is not a deployment name"):
+        LocalService(deployments=(LocalDeployment("x"),))
+    with pytest.raises(ValueError, match="deployment 'blue' is given twice"):
+        LocalService(deployments=(LocalDeployment("blue"), LocalDeployment("blue", latency_s=0.1)))
+    missing = str(tmp_path / "missing.txt")
+    with pytest.raises(ValueError, match=f"model of deployment 'green': no file '{missing}'"):
+        LocalService(deployments=(LocalDeployment("blue"), LocalDeployment("green", missing)))
+    service = LocalService(deployments=(LocalDeployment("blue"), LocalDeployment("green", latency_s=0.04)))
+    assert [d.name for d in service.deployments] == ["blue", "green"]
+    assert "deployments=['blue', 'green']" in repr(service)

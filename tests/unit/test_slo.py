@@ -25,7 +25,7 @@ from pytest_aksload.verdicts.slo import (
 
 VALID_METRICS = (
     "valid metrics: p<q> (e.g. p50, p95, p99.9), mean, max, failure_rate, rps, requests, "
-    "mismatch_rate, rows_per_s, auc, logloss, max_abs_error"
+    "mismatch_rate, rows_per_s, auc, logloss, max_abs_error, agreement"
 )
 VALID_OPS = "use one of < <= > >="
 LATENCY_HINT = "latency metrics take ms or s (e.g. 'p95 < 300ms')"
@@ -256,7 +256,7 @@ def test_parse_slos_rejects(value: object, message: str) -> None:
 
 # ---------------------------------------------------------------- fuzzing and round trips
 
-_SLO_ALPHABET = "p0123456789.<>=!% msfailure_ratrpsqtovwndxMS/-+\t\n"
+_SLO_ALPHABET = "p0123456789.<>=!% msfailure_ratrpsqtovwndxMS/-+[]PO\t\n"
 
 
 @given(st.one_of(st.text(), st.text(alphabet=_SLO_ALPHABET)))
@@ -482,12 +482,15 @@ def test_the_confidence_level_reaches_the_interval_and_the_reason() -> None:
 def test_an_interval_is_shown_in_the_line_the_table_and_the_dict() -> None:
     result = FakeResult(intervals={"p95": (500.0, 560.0), "p99.9": (900.0, math.inf)})
     straddling, unbounded = evaluate(["p95 < 550ms", "p99.9 < 1.5s"], result)
+    # 30 ms of the interval reach across a threshold 20 ms away: (30/20)^2 = 2.25x the 5,298 requests
+    decide = "about 6,700 more requests would likely decide it"
     assert straddling.describe() == (
-        f"p95 < 550ms: measured 530.0ms (95% CI 500.0ms..560.0ms), objective < 550ms, {STRADDLES} (INCONCLUSIVE)"
+        f"p95 < 550ms: measured 530.0ms (95% CI 500.0ms..560.0ms), objective < 550ms, {STRADDLES}; {decide} "
+        "(INCONCLUSIVE)"
     )
     assert "(95% CI 900.0ms..unbounded)" in unbounded.describe()  # an unbounded side reads as such
     assert format_verdicts([straddling, unbounded]).splitlines()[1:] == [
-        f"p95 < 550ms    530.0ms    500.0ms..560.0ms   +20.0ms  INCONCLUSIVE ({STRADDLES})",
+        f"p95 < 550ms    530.0ms    500.0ms..560.0ms   +20.0ms  INCONCLUSIVE ({STRADDLES}; {decide})",
         f"p99.9 < 1.5s  1200.0ms  900.0ms..unbounded  +300.0ms  INCONCLUSIVE ({too_few('p99.9')})",
     ]
     assert [v.to_dict()["ci"] for v in (straddling, unbounded)] == [[500.0, 560.0], [900.0, None]]
@@ -579,6 +582,13 @@ def test_to_dict_is_json_ready() -> None:
         "verdict": PASS,
         "reason": None,
         "window": None,
+        "endpoint": None,
+        "relative": None,
+        "candidate": None,
+        "other": None,
+        "more_requests": None,
+        "more_s": None,
+        "would_decide": None,
     }
     (empty,) = evaluate("p95 < 600ms", FakeResult(requests=0))
     json.dumps(empty.to_dict(), allow_nan=False)
