@@ -747,7 +747,7 @@ class _Session:
         self.written = True
         result_file = self.settings.result_file
         assert result_file is not None  # checked at init for every role that writes
-        sequential = None if self.decision is None else self.decision.outcome()
+        sequential = None if self.decision is None else self.decision.outcome(self.recorder)
         write_json_atomically(result_file, self.recorder.result(self._generator(), complete, self.aborted, sequential))
 
     def _window_closed(self, window: Window) -> None:

@@ -34,11 +34,7 @@ class DecisionWatch:
         """At a closed window: True once the objectives are decided (the run should end now)."""
         if self.decided_at_s is not None:
             return True
-        other = recorder.other
-        requests = recorder.measured_requests()
-        if other is not None:
-            requests = min(requests, other.measured_requests())
-        if not self.schedule.due(requests):
+        if not self.schedule.due(_per_side(recorder)):
             return False
         elapsed = recorder.elapsed_s()
         snapshot = recorder.result(generator(), True, None, ended_at=(recorder.started_at or 0.0) + elapsed)
@@ -51,7 +47,16 @@ class DecisionWatch:
             return True
         return False
 
-    def outcome(self) -> dict[str, Any]:
-        """Decided: the deciding look; otherwise the final judgement is one more look."""
-        looks = self.schedule.looks if self.decided_at_s is not None else self.schedule.looks + 1
-        return {"looks": looks, "decided_at_s": self.decided_at_s}
+    def outcome(self, recorder: Any) -> dict[str, Any]:
+        """Decided: the deciding look; otherwise the final judgement is one more look (at run end)."""
+        if self.decided_at_s is not None:
+            return {"looks": self.schedule.looks, "decided_at_s": self.decided_at_s}
+        return {"looks": self.schedule.finish(_per_side(recorder)), "decided_at_s": None}
+
+
+def _per_side(recorder: Any) -> int:
+    """Measured requests of the side that has fewer (looks follow the weaker evidence)."""
+    requests = recorder.measured_requests()
+    if recorder.other is not None:
+        requests = min(requests, recorder.other.measured_requests())
+    return requests

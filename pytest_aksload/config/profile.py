@@ -156,8 +156,12 @@ def _rows(value: Any) -> int:
 def _locustfile(value: Any, test_dir: Path) -> Path:
     if not isinstance(value, (str, Path)) or not str(value).strip():
         raise ProfileError(f"locustfile={value!r}: expected a path to a .py file, relative to the test file")
-    path = (test_dir / value).resolve()
-    if path.suffix != ".py" or not path.is_file():
+    try:
+        path = (test_dir / value).resolve()
+        found = path.suffix == ".py" and path.is_file()
+    except (OSError, ValueError):  # e.g. a NUL byte: no file can have that name
+        raise ProfileError(f"locustfile={value!r}: expected a path to a .py file, relative to the test file") from None
+    if not found:
         raise ProfileError(f"locustfile={value!r}: no such .py file ({path}); paths are relative to the test file")
     return path
 
@@ -297,6 +301,7 @@ def profile_from_marker(
         tolerance=_tolerance(kwargs["tolerance"]) if "tolerance" in kwargs else DEFAULT_TOLERANCE,
         against=_against(kwargs["against"]) if kwargs.get("against") is not None else None,
     )
+    require_other_side(profile.slos, bool(profile.against or settings.aks_against or settings.aks_against_uri))
     return _scale_out(profile, kwargs, settings)
 
 

@@ -9,8 +9,6 @@ or the pytest items, so a figure cannot differ between two outputs. Nothing in a
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from typing import Any, TypedDict
 
 from pytest_aksload.stats.result import LoadResult
@@ -81,7 +79,7 @@ def build_record(
         locust_html=locust_html,
         result=None if result is None else _measurement(result),
         against=_other_side(result, against),
-        side_by_side=[] if result is None else [_json_safe(dataclasses.asdict(c)) for c in result.comparison.values()],
+        side_by_side=[] if result is None else [c.to_dict() for c in result.comparison.values()],
         decided_at_s=None if result is None else result.decided_at_s,
     )
 
@@ -91,9 +89,6 @@ def _other_side(result: LoadResult | None, name: str | None) -> dict[str, Any] |
         return None
     return {"name": name or "the other side", "metrics": metrics(result.against, [])}
 
-
-def _json_safe(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: None if isinstance(value, float) and math.isnan(value) else value for key, value in values.items()}
 
 
 def metrics(result: LoadResult, generator_issues: list[str]) -> dict[str, Any]:

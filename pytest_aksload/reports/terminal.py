@@ -109,7 +109,7 @@ def side_by_side_lines(entries: Iterable[Mapping[str, Any]]) -> list[str]:
 
 def comparison_cell(row: Mapping[str, Any]) -> str:
     """``p95 x3.16 (2.90-3.45) FAIL``: a ratio (``x``) or a difference in points (``pp``) with its interval."""
-    value, low, high = row.get("value"), row.get("low"), row.get("high")
+    value, (low, high) = row.get("value"), row.get("ci") or (None, None)
     if value is None:
         return f"{row['metric']} -"
     if row.get("relative") == "pp":

@@ -611,6 +611,7 @@ class GatedResult(LoadResult):
         generator_issues: Sequence[str] = (),
         overlapping_tests: Sequence[str] = (),
         capacity: Mapping[str, Any] | None = None,
+        comparison: Mapping[str, Comparison] | None = None,
     ) -> None:
         # The same parsed measurement, shared: neither side can change it.
         self.__dict__.update(result.__dict__)
@@ -619,6 +620,8 @@ class GatedResult(LoadResult):
             overlapping_tests=list(overlapping_tests),
             capacity=None if capacity is None else copy.deepcopy(dict(capacity)),
         )
+        if comparison is not None:  # side by side, judged: each compared metric with its objective's verdict
+            self._set(comparison=dict(comparison))
 
     generator_issues: list[str]
     overlapping_tests: list[str]

@@ -21,7 +21,7 @@ from pytest_aksload.stats.result import GatedResult, LoadResult
 from pytest_aksload.verdicts import health
 from pytest_aksload.verdicts.baseline import Comparison, regression_message
 from pytest_aksload.verdicts.diagnosis import failure_lines
-from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE, SloVerdict, evaluate, format_verdicts
+from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE, SloVerdict, comparisons_judged, evaluate, format_verdicts
 
 
 @dataclass(frozen=True)
@@ -153,6 +153,11 @@ def conclude(
     regression = regression_message(list(comparisons))
     failure = "\n".join(parts + ([regression] if regression else [])) or None
     only_undecided = decision.failure is not None and undecided(decision.verdicts) and result.requests > 0
+    if result.against is not None:  # side by side: each compared metric with the verdict of its objective
+        judged = comparisons_judged(result, decision.verdicts)
+        result = GatedResult(result, generator_issues=result.generator_issues,
+                             overlapping_tests=result.overlapping_tests, capacity=result.capacity,
+                             comparison=judged)  # fmt: skip
     return GateOutcome(
         result=result,
         verdicts=tuple(decision.verdicts),

@@ -194,6 +194,11 @@ def test_abort_rules_refuse_what_the_candidates_recent_windows_cannot_show(rule:
     )
 
 
-def test_relative_objectives_are_accepted_in_the_marker() -> None:
-    profile = profile_from_marker((), {"slo": ["p95 <= 1.10x", "failure_rate <= +0.5pp"]}, Settings(), Path.cwd())
-    assert [slo.compares for slo in profile.slos] == [True, True]
+def test_relative_objectives_are_accepted_in_the_marker_with_another_side() -> None:
+    slos = ["p95 <= 1.10x", "failure_rate <= +0.5pp"]
+    profile = profile_from_marker((), {"slo": slos, "against": "blue"}, Settings(), Path.cwd())
+    assert [slo.compares for slo in profile.slos] == [True, True] and profile.against == "blue"
+    settings = Settings(aks_against_uri="http://127.0.0.1:9/score")
+    assert profile_from_marker((), {"slo": slos}, settings, Path.cwd()).against is None
+    with pytest.raises(ProfileError, match="compares with another deployment"):
+        profile_from_marker((), {"slo": slos}, Settings(), Path.cwd())

@@ -205,7 +205,7 @@ def test_the_final_look_is_counted_once() -> None:
 
 
 def test_a_sequential_run_is_judged_at_its_last_looks_level() -> None:
-    profile = profile_from_marker((), {"slo": ["p95 <= 1.10x", "p95 < 1s"]}, Settings(), Path.cwd())
+    profile = profile_from_marker((), {"slo": ["p95 <= 1.10x", "p95 < 1s"], "against": "blue"}, Settings(), Path.cwd())
     result = side_by_side(steady_result(390_000), steady_result(130_000), sequential={"looks": 3, "decided_at_s": 2.0})
     verdicts = judge(profile, result)
     assert [v.verdict for v in verdicts] == [FAIL, PASS]
