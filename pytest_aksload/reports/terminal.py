@@ -112,7 +112,10 @@ def comparison_cell(row: Mapping[str, Any]) -> str:
     value, (low, high) = row.get("value"), row.get("ci") or (None, None)
     if value is None:
         return f"{row['metric']} -"
-    if row.get("relative") == "pp":
+    if row["metric"] == "agreement":
+        text = f"agreement {value * 100:.2f}%"
+        interval = "" if low is None or high is None else f" ({low * 100:.2f}-{high * 100:.2f}%)"
+    elif row.get("relative") == "pp":
         text = f"{row['metric']} {value * 100:+.2f}pp"
         interval = "" if low is None or high is None else f" ({low * 100:+.2f}..{high * 100:+.2f})"
     else:

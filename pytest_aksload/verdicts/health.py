@@ -53,8 +53,20 @@ def expected_requests(result: LoadResult, profile: LoadProfile) -> float | None:
     if profile.locustfile is not None or not result.requests:
         return None
     run_s = result.ended_at - result.started_at
-    cycle_s = sum(profile.wait_s) / 2.0 + result.mean_ms / 1000.0
+    cycle_s = sum(profile.wait_s) / 2.0 + _mean_latency_ms(result) / 1000.0
     return _user_seconds(profile.users, profile.spawn_rate, result.warmup_s, run_s) / cycle_s
+
+
+def _sent(result: LoadResult) -> int:
+    """Requests sent: side by side, one set of users sends to both sides."""
+    return result.requests + (result.against.requests if result.against is not None else 0)
+
+
+def _mean_latency_ms(result: LoadResult) -> float:
+    other = result.against
+    if other is None or not other.requests:
+        return result.mean_ms
+    return (result.mean_ms * result.requests + other.mean_ms * other.requests) / (result.requests + other.requests)
 
 
 def generator_issues(result: LoadResult, profile: LoadProfile) -> list[str]:
@@ -74,14 +86,15 @@ def generator_issues(result: LoadResult, profile: LoadProfile) -> list[str]:
             "requests went out late and their latencies include its own queueing"
         )
     expected = expected_requests(result, profile)
-    if expected is not None and expected >= MIN_EXPECTED_REQUESTS and result.requests < SHORTFALL_RATIO * expected:
+    sent = _sent(result)
+    if expected is not None and expected >= MIN_EXPECTED_REQUESTS and sent < SHORTFALL_RATIO * expected:
         asked = (
             f"{profile.rate:g} rps"
             if profile.rate is not None
             else f"{profile.users} users with {profile.wait_s[0]:g}-{profile.wait_s[1]:g}s waits"
         )
         issues.append(
-            f"load generator sent {result.requests} requests where {asked} imply about {expected:.0f}: "
+            f"load generator sent {sent} requests where {asked} imply about {expected:.0f}: "
             "it could not keep up"
         )
     return issues
