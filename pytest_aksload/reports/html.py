@@ -102,11 +102,12 @@ def _load(shape: Mapping[str, Any] | None, ends: Sequence[float]) -> dict[str, A
 def _failures(result: LoadResult, windows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Failed requests per window by kind, most frequent kind first; one series of all kinds
     when the windows do not say which kind each failure was."""
-    if windows and all("errors" in w for w in windows):
-        kinds: dict[str, list[int]] = {}
+    kinds: dict[str, list[int]] = {}
+    if all("errors" in w for w in windows):
         for index, window in enumerate(windows):
             for group in window["errors"]:
                 kinds.setdefault(group["kind"], [0] * len(windows))[index] += group["count"]
+    if kinds:
         ordered = sorted(kinds.items(), key=lambda item: -sum(item[1]))
         return [{"label": kind, "values": values} for kind, values in ordered]
     seen = ", ".join(f"{kind} {count}" for kind, count in result.failures_by_kind.items())
@@ -342,7 +343,7 @@ function thresholds(marks) {
     ctx.strokeStyle = ctx.fillStyle = C.threshold;
     ctx.lineWidth = 2 * PX;
     ctx.font = (11 * PX) + "px sans-serif";
-    ctx.textAlign = "right";
+    ctx.textAlign = "left";  // uPlot leaves its axes' alignment on the context
     marks.forEach((m, i) => {
       const above = m.value > u.scales.y.max;
       const y = above ? b.top + (12 + 12 * i) * PX : u.valToPos(m.value, "y", true);
@@ -353,7 +354,14 @@ function thresholds(marks) {
           ctx.beginPath(); ctx.arc(u.valToPos(m.x, "x", true), y, 4 * PX, 0, 2 * Math.PI); ctx.fill();
         }
       }
-      ctx.fillText(m.label + " " + m.verdict + (above ? " \\u2191 above" : ""), b.left + b.width - 4 * PX, y - 4 * PX);
+      // Labels alternate between the right and the left end, so two close objectives stay legible.
+      const text = m.label + " " + m.verdict + (above ? " \\u2191 above" : "");
+      const width = ctx.measureText(text).width;
+      const left = i % 2 && !above ? b.left + 4 * PX : b.left + b.width - 4 * PX - width;
+      ctx.fillStyle = "rgba(255, 255, 255, 0.8)";  // the label stays readable over the series
+      ctx.fillRect(left - 2 * PX, y - 16 * PX, width + 4 * PX, 13 * PX);
+      ctx.fillStyle = C.threshold;
+      ctx.fillText(text, left, y - 6 * PX);
     });
     ctx.restore();
   };
