@@ -85,7 +85,7 @@ def _objectives(entry: Mapping[str, Any], result: LoadResult, kind: str) -> list
             low, high = result.ci(metric.name)
             mark["band"] = [_number(low) or 0.0, _number(high)]
         if metric.quantile is not None and metric.quantile < 100:
-            mark["x"] = 1.0 / (1.0 - metric.quantile / 100.0)
+            mark["x"] = round(1.0 / (1.0 - metric.quantile / 100.0), 4)
         marks.append(mark)
     return marks
 
