@@ -281,7 +281,7 @@ _PAGE = """<!doctype html>
 <style>
 body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: right; }}
-td:first-child, th:first-child {{ text-align: left; }} td:nth-child(3) {{ white-space: nowrap; }}
+td:first-child, th:first-child {{ text-align: left; }}
 .session {{ display: flex; flex-wrap: wrap; gap: 6px 24px; margin-bottom: 1em; }}
 .session span {{ color: #666; }}
 .verdict {{ color: #fff; border-radius: 4px; padding: 1px 6px; font-size: 85%; font-weight: bold; }}

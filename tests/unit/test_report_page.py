@@ -133,3 +133,18 @@ def test_the_header_names_versions_without_importing_locust_and_verdicts_carry_t
     assert page_data(nothing) == [None] and "No result: the load did not run to the end." in (
         render_session_page([nothing])
     )
+
+
+def test_another_side_is_one_more_series_on_latency_over_time_and_the_spectrum(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The page takes a list of named sides: another deployment measured beside this one adds one."""
+    from pytest_aksload.reports import html
+
+    other = ramp(50_000)
+    monkeypatch.setattr(html, "_sides", lambda result: [("this run", result), ("against", other)])
+    (test,) = page_data(gate_record(ramp(20_000), {"slo": "p95 < 300ms"}, stored=ramp(30_000)))
+    assert [side["name"] for side in test["latency"]] == ["this run", "against"]
+    assert test["latency"][1]["p95"] == [round(w.p95_ms, 3) for w in other.timeline]
+    assert [side["name"] for side in test["spectrum"]] == ["this run", "baseline", "against"]
+    assert test["spectrum"][2]["ms"][-1] == pytest.approx(other.max_ms, rel=1e-3)
