@@ -81,8 +81,8 @@ def _objectives(entry: Mapping[str, Any], result: LoadResult, kind: str) -> list
         if (metric.kind if kind == LATENCY else metric.name) != kind:
             continue
         mark: dict[str, Any] = {"label": slo["objective"], "value": slo["threshold"], "verdict": slo["verdict"]}
-        if kind == LATENCY and metric.name != "max":
-            low, high = result.ci(metric.name)
+        if kind == LATENCY and metric.name != "max" and result.requests:
+            low, high = result.ci(metric.name)  # an unbounded side (too few requests) reaches the chart's edge
             mark["band"] = [_number(low) or 0.0, _number(high)]
         if metric.quantile is not None and metric.quantile < 100:
             mark["x"] = round(1.0 / (1.0 - metric.quantile / 100.0), 4)

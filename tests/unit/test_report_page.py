@@ -148,3 +148,9 @@ def test_another_side_is_one_more_series_on_latency_over_time_and_the_spectrum(
     assert test["latency"][1]["p95"] == [round(w.p95_ms, 3) for w in other.timeline]
     assert [side["name"] for side in test["spectrum"]] == ["this run", "baseline", "against"]
     assert test["spectrum"][2]["ms"][-1] == pytest.approx(other.max_ms, rel=1e-3)
+
+
+def test_a_run_that_measured_nothing_draws_thresholds_without_bands() -> None:
+    (test,) = page_data(gate_record(result_from_windows([([], 0)] * 3), {"slo": "p95 < 300ms"}))
+    assert test["objectives"] == [{"label": "p95 < 300ms", "value": 300.0, "verdict": "FAIL", "x": 20.0}]
+    assert test["spectrum"][0]["ms"] == [None] * 41 and test["latency"][0]["p95"] == [None] * 3
