@@ -358,7 +358,8 @@ function thresholds(marks) {
       const text = m.label + " " + m.verdict + (above ? " \\u2191 above" : "");
       const width = ctx.measureText(text).width;
       const left = i % 2 && !above ? b.left + 4 * PX : b.left + b.width - 4 * PX - width;
-      ctx.fillStyle = "rgba(255, 255, 255, 0.8)";  // the label stays readable over the series
+      // A light backdrop keeps the label readable over the series, which still show through it.
+      ctx.fillStyle = "rgba(255, 255, 255, 0.65)";
       ctx.fillRect(left - 2 * PX, y - 16 * PX, width + 4 * PX, 13 * PX);
       ctx.fillStyle = C.threshold;
       ctx.fillText(text, left, y - 6 * PX);
@@ -421,8 +422,9 @@ for (const [index, test] of Object.entries(REPORT.tests)) {
     return {label: kind.label, colour, fill: colour, values: sum, paths: uPlot.paths.stepped({align: 1}),
             value: (u, v, s, w) => w == null ? "-" : String(kind.values[w])};
   }).reverse();
-  chart(box, {title: "failed requests per window, by kind", x: test.x, xlabel: "seconds", unit: "",
-              series: stacked, shade: test.warmup_s});
+  const none = sum.every(v => v === 0);
+  chart(box, {title: "failed requests per window" + (none ? ": none" : ", by kind"), x: test.x,
+              xlabel: "seconds", unit: "", series: stacked, shade: test.warmup_s});
 
   if (test.mismatch) chart(box, {title: "wrong predictions per window", x: test.x, xlabel: "seconds", unit: " %",
                                  series: [{label: "mismatch", colour: C.mismatch, values: test.mismatch}],
