@@ -298,9 +298,12 @@ def _record(item: pytest.Item, state: LoadTestState, verdict: str, **measured: A
     from pytest_aksload.reports.record import build_record
 
     html = state.locust_html.name if state.locust_html is not None else None
+    stored = _session(item.config).baseline
+    compared = None if stored is None or state.outcome is None else stored.get(item.nodeid)
     return build_record(
         item.nodeid, state.profile.describe(), verdict,
-        target=state.target_name, outcome=state.outcome, locust_html=html, against=state.against_name, **measured,
+        target=state.target_name, outcome=state.outcome, locust_html=html,
+        load_profile=state.profile, baseline=compared, against=state.against_name, **measured,
     )  # fmt: skip
 
 

@@ -1,10 +1,20 @@
-"""The session's report page: one self-contained HTML file with time-series charts per load test.
+"""The session's report page: one self-contained HTML file, a header and a section per load test.
 
 Charts are drawn by uPlot (MIT, https://github.com/leeoniya/uPlot), vendored from the npm
-registry into `assets/` and inlined, so the page works offline and from a CI artifact
-store with no CDN. The data are our exact per-window histograms (`LoadResult.timeline`):
-latency percentiles, requests per second and failures per window, warm-up included (its length
-is in the chart title).
+registry into `assets/` and inlined, so the page works offline and from a CI artifact store with
+no CDN. Everything comes from the report records (record.py) and our exact histograms:
+
+* latency per window (p50/p95/p99), with each latency objective as a dashed threshold line, the
+  whole-run confidence interval of its percentile as a band, and the cut warm-up shaded;
+* requests per second with the load asked for: users (closed model) or the offered rate (open);
+* the percentile spectrum of the whole run (p0 .. p99.99 on the classic HdrHistogram "1/(1-q)"
+  axis), with the --aks-compare baseline's spectrum overlaid;
+* failed requests per window stacked by kind (by kind per window only when the child recorded
+  detailed windows, i.e. warmup="auto"; otherwise one series named with the run's kinds);
+* wrong predictions per window, where the test checked predictions.
+
+Latency over time and the spectrum take a list of named sides (`_sides`), so another deployment
+measured beside this one is one more entry there.
 """
 
 from __future__ import annotations
@@ -12,75 +22,244 @@ from __future__ import annotations
 import html
 import json
 import math
+import time
 from collections.abc import Mapping, Sequence
-from importlib import resources
+from importlib import metadata, resources
 from typing import Any
 
+from pytest_aksload.config.metrics import LATENCY, format_metric_value, parse_metric
+from pytest_aksload.reports.record import SPECTRUM_QUANTILES, spectrum
+from pytest_aksload.reports.terminal import comparison_text
+from pytest_aksload.stats.correctness import CorrectnessTally
 from pytest_aksload.stats.result import LoadResult
+from pytest_aksload.verdicts.baseline import NOISE, OK, REGRESSED
 
-# Series colours, also what the browser test looks for in the screenshot.
-COLOURS = {"p50": "#1f77b4", "p95": "#ff7f0e", "p99": "#d62728", "rps": "#2ca02c", "failures": "#9467bd"}
+# Series colours, also what the browser test looks for in the screenshot. Sides of the spectrum
+# take `sides` in order (this run, then the baseline, then any other side).
+COLOURS = {
+    "p50": "#1f77b4",
+    "p95": "#ff7f0e",
+    "p99": "#d62728",
+    "rps": "#2ca02c",
+    "load": "#bcbd22",  # users, or the offered rate
+    "threshold": "#e377c2",
+    "band": "rgba(227, 119, 194, 0.16)",  # the threshold's colour, translucent
+    "warmup": "#fff1c1",
+    "mismatch": "#e6550d",
+    "failures": ["#9467bd", "#8c6d31", "#637939", "#7b4173", "#843c39", "#3182bd", "#636363"],
+    "sides": ["#17becf", "#8c564b", "#393b79"],
+}
+VERDICT_COLOURS = {
+    "PASS": "#1a7f37",
+    "FAIL": "#a40e26",
+    "INCONCLUSIVE": "#9a6700",
+    "ERROR": "#6639ba",
+    "SKIP": "#57606a",
+    "INTERRUPTED": "#57606a",
+}
 
 
 def _asset(name: str) -> str:
     return resources.files("pytest_aksload.reports").joinpath("assets", name).read_text(encoding="utf-8")
 
 
-def _series(entry: Mapping[str, Any]) -> dict[str, Any] | None:
+def _number(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None or math.isnan(value) or math.isinf(value) else round(value, digits)
+
+
+def _sides(result: LoadResult) -> list[tuple[str, LoadResult]]:
+    """The measurements shown side by side on latency over time and the spectrum: the run, and the
+    other side of a side-by-side gate."""
+    if result.against is None:
+        return [("this run", result)]
+    return [("candidate", result), ("other side", result.against)]
+
+
+def _objectives(entry: Mapping[str, Any], result: LoadResult, kind: str) -> list[dict[str, Any]]:
+    """Threshold lines of the test's objectives of one kind; latency ones carry the whole-run
+    interval of their metric (a band) and, for a percentile, where it sits on the spectrum."""
+    marks = []
+    for slo in entry.get("slos", []):
+        metric = parse_metric(slo["metric"])
+        if (metric.kind if kind == LATENCY else metric.name) != kind:
+            continue
+        mark: dict[str, Any] = {"label": slo["objective"], "value": slo["threshold"], "verdict": slo["verdict"]}
+        if kind == LATENCY and metric.name != "max" and result.requests:
+            low, high = result.ci(metric.name)  # an unbounded side (too few requests) reaches the chart's edge
+            mark["band"] = [_number(low) or 0.0, _number(high)]
+        if metric.quantile is not None and metric.quantile < 100:
+            mark["x"] = round(1.0 / (1.0 - metric.quantile / 100.0), 4)
+        marks.append(mark)
+    return marks
+
+
+def _load(shape: Mapping[str, Any] | None, ends: Sequence[float]) -> dict[str, Any] | None:
+    """The load asked for at each window's end: Locust's users ramp or the offered rate."""
+    if shape is None or shape["model"] == "capacity":
+        return None
+    if shape["model"] == "open":
+        return {"label": "offered /s", "values": [shape["rate"]] * len(ends), "unit": " /s"}
+    return {"label": "users", "values": [min(shape["users"], math.floor(shape["spawn_rate"] * t)) for t in ends]}
+
+
+def _failures(result: LoadResult, windows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Failed requests per window by kind, most frequent kind first; one series of all kinds
+    when the windows do not say which kind each failure was."""
+    kinds: dict[str, list[int]] = {}
+    if all("errors" in w for w in windows):
+        for index, window in enumerate(windows):
+            for group in window["errors"]:
+                kinds.setdefault(group["kind"], [0] * len(windows))[index] += group["count"]
+    if kinds:
+        ordered = sorted(kinds.items(), key=lambda item: -sum(item[1]))
+        return [{"label": kind, "values": values} for kind, values in ordered]
+    seen = ", ".join(f"{kind} {count}" for kind, count in result.failures_by_kind.items())
+    return [{"label": f"failures ({seen})" if seen else "failures", "values": [w["failures"] for w in windows]}]
+
+
+def _mismatch(windows: Sequence[Mapping[str, Any]]) -> list[float | None] | None:
+    """Wrong predictions per window (% of checked rows), or None when no window checked any."""
+    tallies = [None if w.get("correctness") is None else CorrectnessTally.from_dict(w["correctness"]) for w in windows]
+    if not any(tally is not None and tally.checked for tally in tallies):
+        return None
+    return [None if t is None or not t.checked else _number(100.0 * t.mismatch_rate, 4) for t in tallies]
+
+
+def _charts(entry: Mapping[str, Any]) -> dict[str, Any] | None:
     """Chart data of one test, or None when it produced no result."""
     if entry.get("result") is None:
         return None
     result = LoadResult.from_dict(entry["result"])
-    windows = result.timeline
-
-    def column(values: Sequence[float]) -> list[float | None]:
-        return [None if math.isnan(value) else round(value, 3) for value in values]
-
+    windows = entry["result"]["windows"]
+    ends = [w.start_offset_s + w.duration_s for w in result.timeline]
+    sides = _sides(result)
+    spectra = [(name, spectrum(side)) for name, side in sides]
+    if entry.get("baseline_spectrum"):
+        spectra.insert(1, ("baseline", entry["baseline_spectrum"]))
     return {
-        "x": [w.start_offset_s + w.duration_s for w in windows],
-        "p50": column([w.p50_ms for w in windows]),
-        "p95": column([w.p95_ms for w in windows]),
-        "p99": column([w.p99_ms for w in windows]),
-        "rps": column([w.rps for w in windows]),
-        "failures": [w.failures for w in windows],
+        "x": [round(end, 3) for end in ends],
         "warmup_s": result.warmup_s,
+        "warmup_method": result.warmup_method,
+        "latency": [{"name": name, **_percentiles(side)} for name, side in sides],
+        "objectives": _objectives(entry, result, LATENCY),
+        "rps": [_number(w.rps) for w in result.timeline],
+        "rps_objectives": _objectives(entry, result, "rps"),
+        "load": _load(entry.get("load"), ends),
+        "failures": _failures(result, windows),
+        "mismatch": _mismatch(windows),
+        # x = 1/(1-q): the spectrum's log axis; every side has the same quantiles.
+        "spectrum_x": [round(1.0 / (1.0 - q / 100.0), 4) for q in SPECTRUM_QUANTILES],
+        "spectrum": [{"name": name, "ms": _aligned(points)} for name, points in spectra],
     }
+
+
+def _percentiles(result: LoadResult) -> dict[str, list[float | None]]:
+    return {p: [_number(getattr(w, f"{p}_ms")) for w in result.timeline] for p in ("p50", "p95", "p99")}
+
+
+def _aligned(points: Sequence[Sequence[float]]) -> list[float | None]:
+    by_q = {q: ms for q, ms in points}
+    return [by_q.get(q) for q in SPECTRUM_QUANTILES]
+
+
+# -- the page -----------------------------------------------------------------------------------
 
 
 def render_session_page(entries: Sequence[Mapping[str, Any]]) -> str:
     """The whole page as one string (inline script, style and data)."""
-    tests = []
     rows = []
-    for index, entry in enumerate(entries):
+    for entry in entries:
         metrics = entry.get("metrics") or {}
-        cells = [entry["nodeid"], entry.get("target") or "-", entry["profile"]]
+        cells = [html.escape(str(cell)) for cell in (entry["nodeid"], entry.get("target") or "-", entry["profile"])]
         cells += [_cell(metrics.get(name), fmt) for name, fmt in _TABLE_METRICS]
-        cells.append(entry["verdict"])
-        rows.append("<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in cells) + "</tr>")
-        objectives = [slo.get("description", slo["objective"]) for slo in entry.get("slos", [])]
-        slos = "".join(f"<li>{html.escape(line)}</li>" for line in objectives)
-        tests.append(
-            f'<section class="test"><h2>{html.escape(entry["nodeid"])} — {html.escape(entry["verdict"])}</h2>'
-            f"<ul>{slos}</ul>"
-            + (
-                f'<div class="charts" id="charts-{index}"></div>'
-                if entry.get("result") is not None
-                else "<p>No result: the load did not run to the end.</p>"
-            )
-            + "</section>"
-        )
-    data = {str(index): _series(entry) for index, entry in enumerate(entries)}
+        cells.append(_badge(entry["verdict"]))
+        rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    data = {str(index): _charts(entry) for index, entry in enumerate(entries)}
     # "</" inside a <script> would end it early; JSON allows "\/" for "/".
-    payload = json.dumps({"tests": data, "colours": COLOURS}, allow_nan=False).replace("</", "<\\/")
-    header = "".join(f"<th>{html.escape(name)}</th>" for name in _TABLE_HEADER)
+    payload = json.dumps({"tests": data, "colours": COLOURS}, allow_nan=False, separators=(",", ":"))
     return _PAGE.format(
         css=_asset("uPlot.min.css"),
         js=_asset("uPlot.iife.min.js"),
-        header=header,
+        session=_session_header(entries),
+        header="".join(f"<th>{html.escape(name)}</th>" for name in _TABLE_HEADER),
         rows="".join(rows),
-        tests="".join(tests),
-        data=payload,
+        tests="".join(_section(index, entry) for index, entry in enumerate(entries)),
+        data=payload.replace("</", "<\\/"),
+        script=_SCRIPT,
     )
+
+
+def _badge(verdict: str) -> str:
+    colour = VERDICT_COLOURS.get(verdict, "#57606a")
+    return f'<span class="verdict" style="background:{colour}">{html.escape(verdict)}</span>'
+
+
+def _line(verdict: str, text: str) -> str:
+    return f'<li style="color:{VERDICT_COLOURS.get(verdict, "#222")}">{html.escape(text)}</li>'
+
+
+# A baseline comparison's status shown in a verdict's colour.
+_COMPARISON_VERDICTS = {OK: "PASS", NOISE: "INCONCLUSIVE", REGRESSED: "FAIL"}
+
+
+def _section(index: int, entry: Mapping[str, Any]) -> str:
+    """A test's verdict with its reasons (objectives, baseline, generator), its figures and charts."""
+    lines = [_line(slo["verdict"], slo.get("description", slo["objective"])) for slo in entry.get("slos", [])]
+    lines += [_line(_COMPARISON_VERDICTS[c["status"]], comparison_text(c)) for c in entry.get("comparisons", [])]
+    lines += [_line("INCONCLUSIVE", f"load generator: {issue}") for issue in entry.get("generator_issues", [])]
+    lines += [_line("INCONCLUSIVE", f"ran beside {other}") for other in entry.get("overlapping_tests", [])]
+    metrics = entry.get("metrics") or {}
+    correctness = [
+        f"{name} {format_metric_value(name, metrics[name])}"
+        for name in ("mismatch_rate", "max_abs_error", "auc", "logloss")
+        if metrics.get(name) is not None
+    ]
+    facts = f'<p class="facts">predictions under load: {html.escape(", ".join(correctness))}</p>' if correctness else ""
+    body = (
+        f'<div class="charts" id="charts-{index}"></div>'
+        if entry.get("result") is not None
+        else "<p>No result: the load did not run to the end.</p>"
+    )
+    target = f" · target {entry['target']}" if entry.get("target") else ""
+    return (
+        f'<section class="test"><h2>{_badge(entry["verdict"])} {html.escape(entry["nodeid"])}</h2>'
+        f'<p class="facts">{html.escape(entry["profile"] + target)}</p>'
+        f"<ul>{''.join(lines)}</ul>{facts}{body}</section>"
+    )
+
+
+def _version(package: str) -> str | None:
+    # Read from the installed metadata: importing locust here would gevent-patch the pytest process.
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _session_header(entries: Sequence[Mapping[str, Any]]) -> str:
+    """Targets, when, the plugin's and Locust's versions, and how the load generator fared."""
+    results = [entry["result"] for entry in entries if entry.get("result") is not None]
+    started = min((r["started_at"] for r in results), default=time.time())
+    targets = sorted({entry["target"] for entry in entries if entry.get("target")})
+    locust = _version("locust") or next(
+        (r["generator"]["locust_version"] for r in results if r["generator"].get("locust_version")), "not installed"
+    )
+    troubled = [entry["nodeid"] for entry in entries if entry.get("generator_issues")]
+    peaks = [r["generator"]["cpu_percent_peak"] for r in results if r["generator"].get("cpu_percent_peak") is not None]
+    if troubled:
+        health = f'<b style="color:{VERDICT_COLOURS["INCONCLUSIVE"]}">overloaded in {len(troubled)} test(s)</b>: '
+        health += html.escape(", ".join(troubled))
+    else:
+        health = "healthy in every test" + (f" (CPU peak {max(peaks):.0f} %)" if peaks else "")
+    facts = (
+        ("target", html.escape(", ".join(targets) or "-")),
+        ("started", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))),
+        ("pytest-aksload", html.escape(_version("pytest-aksload") or "unknown")),
+        ("Locust", html.escape(locust)),
+        ("load generator", health),
+        ("verdicts", " ".join(_badge(entry["verdict"]) for entry in entries) or "no load test"),
+    )
+    return "".join(f"<div><span>{name}</span> {value}</div>" for name, value in facts)
 
 
 _TABLE_METRICS = (
@@ -106,35 +285,152 @@ _PAGE = """<!doctype html>
 body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: right; }}
 td:first-child, th:first-child {{ text-align: left; }}
+.session {{ display: flex; flex-wrap: wrap; gap: 6px 24px; margin-bottom: 1em; }}
+.session span {{ color: #666; }}
+.verdict {{ color: #fff; border-radius: 4px; padding: 1px 6px; font-size: 85%; font-weight: bold; }}
+.test ul {{ margin: 0.3em 0; }} .facts {{ color: #555; margin: 0.3em 0; }}
 .charts {{ display: flex; flex-wrap: wrap; gap: 12px; }}
 </style></head>
 <body>
 <h1>pytest-aksload load tests</h1>
+<div class="session">{session}</div>
 <table><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>
 {tests}
 <script>{js}</script>
 <script>
 const REPORT = {data};
-function chart(target, title, x, columns, unit) {{
-  const series = [{{}}].concat(columns.map(c => ({{label: c.label, stroke: c.colour, width: 2,
-                                                     spanGaps: false, value: (u, v) => v == null ? "-" : v + unit}})));
-  new uPlot({{title: title, width: 460, height: 220, scales: {{x: {{time: false}}}},
-             axes: [{{label: "seconds"}}, {{label: unit.trim()}}], series: series}},
-            [x].concat(columns.map(c => c.values)), target);
-}}
-for (const [index, test] of Object.entries(REPORT.tests)) {{
-  if (test === null) continue;
-  const box = document.getElementById("charts-" + index);
-  const c = REPORT.colours;
-  const warmup = test.warmup_s > 0 ? " (first " + test.warmup_s + " s: warm-up)" : "";
-  chart(box, "latency per window" + warmup, test.x, [
-    {{label: "p50", colour: c.p50, values: test.p50}},
-    {{label: "p95", colour: c.p95, values: test.p95}},
-    {{label: "p99", colour: c.p99, values: test.p99}}], " ms");
-  chart(box, "requests per second", test.x, [{{label: "rps", colour: c.rps, values: test.rps}}], " /s");
-  chart(box, "failed requests per window", test.x,
-        [{{label: "failures", colour: c.failures, values: test.failures}}], "");
-}}
+{script}
 </script>
 </body></html>
+"""
+
+_SCRIPT = """
+const C = REPORT.colours, PX = window.devicePixelRatio || 1;
+const show = unit => (u, v) => v == null ? "-" : (+v.toFixed(v < 10 ? 3 : 1)) + unit;
+const pct = x => x === 1 ? "p0" : "p" + +(100 - 100 / x).toFixed(2);  // the spectrum's x is 1/(1-q)
+
+// The y range: the data and the objectives near it (one far above would flatten the data to a line).
+function yTop(columns, marks) {
+  let max = 0;
+  for (const values of columns) for (const v of values) if (v != null && v > max) max = v;
+  for (const m of marks) for (const v of [m.value, m.band && m.band[1]])
+    if (v != null && v <= 3 * (max || v)) max = Math.max(max, v);
+  return (max || 1) * 1.12;
+}
+
+// Beneath the series: the cut warm-up, shaded, and each objective's confidence band.
+function underlay(shade, marks) {
+  return u => {
+    const ctx = u.ctx, b = u.bbox;
+    ctx.save();
+    if (shade > 0) {
+      ctx.fillStyle = C.warmup;
+      ctx.fillRect(b.left, b.top, Math.min(u.valToPos(shade, "x", true), b.left + b.width) - b.left, b.height);
+    }
+    ctx.fillStyle = C.band;
+    for (const m of marks) if (m.band) {
+      const high = m.band[1] == null ? b.top : Math.max(b.top, u.valToPos(m.band[1], "y", true));
+      const low = Math.min(b.top + b.height, u.valToPos(m.band[0], "y", true));
+      if (low > high) ctx.fillRect(b.left, high, b.width, low - high);
+    }
+    ctx.restore();
+  };
+}
+
+// Over the series: each objective as a dashed threshold line with its label (and, on the
+// spectrum, a dot where its percentile sits); one above the range is named at the top.
+function thresholds(marks) {
+  return u => {
+    const ctx = u.ctx, b = u.bbox;
+    ctx.save();
+    ctx.strokeStyle = ctx.fillStyle = C.threshold;
+    ctx.lineWidth = 2 * PX;
+    ctx.font = (11 * PX) + "px sans-serif";
+    ctx.textAlign = "left";  // uPlot leaves its axes' alignment on the context
+    marks.forEach((m, i) => {
+      const above = m.value > u.scales.y.max;
+      const y = above ? b.top + (12 + 12 * i) * PX : u.valToPos(m.value, "y", true);
+      if (!above) {
+        ctx.setLineDash([8 * PX, 5 * PX]);
+        ctx.beginPath(); ctx.moveTo(b.left, y); ctx.lineTo(b.left + b.width, y); ctx.stroke();
+        if (m.x != null && u.scales.x.distr === 3) {
+          ctx.beginPath(); ctx.arc(u.valToPos(m.x, "x", true), y, 4 * PX, 0, 2 * Math.PI); ctx.fill();
+        }
+      }
+      // Labels alternate between the right and the left end, so two close objectives stay legible.
+      const text = m.label + " " + m.verdict + (above ? " \\u2191 above" : "");
+      const width = ctx.measureText(text).width;
+      const left = i % 2 && !above ? b.left + 4 * PX : b.left + b.width - 4 * PX - width;
+      // A light backdrop keeps the label readable over the series, which still show through it.
+      ctx.fillStyle = "rgba(255, 255, 255, 0.65)";
+      ctx.fillRect(left - 2 * PX, y - 16 * PX, width + 4 * PX, 13 * PX);
+      ctx.fillStyle = C.threshold;
+      ctx.fillText(text, left, y - 6 * PX);
+    });
+    ctx.restore();
+  };
+}
+
+// One chart: series [{label, colour, values, dash, scale, fill, paths, value}] over x.
+function chart(box, o) {
+  const marks = o.marks || [];
+  const x = {label: o.xlabel, value: (u, v) => v == null ? "-" : o.logx ? pct(v) : +v.toFixed(2)};
+  const series = [x].concat(o.series.map(s => ({
+    label: s.label, stroke: s.colour, width: 2, dash: s.dash, scale: s.scale || "y", fill: s.fill,
+    paths: s.paths, points: {show: false}, value: s.value || show(o.unit)})));
+  const onY = o.series.filter(s => !s.scale).map(s => s.values);
+  const scales = {x: o.logx ? {time: false, distr: 3, log: 10} : {time: false, range: (u, min, max) => [0, max]},
+                  y: {range: () => [0, yTop(onY, marks)]}};
+  const axes = [{label: o.xlabel}, {label: o.unit.trim() || "count", size: 55}];
+  if (o.logx) axes[0].splits = () => [1, 10, 100, 1000, 10000];
+  if (o.logx) axes[0].values = (u, splits) => splits.map(pct);
+  if (o.series.some(s => s.scale)) {
+    const side = o.series.find(s => s.scale);
+    scales[side.scale] = {range: (u, min, max) => [0, Math.max(max, 1) * 1.12]};
+    axes.push({scale: side.scale, side: 1, label: side.label, grid: {show: false}, size: 50});
+  }
+  new uPlot({title: o.title, width: 470, height: 240, scales, axes, series,
+             hooks: {drawClear: [underlay(o.shade || 0, marks)], draw: [thresholds(marks)]}},
+            [o.x].concat(o.series.map(s => s.values)), box);
+}
+
+for (const [index, test] of Object.entries(REPORT.tests)) {
+  if (test === null) continue;
+  const box = document.getElementById("charts-" + index);
+  const cut = test.warmup_s > 0 ? " (" + test.warmup_s + " s warm-up" +
+              (test.warmup_method !== "fixed" ? ", " + test.warmup_method : "") + ", shaded)" : "";
+  const latency = [];
+  test.latency.forEach((side, i) => ["p50", "p95", "p99"].forEach(p => latency.push({
+    label: test.latency.length > 1 ? p + " " + side.name : p, colour: C[p], values: side[p],
+    dash: i ? [6, 4] : undefined})));
+  chart(box, {title: "latency" + cut, x: test.x, xlabel: "seconds", unit: " ms",
+              series: latency, marks: test.objectives, shade: test.warmup_s});
+
+  const rps = [{label: "achieved /s", colour: C.rps, values: test.rps}];
+  if (test.load) rps.push({label: test.load.label, colour: C.load, values: test.load.values, dash: [4, 3],
+                           scale: test.load.unit ? undefined : "users", value: show(test.load.unit || "")});
+  chart(box, {title: "throughput" + (test.load && test.load.unit ? ": offered vs achieved" : " and users"), x: test.x,
+              xlabel: "seconds", unit: " /s", series: rps, marks: test.rps_objectives, shade: test.warmup_s});
+
+  chart(box, {title: "latency spectrum (whole run)", x: test.spectrum_x, logx: true, xlabel: "percentile",
+              unit: " ms", marks: test.objectives.filter(m => m.x != null),
+              series: test.spectrum.map((s, i) => ({label: s.name, colour: C.sides[i % C.sides.length],
+                                                    values: s.ms}))});
+
+  // Stacked: each kind is drawn as the sum of itself and the kinds below it, the total first.
+  let sum = test.x.map(() => 0);
+  const stacked = test.failures.map((kind, i) => {
+    sum = sum.map((v, w) => v + kind.values[w]);
+    const colour = C.failures[i % C.failures.length];
+    return {label: kind.label, colour, fill: colour, values: sum, paths: uPlot.paths.stepped({align: 1}),
+            value: (u, v, s, w) => w == null ? "-" : String(kind.values[w])};
+  }).reverse();
+  const none = sum.every(v => v === 0);
+  chart(box, {title: "failed requests per window" + (none ? ": none" : ", by kind"), x: test.x,
+              xlabel: "seconds", unit: "", series: stacked, shade: test.warmup_s});
+
+  if (test.mismatch) chart(box, {title: "wrong predictions per window", x: test.x, xlabel: "seconds", unit: " %",
+                                 series: [{label: "mismatch", colour: C.mismatch, values: test.mismatch}],
+                                 shade: test.warmup_s});
+}
 """

@@ -9,9 +9,11 @@ or the pytest items, so a figure cannot differ between two outputs. Nothing in a
 
 from __future__ import annotations
 
+import math
 from typing import Any, TypedDict
 
-from pytest_aksload.stats.result import LoadResult
+from pytest_aksload.config.profile import LoadProfile
+from pytest_aksload.stats.result import LatencyStats, LoadResult
 from pytest_aksload.verdicts.decision import GateOutcome
 from pytest_aksload.verdicts.slo import SloVerdict
 
@@ -32,6 +34,8 @@ class Record(TypedDict):
     capacity: dict[str, Any] | None
     locust_html: str | None  # file name inside the --aks-report directory
     result: dict[str, Any] | None  # LoadResult.to_dict(): the measurement, histograms included
+    load: dict[str, Any] | None  # the load asked for (`load_shape`): users and spawn rate, or the offered rate
+    baseline_spectrum: list[list[float]] | None  # `spectrum()` of the --aks-compare baseline's entry
     # Side by side: the other side's name and headline figures, each metric compared (LoadResult.comparison:
     # both values, ratio or difference, interval, verdict), and when the run was decided (None: ran to the end).
     against: dict[str, Any] | None
@@ -58,10 +62,13 @@ def build_record(
     outcome: GateOutcome | None = None,
     partial: LoadResult | None = None,
     locust_html: str | None = None,
+    load_profile: LoadProfile | None = None,
+    baseline: LoadResult | None = None,
     against: str | None = None,
 ) -> Record:
     """The record of one load test: from its gate outcome, or from the `partial` result of an
-    interrupted load (no outcome), or from nothing when the load never ran."""
+    interrupted load (no outcome), or from nothing when the load never ran. `load_profile`: what
+    the marker asked for; `baseline`: the --aks-compare baseline's result for this test."""
     result = outcome.result if outcome is not None else partial
     gated = outcome.result if outcome is not None else None
     return Record(
@@ -78,6 +85,8 @@ def build_record(
         capacity=None if gated is None else gated.capacity,
         locust_html=locust_html,
         result=None if result is None else _measurement(result),
+        load=None if load_profile is None else load_shape(load_profile),
+        baseline_spectrum=None if baseline is None else spectrum(baseline),
         against=_other_side(result, against),
         side_by_side=[] if result is None else [c.to_dict() for c in result.comparison.values()],
         decided_at_s=None if result is None else result.decided_at_s,
@@ -108,3 +117,24 @@ def _slo(verdict: SloVerdict) -> dict[str, Any]:
 def _measurement(result: LoadResult) -> dict[str, Any]:
     # The measurement alone: a GatedResult's own fields are in the record itself.
     return LoadResult.to_dict(result)
+
+
+def load_shape(profile: LoadProfile) -> dict[str, Any]:
+    """What the load asked for, for the page's throughput chart: `model` "closed" (Locust's `users`
+    ramping up at `spawn_rate`), "open" (the offered `rate`) or "capacity" (a rate searched step by step)."""
+    model = "capacity" if profile.capacity is not None else "closed" if profile.rate is None else "open"
+    return {"model": model, "users": profile.users, "spawn_rate": profile.spawn_rate, "rate": profile.rate}
+
+
+# The percentile spectrum's points: q = 0 and 1 - 10^(-k/10) for k = 1..40, i.e. evenly spaced on the
+# classic HdrHistogram "1/(1-q)" log axis from p0 to p99.99.
+SPECTRUM_QUANTILES = (0.0, *(round(100.0 * (1.0 - 10.0 ** (-k / 10.0)), 6) for k in range(1, 41)))
+
+
+def spectrum(stats: LatencyStats) -> list[list[float]]:
+    """[q, ms] pairs of the latency percentile spectrum (empty without requests): nearest-rank
+    percentiles from the exact histogram, so the curve ends at the slowest recorded request."""
+    if not stats.requests:
+        return []
+    values = [stats.percentile(q) for q in SPECTRUM_QUANTILES]
+    return [[q, round(ms, 3)] for q, ms in zip(SPECTRUM_QUANTILES, values, strict=True) if not math.isnan(ms)]

@@ -19,10 +19,12 @@ from pathlib import Path
 
 import pytest
 from loopback_servers import ScoringServer, closed_port
+from synthetic_results import steady_result
 
 from pytest_aksload.reports.files import file_stem
 from pytest_aksload.reports.html import COLOURS
 from pytest_aksload.stats.result import LoadResult
+from pytest_aksload.verdicts import baseline
 
 KEY = "k3y-REPORTS-5f1e2d3c4b5a69788796"
 
@@ -33,7 +35,7 @@ def _dump(name, result):
     with open(os.path.join(os.environ["RESULT_DUMPS"], name + ".json"), "w") as out:
         out.write(result.to_json())
 
-@pytest.mark.load_test(users=4, spawn_rate=50, duration="2s", wait=(0.02, 0.05), rows=5,
+@pytest.mark.load_test(users=4, spawn_rate=50, duration="3s", warmup="1s", wait=(0.02, 0.05), rows=5,
                        slo=["p95 < 5s", "requests >= 10"])
 def test_passing_gate(load_result):
     _dump("passing", load_result)
@@ -62,6 +64,11 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     dumps.mkdir()
     github_summary = root / "step_summary.md"
     github_summary.write_text("# earlier step\n")
+    # A 30 ms baseline (informational: no tolerance), so the page overlays its spectrum.
+    stored = [
+        {"nodeid": nodeid, "profile": "-", "result": steady_result(30_000).to_dict()} for nodeid in NODEIDS.values()
+    ]
+    baseline.save(root / "baseline.json", stored)
     env = {
         **os.environ,
         "AKS_KEY": KEY,
@@ -72,7 +79,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     with ScoringServer(delays_s=[0.005, 0.010]) as server:
         run = subprocess.run(
             [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--aks-scoring-uri", server.url]
-            + ["--aks-report", "report", "--junitxml", "junit.xml", "test_gates.py"],
+            + ["--aks-report", "report", "--junitxml", "junit.xml", "--aks-compare", "baseline.json", "test_gates.py"],
             cwd=root,
             env=env,
             capture_output=True,
@@ -104,6 +111,9 @@ def test_report_files_agree_with_load_result(session: Session) -> None:
     assert by_id[NODEIDS["passing"]]["verdict"] == "PASS"
     assert by_id[NODEIDS["failing"]]["verdict"] == "FAIL"
     assert [slo["verdict"] for slo in by_id[NODEIDS["failing"]]["slos"]] == ["FAIL"]
+    for test in by_id.values():  # what the page draws beside the measurement
+        assert test["compared"] and test["baseline_spectrum"][-1][1] == pytest.approx(30.03, rel=0.01)
+        assert test["load"] == {"model": "closed", "users": 4, "spawn_rate": 50.0, "rate": None}
 
     markdown = (session.report_dir / "summary.md").read_text()
     failing = session.results["failing"]
@@ -170,20 +180,25 @@ def test_session_page_renders_charts_in_headless_chromium(session: Session, tmp_
     browser = subprocess.run(
         [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
         + ["--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
-        + ["--hide-scrollbars", "--window-size=1000,2000", f"--screenshot={screenshot}", page.as_uri()],
+        + ["--hide-scrollbars", "--window-size=1000,2600", f"--screenshot={screenshot}", page.as_uri()],
         capture_output=True,
         text=True,
         timeout=90,
     )
     assert screenshot.exists(), browser.stderr[-2000:]
     pixels = numpy.asarray(Image.open(screenshot).convert("RGB"), dtype=numpy.int16)
+    wanted = {name: COLOURS[name] for name in ("p50", "p95", "p99", "rps", "load", "threshold", "warmup")}
+    wanted["spectrum"], wanted["baseline spectrum"] = COLOURS["sides"][:2]
     counts = {}
-    for name, colour in COLOURS.items():
+    for name, colour in wanted.items():
         rgb = numpy.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=numpy.int16)
         counts[name] = int((numpy.abs(pixels - rgb).sum(axis=2) < 40).sum())
-    # Each series is a 2 px line across a chart of each of the two tests: hundreds of pixels in its colour.
-    # (A page whose script failed shows none of these colours.)
-    assert all(count > 300 for count in counts.values()), counts
+    # Each series is a 2 px line over the measured windows of a chart of each of the two tests (about
+    # 450-650 pixels here; the time axis starts at 0, so the first window's end is a third of the way in);
+    # the failing gate's "p50 < 1ms" is a dashed line on its latency chart and its spectrum, the passing
+    # gate's 1 s warm-up a shaded strip on four charts. (A page whose script failed shows none of these.)
+    assert all(count > 200 for count in counts.values()), counts
+    assert counts["warmup"] > 10_000, counts
 
 
 GATE = """
