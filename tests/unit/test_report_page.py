@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from synthetic_results import result_from_windows
+from synthetic_results import result_from_windows, side_by_side
 
 from pytest_aksload.config.profile import LoadProfile, profile_from_marker
 from pytest_aksload.config.settings import Settings
@@ -135,18 +135,14 @@ def test_the_header_names_versions_without_importing_locust_and_verdicts_carry_t
     )
 
 
-def test_another_side_is_one_more_series_on_latency_over_time_and_the_spectrum(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The page takes a list of named sides: another deployment measured beside this one adds one."""
-    from pytest_aksload.reports import html
-
+def test_the_other_side_of_a_side_by_side_gate_is_one_more_series_on_latency_and_the_spectrum() -> None:
+    """A side-by-side result draws both deployments: latency over time and the percentile spectrum."""
     other = ramp(50_000)
-    monkeypatch.setattr(html, "_sides", lambda result: [("this run", result), ("against", other)])
-    (test,) = page_data(gate_record(ramp(20_000), {"slo": "p95 < 300ms"}, stored=ramp(30_000)))
-    assert [side["name"] for side in test["latency"]] == ["this run", "against"]
+    both = side_by_side(ramp(20_000), other)
+    (test,) = page_data(gate_record(both, {"slo": ["p95 <= 1.10x"], "against": "blue"}, stored=ramp(30_000)))
+    assert [side["name"] for side in test["latency"]] == ["candidate", "other side"]
     assert test["latency"][1]["p95"] == [round(w.p95_ms, 3) for w in other.timeline]
-    assert [side["name"] for side in test["spectrum"]] == ["this run", "baseline", "against"]
+    assert [side["name"] for side in test["spectrum"]] == ["candidate", "baseline", "other side"]
     assert test["spectrum"][2]["ms"][-1] == pytest.approx(other.max_ms, rel=1e-3)
 
 
