@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -323,7 +323,8 @@ def _scale_out(profile: LoadProfile, kwargs: dict[str, Any], settings: Settings)
             raise ProfileError("capacity=True needs slo=[...]: the capacity is the highest rate that meets them")
         if rate is not None:
             raise ProfileError("capacity= searches the rate itself; drop rate= (use capacity={'start': R})")
-        if "max_duration" not in (kwargs.get("capacity") or {}) and profile.max_duration_s is not None:
+        spec = kwargs.get("capacity")
+        if not (isinstance(spec, Mapping) and "max_duration" in spec) and profile.max_duration_s is not None:
             search = replace(search, max_duration_s=profile.max_duration_s)
         rate = search.start_rps
     if (rate is not None) and profile.locustfile is not None:

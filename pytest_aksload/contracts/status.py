@@ -11,8 +11,8 @@ Failures are grouped by kind (`FAILURE_KINDS`) so a report says what to fix:
   and reason (headers `ms-azureml-model-error-statuscode`, `ms-azureml-model-error-reason`) are
   in the message: read the deployment's logs.
 - `routing`: the answer came from another deployment than the one gated (header
-  `azureml-model-deployment`): check the endpoint's traffic rules or send
-  `azureml-model-deployment` with the request.
+  `azureml-model-deployment`), or the endpoint had no deployment to send it to (Azure ML's 404
+  "No valid deployments to route to"): check the endpoint's traffic rules or the deployment name.
 - `http`: any other status than 200; `validation`: a 200 that the contract cannot decode;
   `connection`: no HTTP response at all.
 """
@@ -33,6 +33,8 @@ AZUREML_MODEL_ERROR_STATUS = 424
 MODEL_ERROR_STATUS_HEADER = "ms-azureml-model-error-statuscode"
 MODEL_ERROR_REASON_HEADER = "ms-azureml-model-error-reason"
 DEPLOYMENT_HEADER = "azureml-model-deployment"
+# Azure ML's 404 when the header names no deployment, or none takes traffic.
+NO_DEPLOYMENT_ANSWER = "No valid deployments to route to"
 
 
 def failure_kind_of_status(status: int | None) -> str | None:
@@ -61,6 +63,8 @@ def check_status(status: int, headers: Mapping[str, str], body: bytes | str | No
     if kind is None:
         return
     detail = body_text(body)
+    if status == 404 and NO_DEPLOYMENT_ANSWER in detail:
+        kind = "routing"
     if status == AZUREML_MODEL_ERROR_STATUS:
         model_status = header(headers, MODEL_ERROR_STATUS_HEADER)
         model_reason = header(headers, MODEL_ERROR_REASON_HEADER)

@@ -164,3 +164,12 @@ def test_a_budget_without_time_for_one_step_and_the_hold_is_an_error() -> None:
     with pytest.raises(CapacityError, match=r"max_duration 20s leaves no time for one 5s step and the 10s confirm"):
         search(capacity_profile(max_duration="20s"), service)
     assert service.runs == []
+
+
+def test_capacity_true_is_the_documented_short_form_and_takes_the_markers_max_duration() -> None:
+    plain = profile_from_marker((), {"slo": "p95 < 1s", "capacity": True}, Settings(), Path.cwd())
+    assert plain.capacity is not None and plain.rate == plain.capacity.start_rps
+    bounded = profile_from_marker(
+        (), {"slo": "p95 < 1s", "capacity": True, "max_duration": "2m"}, Settings(), Path.cwd()
+    )
+    assert bounded.capacity is not None and bounded.capacity.max_duration_s == 120

@@ -256,6 +256,14 @@ def test_routing_names_both_deployments() -> None:
     assert (error.kind, error.reason) == ("routing", "answered by deployment 'green', not 'blue'")
 
 
+def test_azure_mls_404_for_a_deployment_it_cannot_route_to_is_a_routing_failure() -> None:
+    body = b'{"message": "No valid deployments to route to. Please check that the endpoint has a deployment"}'
+    missing = _error(lambda: decode_predictions(load_contract("azureml"), 404, {}, body, rows=1))
+    assert missing.kind == "routing" and "No valid deployments to route to" in missing.reason
+    other = _error(lambda: decode_predictions(load_contract("azureml"), 404, {}, b"not found", rows=1))
+    assert other.kind == "http"
+
+
 def test_decode_predictions_holds_user_contracts_to_the_rules() -> None:
     class Loose:
         name = "loose"
