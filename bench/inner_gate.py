@@ -1,7 +1,7 @@
 """Run a gate file the way a user does, for the benchmarks: a real `pytest` process in a temporary
 directory, with `--aks-report`, against a scoring URL. The benchmarks repeat what the test suite
 cannot assert on a shared, noisy host (rates of verdicts, accuracy against a known truth) and
-print the figures the README quotes.
+print the figures the README and docs/performance.md quote.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ thousand are needed) to show a rate below 0.1 % at 95 % confidence when none is 
 `--aks-local` those come from the embedded service's shipped model, so a wrong answer anywhere in
 the run fails the gate. Against a deployed service, give the predictions of the model you
 deployed: a conftest fixture `aks_expected_predictions`, or an `expected` column in
-`--aks-sample` (README, "Contracts and correctness").
+`--aks-sample` (docs/contracts.md).
 
     pytest examples --aks-local                        # the embedded local service
     pytest examples --aks-service lightgbm-criteo      # the deployed service (azureml-core)

@@ -402,7 +402,7 @@ def set_context(run: ChildContext) -> None:
     _context = run
 
 
-# --- shortcuts for locustfiles (documented in the README) -----------------------------------------------
+# --- shortcuts for locustfiles (documented in docs/reference.md) -------------------------------------------
 def scoring_uri() -> str:
     """The full scoring URI of the target."""
     return context().scoring_uri

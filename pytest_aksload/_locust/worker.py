@@ -6,7 +6,7 @@ It runs `python -m locust --worker` with the packaged recorder and users. It nee
 key or rows: once connected it asks the master for them (a Locust custom message; see
 `pytest_aksload/_locust/distributed.py`), so nothing secret is on its command line or in its
 environment. Run as many as the master's `--aks-expect-workers`, e.g. as a Kubernetes
-Deployment next to the cluster under test (README, "Scaling out").
+Deployment next to the cluster under test (docs/scaling-out.md).
 
 This module imports neither locust nor gevent (it replaces itself with the Locust process).
 """

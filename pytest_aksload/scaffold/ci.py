@@ -3,7 +3,7 @@
 There is one Azure Pipelines recipe: `examples/ci/azure-pipelines.yml` is what `azure_pipelines`
 writes for an AKS web service named by a pipeline variable (a unit test compares the two), and
 `aksload init` writes the same steps for the target it was given. The GitHub Actions workflow is
-the README's, with the same steps. In both, secrets reach the gate through its step's environment
+the one docs/ci.md shows, with the same steps. In both, secrets reach the gate through its step's environment
 only, never its command line; the results (JUnit) and the `--aks-report` directory are published
 when the gate failed too, because that is when they are read.
 """

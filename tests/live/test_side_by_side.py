@@ -192,3 +192,25 @@ def test_side_by_side_runs_with_the_open_model_and_with_worker_processes(
     with ScoringServer(delays_s=[0.005]) as one, ScoringServer(delays_s=[0.005]) as two:
         run = _run(pytester, one.url, two.url)
     run.assert_outcomes(passed=1)
+
+
+def test_locally_green_behind_the_same_endpoint_is_caught_being_slower_than_blue(pytester: pytest.Pytester) -> None:
+    """The docs' local side-by-side gate, on the real inference server hosting two deployments routed by
+    the azureml-model-deployment header: the same model 40 ms slower FAILs `p95 <= 1.10x` within seconds,
+    and the two deployments' predictions agree."""
+    pytest.importorskip("azureml_inference_server_http")
+    pytest.importorskip("lightgbm")
+    _gate(
+        pytester,
+        'users=8, spawn_rate=100, wait=(0.005, 0.01), duration="60s", against="blue", '
+        'slo=["p95 <= 1.10x", "agreement >= 99.9%"]',
+        "assert load_result.decided_at_s is not None and load_result.decided_at_s < 30\n"
+        "    assert load_result.agreement == 1.0 and load_result.against.p50_ms < load_result.p50_ms",
+    )
+    run = pytester.runpytest_subprocess(
+        "--aks-local", "--aks-local-deployments", "blue=shipped green=shipped+40ms", "--aml-deployment", "green",
+        "-p", "no:cacheprovider", timeout=240,
+    )  # fmt: skip
+    run.assert_outcomes(failed=1)
+    run.stdout.fnmatch_lines(["p95 <= 1.10x * FAIL"])
+    assert "routing" not in run.stdout.str()  # each side was answered by its own deployment

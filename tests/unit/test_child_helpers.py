@@ -60,7 +60,7 @@ def test_child_context_reads_the_protocol(run: ChildContext) -> None:
 
 
 def test_module_functions_are_the_process_context(run: ChildContext, monkeypatch: pytest.MonkeyPatch) -> None:
-    """What user locustfiles call (README, examples/locustfiles) reads the process's one context."""
+    """What user locustfiles call (docs/reference.md, examples/locustfiles) reads the process's one context."""
     monkeypatch.setattr(child, "_context", run)
     assert child.context() is run
     assert child.scoring_uri() == run.scoring_uri and child.scoring_path() == run.scoring_path

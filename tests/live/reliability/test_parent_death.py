@@ -3,7 +3,7 @@
 The live tests start an inner pytest running a 30 s load test, wait until load flows, `kill -9`
 the pytest process and then require that every process it started (the Locust child, its
 `--processes` workers, the `--aks-local` server and its workers) is gone and that the endpoint
-receives nothing more. The documented bound is 2 s (README, "Reliability"); the assertion allows
+receives nothing more. The documented bound is 2 s (docs/reliability.md); the assertion allows
 `GONE_BOUND_S` because a shared 2-core host can stall any process for a while, and the measured
 time is printed (`-s`) so the typical figure can be checked against the documented one.
 
