@@ -81,6 +81,13 @@ def resolve_against(
             f"{source} names a deployment ({spec!r}), which needs --aml-endpoint NAME (both deployments behind one "
             "endpoint); to compare with any other service give its scoring URL"
         )
+    if DEPLOYMENT_HEADER not in target.extra_headers:
+        raise TargetError(
+            f"{source} names a deployment ({spec!r}): name the candidate too with --aml-deployment NAME "
+            "(without it the endpoint's traffic rules pick who answers)"
+        )
+    if spec == target.extra_headers[DEPLOYMENT_HEADER]:
+        raise TargetError(f"{source} is the candidate itself (--aml-deployment): name the other deployment")
     if target.kind == "aml-endpoint" and settings.aml_endpoint:
         from pytest_aksload.targets.azure.v2 import resolve_aml_endpoint
 
