@@ -91,9 +91,12 @@ def resolve_against(
     if target.kind == "aml-endpoint" and settings.aml_endpoint:
         from pytest_aksload.targets.azure.v2 import resolve_aml_endpoint
 
-        resolved = resolve_aml_endpoint(
-            settings.aml_endpoint, deployment=spec, workspace_config=settings.aks_workspace_config
-        )
+        try:
+            resolved = resolve_aml_endpoint(
+                settings.aml_endpoint, deployment=spec, workspace_config=settings.aks_workspace_config
+            )
+        except TargetError as error:
+            raise TargetError(f"{source}: {str(error).removeprefix('--aml-endpoint: ')}") from None
         return OtherSide(resolved, deployment=spec)
     headers = {**target.extra_headers, DEPLOYMENT_HEADER: spec}
     other = Target(target.scoring_uri, name=f"{target.name} deployment {spec}", kind=target.kind,

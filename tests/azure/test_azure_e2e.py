@@ -97,3 +97,37 @@ def test_aml_endpoint_with_deployment_header_gates_the_resolved_endpoint(
     assert {r.authorization for r in received} == {f"Bearer {primary}"}
     assert {r.headers.get("azureml-model-deployment") for r in received} == {"green"}
     assert primary not in run.stdout.str() + run.stderr.str()
+
+
+SIDE_BY_SIDE_GATE = """
+import pytest
+
+@pytest.mark.load_test(users=4, spawn_rate=20, duration="3s", wait=(0.01, 0.02), slo=["agreement >= 50%"])
+def test_gate(load_result):
+    assert load_result.requests > 0 and load_result.against.requests > 0, load_result.errors
+    assert load_result.failures == 0 and load_result.against.failures == 0
+"""
+
+
+def test_aml_endpoint_side_by_side_sends_each_batch_to_both_deployments(
+    pytester: pytest.Pytester, fake_azure, azure_sp_env, workspace_config: str
+) -> None:
+    """--aks-against resolves the other deployment through the SDK too, and every request carries the
+    routing header of its side with the endpoint's key."""
+    pytest.importorskip("azure.ai.ml", reason="the SDK v2 end-to-end test needs the azureml-v2 extra")
+    fake_azure.add_online_endpoint(SERVICE, auth_mode="key", traffic={"blue": 100, "green": 0})
+    primary, _ = fake_azure.endpoint_keys[SERVICE]
+    pytester.makepyfile(SIDE_BY_SIDE_GATE)
+    options = ("--aml-endpoint", SERVICE, "--aks-workspace-config", workspace_config, "--aml-deployment", "green")
+    with ScoringServer() as server:
+        fake_azure.endpoints[SERVICE]["properties"]["scoringUri"] = server.url
+        run = pytester.runpytest_inprocess(*options, "--aks-against", "blue")
+        received = server.scoring_requests()
+        missing = pytester.runpytest_inprocess(*options, "--aks-against", "purple")
+    run.assert_outcomes(passed=1)
+    sides = [r.headers.get("azureml-model-deployment") for r in received]
+    assert set(sides) == {"green", "blue"} and abs(sides.count("green") - sides.count("blue")) <= 8
+    assert {r.authorization for r in received} == {f"Bearer {primary}"}
+    assert primary not in run.stdout.str() + run.stderr.str()
+    missing.assert_outcomes(errors=1)  # like a target that cannot be resolved: nothing was measured
+    missing.stdout.fnmatch_lines(["*--aks-against: endpoint * has no deployment named 'purple'; existing deployments*"])
