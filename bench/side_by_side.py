@@ -87,7 +87,8 @@ def against_baseline(host: Host, regression: float, tolerance: str) -> bool:
         with host.service(0.0) as live:
             run_gate(ALONE, live.url, "--aks-save-baseline", str(baseline))
         with host.service(regression) as candidate:
-            done = run_gate(ALONE, candidate.url, "--aks-compare", str(baseline), "--aks-max-regression", f"p95={tolerance}")
+            compare = ("--aks-compare", str(baseline), "--aks-max-regression", f"p95={tolerance}")
+            done = run_gate(ALONE, candidate.url, *compare)
     return done.exit_code == 1
 
 
