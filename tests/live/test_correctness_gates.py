@@ -11,6 +11,7 @@ import fnmatch
 from pathlib import Path
 
 import pytest
+from inner_gates import write_gate
 from servers.loopback_models import LoopbackModel, score
 
 from pytest_aksload.data.sample import load_rows
@@ -29,18 +30,6 @@ def _csv(path: Path, offset: float = 0.0, rows: int = 40) -> Path:
     return path
 
 
-def _gate(pytester: pytest.Pytester, marker: str, body: str = "pass") -> None:
-    pytester.makepyfile(
-        test_gate=f"""
-import pytest
-
-@pytest.mark.load_test({marker})
-def test_gate(load_result):
-    {body}
-"""
-    )
-
-
 def _run(pytester: pytest.Pytester, server: LoopbackModel, *args: str) -> pytest.RunResult:
     url = server.url.replace("/score", "/invocations") if server.contract == "mlflow" else server.url
     return pytester.runpytest_subprocess("--aks-scoring-uri", url, "-p", "no:cacheprovider", *args)
@@ -50,7 +39,7 @@ def test_an_mlflow_gate_passes_with_the_models_predictions_and_counts_rows_per_b
     pytester: pytest.Pytester,
 ) -> None:
     sample = _csv(pytester.path / "rows.csv")
-    _gate(
+    write_gate(
         pytester,
         f'{FAST}, contract="mlflow", batch=8, slo=["mismatch_rate < 1%", "failure_rate < 1%"]',
         "assert load_result.rows == 8 * (load_result.requests - load_result.failures) > 0\n"
@@ -71,7 +60,7 @@ def test_an_mlflow_gate_fails_naming_mismatch_rate_with_another_models_predictio
     first = load_rows(sample).rows[0]
     lines[1] = lines[1].rsplit(",", 1)[0] + f",{score(first)!r}"
     sample.write_text("\n".join(lines) + "\n")
-    _gate(pytester, f'{FAST}, contract="mlflow", batch=8, slo=["mismatch_rate < 1%", "failure_rate < 1%"]')
+    write_gate(pytester, f'{FAST}, contract="mlflow", batch=8, slo=["mismatch_rate < 1%", "failure_rate < 1%"]')
     with LoopbackModel("mlflow") as server:
         run = _run(pytester, server, "--aks-sample", str(sample))
     run.assert_outcomes(failed=1)
@@ -81,7 +70,7 @@ def test_an_mlflow_gate_fails_naming_mismatch_rate_with_another_models_predictio
 
 def test_a_wrong_model_version_errors_at_pre_flight(pytester: pytest.Pytester) -> None:
     sample = _csv(pytester.path / "rows.csv")
-    _gate(pytester, f'{FAST}, slo=["mismatch_rate < 1%"]')
+    write_gate(pytester, f'{FAST}, slo=["mismatch_rate < 1%"]')
     with LoopbackModel(offset=0.01) as server:
         run = _run(pytester, server, "--aks-sample", str(sample))
         requests = server.requests
@@ -92,7 +81,7 @@ def test_a_wrong_model_version_errors_at_pre_flight(pytester: pytest.Pytester) -
 
 def test_a_thread_unsafe_model_is_caught_only_under_load(pytester: pytest.Pytester) -> None:
     sample = _csv(pytester.path / "rows.csv")
-    _gate(pytester, f'{FAST}, slo=["mismatch_rate < 1%"]')
+    write_gate(pytester, f'{FAST}, slo=["mismatch_rate < 1%"]')
     with LoopbackModel(thread_unsafe=True, hold_s=0.02) as server:
         run = _run(pytester, server, "--aks-sample", str(sample))
         overlapped = server.overlapped
@@ -103,7 +92,7 @@ def test_a_thread_unsafe_model_is_caught_only_under_load(pytester: pytest.Pytest
 
 def test_without_expectations_or_labels_the_metrics_fail_saying_what_is_missing(pytester: pytest.Pytester) -> None:
     (pytester.path / "rows.csv").write_text("a,b\n1,x\n2,y\n")
-    _gate(pytester, f'{FAST}, slo=["mismatch_rate < 1%", "auc >= 0.5"]')
+    write_gate(pytester, f'{FAST}, slo=["mismatch_rate < 1%", "auc >= 0.5"]')
     with LoopbackModel() as server:
         run = _run(pytester, server, "--aks-sample", "rows.csv")
     run.assert_outcomes(failed=1)
@@ -121,7 +110,7 @@ def test_expectations_from_a_conftest_fixture(pytester: pytest.Pytester) -> None
     pytester.makeconftest(
         f"import pytest\n\n@pytest.fixture\ndef aks_expected_predictions():\n    return {expected!r}\n"
     )
-    _gate(pytester, f'{FAST}, batch=16, slo=["mismatch_rate < 1%"]', "assert load_result.correctness.checked > 0")
+    write_gate(pytester, f'{FAST}, batch=16, slo=["mismatch_rate < 1%"]', "assert load_result.correctness.checked > 0")
     with LoopbackModel() as server:
         run = _run(pytester, server, "--aks-sample", str(sample))
     run.assert_outcomes(passed=1)
@@ -147,7 +136,7 @@ def test_a_user_contract_is_used_by_pre_flight_and_the_load(pytester: pytest.Pyt
     sample = _csv(pytester.path / "rows.csv")
     (pytester.path / "contracts").mkdir()
     (pytester.path / "contracts" / "mine.py").write_text(USER_CONTRACT)
-    _gate(pytester, f'{FAST}, contract="contracts/mine.py:Wrapped", batch=16, slo=["mismatch_rate < 1%"]')
+    write_gate(pytester, f'{FAST}, contract="contracts/mine.py:Wrapped", batch=16, slo=["mismatch_rate < 1%"]')
     with LoopbackModel() as server:
         run = _run(pytester, server, "--aks-sample", str(sample))
     run.assert_outcomes(passed=1)
@@ -172,7 +161,7 @@ def test_a_broken_contract_or_argument_is_a_collection_error_without_traceback(
     pytester: pytest.Pytester, contract_file: str, marker: str, message: str
 ) -> None:
     (pytester.path / "mine.py").write_text(contract_file)
-    _gate(pytester, marker)
+    write_gate(pytester, marker)
     run = pytester.runpytest_subprocess("--aks-scoring-uri", "http://127.0.0.1:9/score", "-p", "no:cacheprovider")
     run.assert_outcomes(errors=1)
     run.stdout.fnmatch_lines([message])
@@ -202,7 +191,7 @@ def test_bad_input_is_one_line_naming_the_argument(
 ) -> None:
     if content is not None:
         (pytester.path / "rows.csv").write_text(content)
-    _gate(pytester, FAST)
+    write_gate(pytester, FAST)
     run = pytester.runpytest_subprocess(
         "--aks-scoring-uri", "http://127.0.0.1:9/score", "-p", "no:cacheprovider", *args
     )
@@ -215,7 +204,7 @@ def test_bad_input_is_one_line_naming_the_argument(
 def test_expectations_of_the_wrong_length_are_one_line_naming_the_fixture(pytester: pytest.Pytester) -> None:
     _csv(pytester.path / "rows.csv")
     pytester.makeconftest("import pytest\n\n@pytest.fixture\ndef aks_expected_predictions():\n    return [0.5, 0.5]\n")
-    _gate(pytester, FAST)
+    write_gate(pytester, FAST)
     run = pytester.runpytest_subprocess(
         "--aks-scoring-uri", "http://127.0.0.1:9/score", "--aks-sample", "rows.csv", "-p", "no:cacheprovider"
     )
@@ -229,7 +218,7 @@ def _matches(line: str, pattern: str) -> bool:
 
 def test_the_local_service_passes_a_correctness_objective_out_of_the_box(pytester: pytest.Pytester) -> None:
     """With --aks-local and no expectations given, the shipped model's own predictions are expected."""
-    _gate(
+    write_gate(
         pytester,
         f'{FAST}, batch=16, slo=["mismatch_rate < 1%"]',
         "assert load_result.correctness.checked == load_result.rows > 0 and load_result.mismatch_rate == 0",

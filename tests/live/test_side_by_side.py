@@ -10,23 +10,12 @@ import json
 import time
 
 import pytest
+from inner_gates import write_gate
 from loopback_servers import ScoringServer
 from servers.loopback_models import LoopbackModel
 
 URI = ("--aks-scoring-uri", "http://127.0.0.1:9/score")  # never reached: the input is refused first
 FAST = 'users=8, spawn_rate=100, wait=(0.002, 0.005), timeout="5s"'
-
-
-def _gate(pytester: pytest.Pytester, marker: str, body: str = "pass") -> None:
-    pytester.makepyfile(
-        test_gate=f"""
-import pytest
-
-@pytest.mark.load_test({marker})
-def test_gate(load_result):
-    {body}
-"""
-    )
 
 
 def _run(pytester: pytest.Pytester, target: str, other: str, *args: str) -> pytest.RunResult:
@@ -36,7 +25,7 @@ def _run(pytester: pytest.Pytester, target: str, other: str, *args: str) -> pyte
 
 
 def test_a_candidate_three_times_slower_fails_long_before_its_duration(pytester: pytest.Pytester) -> None:
-    _gate(
+    write_gate(
         pytester,
         f'{FAST}, duration="60s", slo=["p95 <= 1.10x", "failure_rate <= +0.5pp"]',
         "assert load_result.decided_at_s is not None and load_result.decided_at_s < 20\n"
@@ -55,7 +44,7 @@ def test_a_candidate_three_times_slower_fails_long_before_its_duration(pytester:
 def test_the_same_service_on_both_sides_passes_and_both_sides_get_the_same_payloads(
     pytester: pytest.Pytester,
 ) -> None:
-    _gate(
+    write_gate(
         pytester,
         f'{FAST}, duration="20s", slo=["p95 <= 1.5x", "failure_rate <= +1pp", "agreement >= 99%"]',
         "assert load_result.agreement == 1.0\n"
@@ -76,7 +65,7 @@ def test_the_same_service_on_both_sides_passes_and_both_sides_get_the_same_paylo
 
 
 def test_a_different_model_on_the_other_side_fails_agreement(pytester: pytest.Pytester) -> None:
-    _gate(pytester, f'{FAST}, duration="20s", slo=["agreement >= 99.9%"]')
+    write_gate(pytester, f'{FAST}, duration="20s", slo=["agreement >= 99.9%"]')
     with LoopbackModel() as candidate, LoopbackModel(offset=0.05) as live:
         run = _run(pytester, candidate.url, live.url)
     run.assert_outcomes(failed=1)
@@ -88,7 +77,7 @@ def test_noise_that_hits_both_sides_does_not_move_the_side_by_side_verdict_but_f
 ) -> None:
     """A neighbour that slows the host every other second hits both sides: the side-by-side ratio
     stays near 1, while the same service compared with a baseline saved on a quiet host regresses."""
-    _gate(pytester, f'{FAST}, duration="12s", slo=["p95 <= 1.5x"]')
+    write_gate(pytester, f'{FAST}, duration="12s", slo=["p95 <= 1.5x"]')
     baseline = pytester.path / "baseline.json"
     with ScoringServer(delays_s=[0.010]) as quiet, ScoringServer(delays_s=[0.010]) as quiet_too:
         _run(pytester, quiet.url, quiet_too.url, "--aks-save-baseline", str(baseline)).assert_outcomes(passed=1)
@@ -135,7 +124,7 @@ class TwoEndpoints(FastHttpUser):
 
 def test_objectives_scoped_to_one_endpoint_of_a_custom_locustfile(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(two_endpoints=LOCUSTFILE)
-    _gate(
+    write_gate(
         pytester,
         'users=6, spawn_rate=100, duration="6s", locustfile="two_endpoints.py", '
         'slo=["p95[POST score] < 2s", "failure_rate[POST explain] <= +1pp", "p95[POST nope] < 1s"]',
@@ -165,7 +154,7 @@ def test_objectives_scoped_to_one_endpoint_of_a_custom_locustfile(pytester: pyte
 def test_bad_side_by_side_input_is_one_line(
     pytester: pytest.Pytester, args: tuple[str, ...], marker: str, message: str
 ) -> None:
-    _gate(pytester, marker or 'duration="1s"')
+    write_gate(pytester, marker or 'duration="1s"')
     run = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
     assert run.ret != 0
     output = run.stdout.str() + run.stderr.str()
@@ -182,7 +171,7 @@ def test_bad_side_by_side_input_is_one_line(
 def test_side_by_side_runs_with_the_open_model_and_with_worker_processes(
     pytester: pytest.Pytester, load: str
 ) -> None:
-    _gate(
+    write_gate(
         pytester,
         f'{load}, slo=["failure_rate <= +10pp", "agreement >= 90%"]',
         "assert load_result.requests > 20 and load_result.against.requests > 20\n"
@@ -200,7 +189,7 @@ def test_locally_green_behind_the_same_endpoint_is_caught_being_slower_than_blue
     and the two deployments' predictions agree."""
     pytest.importorskip("azureml_inference_server_http")
     pytest.importorskip("lightgbm")
-    _gate(
+    write_gate(
         pytester,
         'users=8, spawn_rate=100, wait=(0.005, 0.01), duration="60s", against="blue", '
         'slo=["p95 <= 1.10x", "agreement >= 99.9%"]',
