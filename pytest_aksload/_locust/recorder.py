@@ -342,8 +342,8 @@ class Recorder:
         `intended` (open model): when the schedule meant to send it (epoch s). The latency then
         counts from that moment, so time spent waiting behind a slow service is not hidden
         (coordinated omission); the latency from the actual send goes to `uncorrected`.
-        `predictions`: `(row indices, predictions)` of a successful answer; `kind`: the failure
-        kind the contract gave a refused one."""
+        `predictions`: `(row indices, predictions)` of a successful answer; `status` and `kind`
+        (the failure kind the contract gave a refused answer) group a failed one."""
         if not self.running:
             return
         us = histograms.ms_to_us(response_time_ms)
@@ -688,15 +688,18 @@ class _Session:
         context: dict[str, Any] | None = None,
         **_kwargs: Any,
     ) -> None:
-        status = getattr(response, "status_code", None)
-        if context:
-            intended = context.get(INTENDED_KEY)
-            predictions = context.get(child.PREDICTIONS_KEY)
-            kind = context.get(child.FAILURE_KIND_KEY)
-        else:
-            intended = predictions = kind = None
+        context = context or {}
+        failed = exception is not None  # only then the status and kind matter (the failure's group)
         self.recorder.record(
-            request_type, name, response_time, start_time, status, exception, intended, predictions, kind
+            request_type,
+            name,
+            response_time,
+            start_time,
+            getattr(response, "status_code", None) if failed else None,
+            exception,
+            context.get(INTENDED_KEY),
+            None if failed else context.get(child.PREDICTIONS_KEY),
+            context.get(child.FAILURE_KIND_KEY) if failed else None,
         )
 
     def on_spawning_complete(self, user_count: int, **_kwargs: Any) -> None:
