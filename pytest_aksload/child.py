@@ -285,7 +285,9 @@ class ChildContext:
             response.failure(exc)
             return None
         count = self.settings.batch if rows is None else len(rows)
-        headers = getattr(response, "headers", None) or {}
+        headers = getattr(response, "headers", None)
+        if headers is None:  # not `or {}`: geventhttpclient's Headers count themselves in Python for bool()
+            headers = {}
         try:
             if deployment:
                 check_routing(headers, deployment)

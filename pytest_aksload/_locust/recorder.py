@@ -14,7 +14,10 @@ precision) into HdrHistograms:
 
 Each successful answer's predictions (decoded by the test's contract in `child.check_response`,
 handed over in the request's context) count as `rows` and, when the sample has expected
-predictions or labels, go into a `CorrectnessTally` for the measured part and one per window.
+predictions or labels, go into a `CorrectnessTally`: ONE per answer (~1 µs), that of its window's
+warm-up or measured part (by its start time, like the latencies). A closed window's figures are
+both parts; the run's measured figures are the merge of the windows' measured parts (once per
+window, not per answer).
 
 Failed requests are in the latency histograms too: a timed-out request is latency a user
 experienced. Failures (measured part) are grouped by (kind, status, message), at most 50
@@ -39,7 +42,7 @@ import stat
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import gevent
@@ -86,6 +89,17 @@ class _Stats:
         return {**self.latencies.to_dict(), "failures": self.failures}  # type: ignore[typeddict-item]
 
 
+class _Answers:
+    """The successful answers of one window whose requests started in one part of the run
+    (warm-up or measured): their rows, and the tally of their predictions (None until one)."""
+
+    __slots__ = ("rows", "tally")
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.tally: CorrectnessTally | None = None
+
+
 class _Windows:
     """Per-window histograms; only the current one is live, closed ones are encoded text."""
 
@@ -102,19 +116,30 @@ class _Windows:
         self.detailed = False
         self._endpoints: dict[str, list[Any]] = {}  # name -> [histogram, requests, failures]
         self._errors = _Errors()
-        self._rows = 0
-        self.new_tally: Callable[[], CorrectnessTally] | None = None  # set when there is something to compare
-        self._tally: CorrectnessTally | None = None
+        # The current window's answers: (warm-up part, measured part), indexed by `measured`.
+        self._answers = (_Answers(), _Answers())
+        self.on_measured: Callable[[_Answers], None] | None = None  # the measured part of each closed window
+        self.compares = False  # whether there are expected predictions or labels to tally against
+        self._tolerance = protocol.DEFAULT_TOLERANCE
+        self._expected: list[float | None] | None = None
+        self._labels: list[float | None] | None = None
 
-    def record_predictions(self, index: int, rows: Any, predictions: list[float], sample: SampleRows) -> None:
-        """A successful answer's rows and predictions, in window `index` (its completion time)."""
-        if index > self.index:
-            self.advance(index)
-        self._rows += len(rows)
-        if self.new_tally is not None:
-            if self._tally is None:
-                self._tally = self.new_tally()
-            self._tally.add_batch(rows, predictions, sample.expected, sample.labels)
+    def compare_with(self, sample: SampleRows | None, tolerance: float) -> None:
+        """Tally predictions against `sample`'s expectations and labels (when it has any)."""
+        self._expected = None if sample is None else sample.expected
+        self._labels = None if sample is None else sample.labels
+        self.compares = self._expected is not None or self._labels is not None
+        self._tolerance = tolerance
+
+    def record_predictions(self, measured: bool, rows: Sequence[int], predictions: list[float]) -> None:
+        """A successful answer's rows and predictions, in the window its `record` just went to;
+        `measured`: whether its request started after the warm-up."""
+        answers = self._answers[measured]
+        answers.rows += len(rows)
+        if self.compares:
+            if answers.tally is None:
+                answers.tally = CorrectnessTally(self._tolerance)
+            answers.tally.add_batch(rows, predictions, self._expected, self._labels)
 
     def record(self, index: int, us: int, failed: bool, counts_index: int) -> None:
         """`us` already clamped; `counts_index` is its `histograms.counts_index`."""
@@ -151,10 +176,13 @@ class _Windows:
     def _close(self, duration_s: float) -> None:
         histogram = histograms.encode(self._histogram) if self._requests else None
         window = _window(self.index, self.window_s, duration_s, self._requests, self._failures, histogram)
-        window["rows"] = self._rows
-        if self.new_tally is not None:
-            window["correctness"] = None if self._tally is None else self._tally.to_dict()
-        self._rows, self._tally = 0, None
+        warmup, measured = self._answers
+        window["rows"] = warmup.rows + measured.rows
+        if self.compares:
+            window["correctness"] = _both_tallies(warmup.tally, measured.tally)
+        if self.on_measured is not None:
+            self.on_measured(measured)
+        self._answers = (_Answers(), _Answers())
         if self.detailed:
             window["endpoints"] = {
                 name: {"requests": requests, "failures": failures, "histogram": histograms.encode(histogram)}
@@ -216,9 +244,10 @@ class Recorder:
         """`correctness`: `tolerance` and `sample`, as `configure` takes them."""
         self.endpoints: dict[str, _Stats] = {}
         self.windows = _Windows(window_s)
+        self.windows.on_measured = self._add_measured
+        self.started_at: float | None = None
         self.configure(warmup_s=warmup_s, window_s=window_s, detailed=detailed, **correctness)
         self.errors = _Errors()
-        self.started_at: float | None = None
         self.ended_at: float | None = None
         self._mono_start = 0.0
         self._cpu_start = 0.0
@@ -227,7 +256,8 @@ class Recorder:
         self.all_failures = 0
         self.users_peak = 0
         # What the answers held (measured part): rows sent in successful requests, and predictions
-        # against the sample's expectations and labels (None: nothing to compare).
+        # against the sample's expectations and labels (None: nothing to compare). Complete up to
+        # the last closed window (`_add_measured`): all of the run once it stopped.
         self.rows = 0
         self.correctness: CorrectnessTally | None = None
         # Open model only: the latencies as measured from the actual send (the "corrected" ones,
@@ -264,16 +294,12 @@ class Recorder:
         if window_s <= 0:
             raise ValueError(f"{protocol.ENV_WINDOW_S} must be positive, not {window_s}")
         self.warmup_s = warmup_s
+        self.measure_start = (self.started_at or 0.0) + warmup_s
         self.window_s = self.windows.window_s = window_s
         self.windows.detailed = detailed
         self.tolerance = tolerance
         self.sample = sample
-        compares = sample is not None and (sample.expected is not None or sample.labels is not None)
-        self.windows.new_tally = (lambda: CorrectnessTally(tolerance)) if compares else None
-
-    @property
-    def measure_start(self) -> float:
-        return (self.started_at or 0.0) + self.warmup_s
+        self.windows.compare_with(sample, tolerance)
 
     @property
     def running(self) -> bool:
@@ -281,11 +307,14 @@ class Recorder:
 
     def start(self) -> None:
         self.started_at = time.time()
+        self.measure_start = self.started_at + self.warmup_s  # an attribute: read per request
         self._mono_start = time.monotonic()
         self._cpu_start = time.process_time()
         if self.other is not None:
             self.other.start()
+            # One clock for both sides: the same start, warm-up cut and windows.
             self.other.started_at, self.other._mono_start = self.started_at, self._mono_start
+            self.other.measure_start = self.measure_start
 
     def stop(self) -> None:
         if self.other is not None:
@@ -339,8 +368,8 @@ class Recorder:
         `intended` (open model): when the schedule meant to send it (epoch s). The latency then
         counts from that moment, so time spent waiting behind a slow service is not hidden
         (coordinated omission); the latency from the actual send goes to `uncorrected`.
-        `predictions`: `(row indices, predictions)` of a successful answer; `kind`: the failure
-        kind the contract gave a refused one."""
+        `predictions`: `(row indices, predictions)` of a successful answer; `status` and `kind`
+        (the failure kind the contract gave a refused answer) group a failed one."""
         if not self.running:
             return
         us = histograms.ms_to_us(response_time_ms)
@@ -357,16 +386,11 @@ class Recorder:
         counts_index = histograms.counts_index(clamped_us)  # once for both histograms
         window = int((time.monotonic() - self._mono_start) / self.window_s)
         self.windows.record(window, clamped_us, failed, counts_index)
-        if predictions is not None and not failed and self.sample is not None:
-            self.windows.record_predictions(window, predictions[0], predictions[1], self.sample)
-        if start_time < self.measure_start:
-            return
+        measured = start_time >= self.measure_start
         if predictions is not None and not failed:
-            self.rows += len(predictions[0])
-            if self.windows.new_tally is not None and self.sample is not None:
-                if self.correctness is None:
-                    self.correctness = self.windows.new_tally()
-                self.correctness.add_batch(predictions[0], predictions[1], self.sample.expected, self.sample.labels)
+            self.windows.record_predictions(measured, *predictions)
+        if not measured:
+            return
         if intended is not None:
             if self.uncorrected is None:
                 self.uncorrected = Latencies()
@@ -385,6 +409,15 @@ class Recorder:
             self.errors.add(*error)
         if self.windows.detailed:
             self.windows.record_detail(key, clamped_us, counts_index, error)
+
+    def _add_measured(self, answers: _Answers) -> None:
+        """A closed window's measured part joins the run's (once per window, not per answer)."""
+        self.rows += answers.rows
+        if answers.tally is not None:
+            if self.correctness is None:
+                self.correctness = answers.tally  # its window's figures are already encoded
+            else:
+                self.correctness.merge(answers.tally)
 
     def total(self) -> _Stats:
         """All endpoints together. Merged on demand rather than recorded per request: one
@@ -542,7 +575,15 @@ class Recorder:
         if self.correctness is not None:
             return self.correctness.to_dict()
         # Something to compare but no answer measured: an empty tally (a metric then reads "no rows checked").
-        return CorrectnessTally(self.tolerance).to_dict() if self.windows.new_tally is not None else None
+        return CorrectnessTally(self.tolerance).to_dict() if self.windows.compares else None
+
+
+def _both_tallies(first: CorrectnessTally | None, second: CorrectnessTally | None) -> dict[str, Any] | None:
+    """The `to_dict` of both tallies together (None when neither exists)."""
+    if first is None or second is None:
+        only = first or second
+        return None if only is None else only.to_dict()
+    return CorrectnessTally.merged([first, second]).to_dict()
 
 
 def _merge_stats(stats: _Stats, data: dict[str, Any]) -> None:
@@ -705,21 +746,24 @@ class _Session:
         context: dict[str, Any] | None = None,
         **_kwargs: Any,
     ) -> None:
-        status = getattr(response, "status_code", None)
+        context = context or {}
+        failed = exception is not None  # only then the status and kind matter (the failure's group)
         recorder = self.recorder
-        if context:
-            intended = context.get(INTENDED_KEY)
-            predictions = context.get(child.PREDICTIONS_KEY)
-            kind = context.get(child.FAILURE_KIND_KEY)
-            if context.get(child.SIDE_KEY) == child.AGAINST and recorder.other is not None:
-                recorder = recorder.other
-            agreement = context.get(child.AGREEMENT_KEY)
-            if agreement is not None:
-                self.recorder.record_agreement(start_time, agreement)
-        else:
-            intended = predictions = kind = None
+        if context.get(child.SIDE_KEY) == child.AGAINST and recorder.other is not None:
+            recorder = recorder.other
+        agreement = context.get(child.AGREEMENT_KEY)
+        if agreement is not None:
+            self.recorder.record_agreement(start_time, agreement)
         recorder.record(
-            request_type, name, response_time, start_time, status, exception, intended, predictions, kind
+            request_type,
+            name,
+            response_time,
+            start_time,
+            getattr(response, "status_code", None) if failed else None,
+            exception,
+            context.get(INTENDED_KEY),
+            None if failed else context.get(child.PREDICTIONS_KEY),
+            context.get(child.FAILURE_KIND_KEY) if failed else None,
         )
 
     def on_spawning_complete(self, user_count: int, **_kwargs: Any) -> None:

@@ -1,0 +1,189 @@
+"""The recorder tallies each answer's predictions once, yet its window figures (all answers, by
+completion time) and its measured figures (answers whose request started after the warm-up) are
+both those of a row-by-row tally, in one process and merged from distributed workers.
+
+The recorder imports Locust (which gevent-patches its process), so it runs in a child Python fed
+a scripted run on a fake clock; this process builds the same figures the plain way and compares.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import pytest_aksload
+from pytest_aksload.stats.correctness import MAX_EXAMPLES, CorrectnessTally
+
+WARMUP_S, WINDOW_S, END_S = 2.5, 1.0, 6.5  # windows 0..6, the last one half long
+ROWS = 20
+EPOCH = 1_000_000.0  # the fake clock's wall time at the start
+
+# Feeds `events` (stdin) to a single Recorder, and to two worker Recorders (alternating) that
+# drain into a master now and then, as Locust's worker reports do; counts the rows that reach
+# CorrectnessTally.add_batch (the per-answer work).
+RUN = """
+import json, sys, types
+from pytest_aksload._locust import recorder
+from pytest_aksload.protocol import SampleRows
+from pytest_aksload.stats.correctness import CorrectnessTally
+
+spec = json.load(sys.stdin)
+clock = types.SimpleNamespace(now=0.0)
+recorder.time = types.SimpleNamespace(
+    monotonic=lambda: clock.now, time=lambda: spec["epoch"] + clock.now, process_time=lambda: 0.0
+)
+tallied = [0]
+add_batch = CorrectnessTally.add_batch
+def counting(self, rows, *args):
+    tallied[0] += len(rows)
+    return add_batch(self, rows, *args)
+CorrectnessTally.add_batch = counting
+
+sample = SampleRows(**spec["sample"])
+def new():
+    rec = recorder.Recorder(warmup_s=spec["warmup_s"], window_s=spec["window_s"], tolerance=1e-6, sample=sample)
+    rec.start()
+    return rec
+
+single, master, workers = new(), new(), [new(), new()]
+for i, (done, latency, rows, predictions, failed) in enumerate(spec["events"]):
+    clock.now = done
+    args = ("POST", "/score", latency * 1000, spec["epoch"] + done - latency, 500 if failed else 200,
+            RuntimeError("HTTP 500") if failed else None, None, None if failed else (rows, predictions))
+    single.record(*args)
+    worker = workers[i % 2]
+    worker.record(*args)
+    if i % 7 == 3:  # a report mid-window: the open window's answers must come later, exactly once
+        master.merge(f"w{i % 2}", worker.drain())
+clock.now = spec["end_s"]
+single.stop()
+for name, worker in zip(("w0", "w1"), workers):
+    worker.stop()
+    master.merge(name, worker.drain(final=True))
+master.stop()
+out = {
+    "single": single.result({}, True, None),
+    "master": master.result({}, True, None),
+    "tallied_rows": tallied[0],
+}
+print(json.dumps(out))
+"""
+
+
+def _events(rng: random.Random) -> Iterator[tuple[float, float, list[int], list[float], bool]]:
+    """(completion s, latency s, rows, predictions, failed), in completion order: some long
+    requests start in the warm-up and complete after it; a few predictions are wrong; window 4
+    has only failures."""
+    done = 0.0
+    while True:
+        done += rng.uniform(0.005, 0.06)
+        if done >= END_S:
+            return
+        rows = [rng.randrange(ROWS) for _ in range(rng.choice((1, 1, 3)))]
+        predictions = [_right(row) + (0.25 if rng.random() < 0.03 else 0.0) for row in rows]
+        failed = int(done) == 4 or rng.random() < 0.05
+        yield round(done, 6), rng.choice((0.004, 0.02, 0.9)), rows, predictions, failed
+
+
+def _right(row: int) -> float:
+    return round(0.05 + 0.9 * row / ROWS, 6)
+
+
+def _expected() -> list[float | None]:
+    return [None if row % 5 == 4 else _right(row) for row in range(ROWS)]
+
+
+def _labels() -> list[float | None]:
+    return [None if row % 7 == 6 else float(row % 3 == 0) for row in range(ROWS)]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    events = list(_events(random.Random(13)))
+    spec = {
+        "epoch": EPOCH,
+        "warmup_s": WARMUP_S,
+        "window_s": WINDOW_S,
+        "end_s": END_S,
+        "events": events,
+        "sample": {"rows": [{"x": row} for row in range(ROWS)], "expected": _expected(), "labels": _labels()},
+    }
+    package_root = str(Path(pytest_aksload.__file__).parent.parent)  # the code under test, whatever the cwd
+    child = subprocess.run(
+        [sys.executable, "-c", RUN],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path_factory.mktemp("recorder"),
+        env={**os.environ, "PYTHONPATH": package_root},
+    )
+    assert child.returncode == 0, child.stderr[-3000:]
+    return {"events": events, **json.loads(child.stdout)}
+
+
+def _reference(events: list[Any], which: Any) -> CorrectnessTally:
+    """The plain way: every answer `which` selects, row by row, in completion order (keeping
+    every mismatch as an example)."""
+    tally = CorrectnessTally(max_examples=len(events) * 3)
+    expected, labels = _expected(), _labels()
+    for done, latency, rows, predictions, failed in events:
+        if not failed and which(done, latency):
+            for row, prediction in zip(rows, predictions, strict=True):
+                tally.add(row, prediction, expected[row], labels[row])
+    return tally
+
+
+def _assert_same(got: dict[str, Any] | None, want: CorrectnessTally, exact_examples: bool) -> None:
+    """Counts, maximum and AUC bins exactly; the float sums up to rounding (added per window);
+    the examples the first mismatches, or (merged from parts) real ones of the right number."""
+    assert got is not None
+    got, expected = dict(got), want.to_dict()
+    for key in ("loss_sum", "loss_sum_squares"):
+        assert got.pop(key) == pytest.approx(expected.pop(key), rel=1e-12)
+    examples, mismatches = got.pop("examples"), expected.pop("examples")
+    assert got == expected
+    if exact_examples:
+        assert examples == mismatches[:MAX_EXAMPLES]
+    else:
+        assert len(examples) == min(MAX_EXAMPLES, len(mismatches))
+        assert all(example in mismatches for example in examples)
+
+
+def _measured(done: float, latency: float) -> bool:
+    return EPOCH + done - latency >= EPOCH + WARMUP_S
+
+
+@pytest.mark.parametrize("process", ["single", "master"])
+def test_window_and_measured_figures_are_exact(run: dict[str, Any], process: str) -> None:
+    result, events = run[process], run["events"]
+    measured = _reference(events, _measured)
+    # The data must exercise what the split is for: answers that started in the warm-up and
+    # completed after it, measured mismatches, and a window with failures only.
+    assert measured.mismatches and any(d >= WARMUP_S and not _measured(d, lat) for d, lat, *_ in events)
+    _assert_same(result["total"]["correctness"], measured, exact_examples=process == "single")
+    assert result["total"]["rows"] == sum(len(e[2]) for e in events if not e[4] and _measured(e[0], e[1]))
+
+    windows = result["windows"]
+    assert [w["index"] for w in windows] == list(range(7)) and windows[-1]["duration_s"] == pytest.approx(0.5)
+    for window in windows:
+        index = window["index"]
+        answers = [e for e in events if int(e[0] / WINDOW_S) == index and not e[4]]
+        assert window["rows"] == sum(len(e[2]) for e in answers)
+        if not answers:
+            assert index == 4 and window["correctness"] is None and window["requests"] > 0
+            continue
+        _assert_same(window["correctness"], _reference(events, lambda d, _l, i=index: int(d / WINDOW_S) == i), False)
+
+
+def test_each_answer_is_tallied_once(run: dict[str, Any]) -> None:
+    answered = sum(len(rows) for _d, _l, rows, _p, failed in run["events"] if not failed)
+    assert run["tallied_rows"] == 2 * answered  # the single recorder's and the workers' copy of each
