@@ -295,6 +295,8 @@ class Recorder:
             raise ValueError(f"{protocol.ENV_WINDOW_S} must be positive, not {window_s}")
         self.warmup_s = warmup_s
         self.measure_start = (self.started_at or 0.0) + warmup_s
+        # Side by side, while a decision is confirmed: requests that start from then on are not measured.
+        self.measure_end = math.inf
         self.window_s = self.windows.window_s = window_s
         self.windows.detailed = detailed
         self.tolerance = tolerance
@@ -341,7 +343,7 @@ class Recorder:
     def record_agreement(self, start_time: float | None, agreement: tuple[int, int, float]) -> None:
         """A side-by-side pair's comparison (`child.AGREEMENT_KEY`), counted when its second
         request started in the measured part."""
-        if self.running and (start_time is None or start_time >= self.measure_start):
+        if self.running and (start_time is None or self.measure_start <= start_time < self.measure_end):
             compared, agreeing, largest = agreement
             self.agreement[0] += compared
             self.agreement[1] += agreeing
@@ -386,7 +388,7 @@ class Recorder:
         counts_index = histograms.counts_index(clamped_us)  # once for both histograms
         window = int((time.monotonic() - self._mono_start) / self.window_s)
         self.windows.record(window, clamped_us, failed, counts_index)
-        measured = start_time >= self.measure_start
+        measured = self.measure_start <= start_time < self.measure_end
         if predictions is not None and not failed:
             self.windows.record_predictions(measured, *predictions)
         if not measured:
@@ -537,7 +539,7 @@ class Recorder:
             "complete": complete,
             "started_at": self.started_at or 0.0,
             "measure_start": self.measure_start,
-            "ended_at": (self.ended_at or 0.0) if ended_at is None else ended_at,
+            "ended_at": self._measured_until() if ended_at is None else ended_at,
             "warmup_s": self.warmup_s,
             "window_s": self.window_s,
             "users_peak": self.users_peak,
@@ -570,6 +572,10 @@ class Recorder:
         if sequential is not None:
             result["sequential"] = sequential
         return result
+
+    def _measured_until(self) -> float:
+        """The end of the measured interval: the run's end, or the moment measuring stopped."""
+        return min(self.ended_at or 0.0, self.measure_end)
 
     def _correctness_out(self) -> dict[str, Any] | None:
         if self.correctness is not None:
@@ -675,8 +681,10 @@ class _Session:
             self.recorder.other = Recorder(**_recorder_settings(self.settings))
         self.aborted: protocol.Aborted | None = None
         # Side by side: the test's objectives, judged at each look; the run ends once they are decided.
-        objectives = self.settings.objectives
-        self.decision = sequential_decision.DecisionWatch(objectives) if objectives else None
+        # Looks need every request's start time: worker processes keep theirs, so they run to the end.
+        objectives = self.settings.objectives if self.role == "local" else ()
+        settle_s = self.settings.request_timeout_s
+        self.decision = sequential_decision.DecisionWatch(objectives, settle_s) if objectives else None
         rules = [parse_slo(rule) for rule in self.settings.abort_on]
         self.abort_watch = abort.AbortWatch(rules, self.recorder.window_s, self.recorder.warmup_s)
         # The parent judges the run while it goes on (--aks-inconclusive=extend): closed windows on stdout.

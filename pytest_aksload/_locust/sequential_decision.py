@@ -4,12 +4,24 @@ Looks come when both sides' measured request counts have grown by `stats.sequent
 since the last one (`LookSchedule`); look k judges at `look_confidence(confidence, k)`, so the
 chance that any look gives a false verdict stays within the stated rate whenever the run stops.
 The run is decided when one objective FAILs beyond doubt, or when every objective PASSes (a
-windowed objective can only FAIL early: a later window may still break it). The pytest side
-judges the final result at the level of the look it stopped at (`"sequential"` in the result).
+windowed objective can only FAIL early: a later window may still break it).
+
+A look sees the requests completed so far; those still in flight are the slowest, so a verdict
+from them alone could change once they land. So a decided look is only a proposal: from that
+moment T no new request is measured (both sides), the run goes on until every request that
+started before T has completed (twice the slowest latency seen, at most the request timeout), and
+the same look judges again on that complete set. Still decided: the run ends, and its result is
+exactly that set (measured interval up to T), so the pytest side, judging the result file at the
+same look's level (`"sequential"`), reaches the same verdicts. Not decided: measuring resumes (the
+requests started meanwhile are left out, chosen by start time, not outcome, so nothing is biased).
+Runs with worker processes do not stop early (their requests' start times stay in the workers):
+they run to their duration and are judged once, as a fixed-size run.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,29 +35,47 @@ from pytest_aksload.verdicts.slo import FAIL, PASS, evaluate
 class DecisionWatch:
     """Judges the run so far at each look; `outcome()` is the result file's `"sequential"`."""
 
-    def __init__(self, objectives: Sequence[str], confidence: float = DEFAULT_CONFIDENCE) -> None:
+    def __init__(
+        self, objectives: Sequence[str], settle_max_s: float, confidence: float = DEFAULT_CONFIDENCE
+    ) -> None:
         self.slos = [parse_slo(text) for text in objectives]
         self.confidence = confidence
+        self.settle_max_s = settle_max_s  # the request timeout: no request is in flight longer
         self.schedule = LookSchedule()
         self.decided_at_s: float | None = None
+        self._proposed_at_s: float | None = None  # a decided look waiting for its in-flight requests
+        self._confirm_at_s = 0.0
         self._windowed = any(slo.window_s is not None for slo in self.slos)
 
     def look(self, recorder: Any, generator: Callable[[], dict[str, Any]]) -> bool:
         """At a closed window: True once the objectives are decided (the run should end now)."""
         if self.decided_at_s is not None:
             return True
+        elapsed = recorder.elapsed_s()
+        if self._proposed_at_s is not None:
+            if elapsed < self._confirm_at_s:
+                return False
+            if self._decided(recorder, generator, recorder.measure_end):
+                self.decided_at_s = round(self._proposed_at_s, 3)
+                return True
+            self._proposed_at_s = None
+            _measure_until(recorder, math.inf)
+            return False
         if not self.schedule.due(_per_side(recorder)):
             return False
-        elapsed = recorder.elapsed_s()
-        snapshot = recorder.result(generator(), True, None, ended_at=(recorder.started_at or 0.0) + elapsed)
+        now = time.time()
+        if self._decided(recorder, generator, now):
+            self._proposed_at_s = elapsed
+            self._confirm_at_s = elapsed + min(self.settle_max_s, 2 * _slowest_s(recorder) + recorder.window_s)
+            _measure_until(recorder, now)
+        return False
+
+    def _decided(self, recorder: Any, generator: Callable[[], dict[str, Any]], until: float) -> bool:
+        snapshot = recorder.result(generator(), True, None, ended_at=until)
         result = LoadResult.from_dict(snapshot)
         verdicts = evaluate(self.slos, result, look_confidence(self.confidence, self.schedule.looks))
         failed = any(verdict.verdict == FAIL for verdict in verdicts)
-        passed = all(verdict.verdict == PASS for verdict in verdicts) and not self._windowed
-        if failed or passed:
-            self.decided_at_s = round(elapsed, 3)
-            return True
-        return False
+        return failed or (all(verdict.verdict == PASS for verdict in verdicts) and not self._windowed)
 
     def outcome(self, recorder: Any) -> dict[str, Any]:
         """Decided: the deciding look; otherwise the final judgement is one more look (at run end)."""
@@ -60,3 +90,14 @@ def _per_side(recorder: Any) -> int:
     if recorder.other is not None:
         requests = min(requests, recorder.other.measured_requests())
     return requests
+
+
+def _slowest_s(recorder: Any) -> float:
+    sides = [recorder] if recorder.other is None else [recorder, recorder.other]
+    return max((side.total().latencies.max_ms() for side in sides if side.measured_requests()), default=0.0) / 1000
+
+
+def _measure_until(recorder: Any, until: float) -> None:
+    recorder.measure_end = until
+    if recorder.other is not None:
+        recorder.other.measure_end = until
