@@ -84,22 +84,41 @@ def _check_scoring_uri(value: str) -> None:
 def gate(target: GateTarget) -> str:
     """The first gate, `gates/test_load_gate.py`."""
     if target.option == "aks_local":
-        return _LOCAL_GATE
+        return _gate(_LOCAL_DOC, _LOCAL_LOAD)
     where = {
         "aks_scoring_uri": f"the scoring endpoint {target.value}",
         "aks_service": f"the Azure ML AKS web service {target.value} (SDK v1)",
         "aml_endpoint": f"the Azure ML online endpoint {target.value} (SDK v2)",
     }[target.option]
-    return _DEPLOYED_GATE.replace("@WHERE@", where)
+    return _gate(_DEPLOYED_DOC.replace("@WHERE@", where), _DEPLOYED_LOAD)
 
+
+def _gate(doc: str, load: dict[str, str]) -> str:
+    arguments = "".join(f"    {name}={value},\n" for name, value in load.items())
+    return _GATE.replace("@DOC@", doc).replace("@ARGUMENTS@", arguments)
+
+
+_GATE = '''\
+"""@DOC@
+    pytest gates
+"""
+
+import pytest
+
+
+@pytest.mark.load_test(
+@ARGUMENTS@)
+def test_load_gate(load_result):
+    # The marker's objectives are judged after this body; here, checks on the exact result.
+    assert not load_result.errors, load_result.errors
+'''
 
 # Against the embedded service the gate checks every answer too: its expected predictions are the
 # shipped model's. Short (10 s) yet decided on a busy machine: ~100 requests/s of 16 rows give far
 # more than the ~4,000 checked predictions that show "mismatch_rate < 0.1%" with none wrong, and
 # more than the ~380 requests that show "failure_rate < 1%"; a slower host extends the run
 # (ini aks_inconclusive = extend) instead of failing it undecided.
-_LOCAL_GATE = '''\
-"""A first load-test gate, against the embedded local scoring service (`--aks-local`).
+_LOCAL_DOC = """A first load-test gate, against the embedded local scoring service (`--aks-local`).
 
 The service is the real Azure ML inference server with a LightGBM Criteo model, on 127.0.0.1
 (`pip install "pytest-aksload[local]"`). 20 users send batches of 16 rows for 10 s; the first 2 s
@@ -108,32 +127,21 @@ every prediction made under load with the shipped model's own: a wrong answer fa
 surely as a slow or failed request. An objective the run cannot decide yet (its confidence
 interval straddles the threshold) keeps the load going, up to `max_duration`
 (`aks_inconclusive = extend` in pytest.ini); still undecided then, the gate fails.
-
-    pytest gates
 """
-
-import pytest
-
-
-@pytest.mark.load_test(
-    users=20,
-    spawn_rate=20,
-    duration="10s",
-    max_duration="40s",
-    wait=(0.05, 0.2),
-    warmup="2s",
-    batch=16,
-    slo=["failure_rate < 1%", "p95 < 500ms", "mismatch_rate < 0.1%"],
-)
-def test_load_gate(load_result):
-    # The marker's objectives are judged after this body; here, checks on the exact result.
-    assert not load_result.errors, load_result.errors
-'''
+_LOCAL_LOAD = {
+    "users": "20",
+    "spawn_rate": "20",
+    "duration": '"10s"',
+    "max_duration": '"40s"',
+    "wait": "(0.05, 0.2)",
+    "warmup": '"2s"',
+    "batch": "16",
+    "slo": '["failure_rate < 1%", "p95 < 500ms", "mismatch_rate < 0.1%"]',
+}
 
 # The seed notebook's think time (1-2 s) with a quarter of its 200 users: a first run should not
 # surprise the service's owners. One minute at ~30 requests/s decides both objectives.
-_DEPLOYED_GATE = '''\
-"""A first load-test gate, against @WHERE@.
+_DEPLOYED_DOC = """A first load-test gate, against @WHERE@.
 
 The target is set in gates/pytest.ini. 50 users, started 10 per second, each waiting 1-2 s
 between requests, load it for 1 minute; the first 10 s of ramp-up are cut as warm-up, so the
@@ -145,26 +153,16 @@ confidence interval straddles the threshold) keeps the load going, up to `max_du
 To check the answers too, give the predictions your model should make for the sample rows (a
 conftest fixture `aks_expected_predictions`, or an `expected` column in `--aks-sample`) and add
 the objective "mismatch_rate < 0.1%".
-
-    pytest gates
 """
-
-import pytest
-
-
-@pytest.mark.load_test(
-    users=50,
-    spawn_rate=10,
-    duration="1m",
-    max_duration="3m",
-    wait=(1, 2),
-    warmup="10s",
-    slo=["failure_rate < 1%", "p95 < 500ms"],
-)
-def test_load_gate(load_result):
-    # The marker's objectives are judged after this body; here, checks on the exact result.
-    assert not load_result.errors, load_result.errors
-'''
+_DEPLOYED_LOAD = {
+    "users": "50",
+    "spawn_rate": "10",
+    "duration": '"1m"',
+    "max_duration": '"3m"',
+    "wait": "(1, 2)",
+    "warmup": '"10s"',
+    "slo": '["failure_rate < 1%", "p95 < 500ms"]',
+}
 
 
 def ini(target: GateTarget) -> str:
