@@ -248,6 +248,15 @@ class ChildContext:
             **content, **auth, **({DEPLOYMENT_HEADER: deployment} if deployment else {})
         }  # fmt: skip
 
+    def _request_to(self, side: str, batch: EncodedBatch, pair: _Pair | None = None) -> PlannedRequest:
+        """`batch` for `side` (TARGET or AGAINST) with that side's URL, headers and deployment."""
+        if side == TARGET:
+            path = self.scoring_path
+            return PlannedRequest(batch, TARGET, path, path, self._request_headers, self.settings.deployment, {}, pair)
+        return PlannedRequest(batch, AGAINST, self.settings.against_uri or "", self.scoring_path,
+                              self._against_request_headers, self.settings.against_deployment,
+                              {SIDE_KEY: AGAINST}, pair)  # fmt: skip
+
     def request_plan(self, rng: random.Random | None = None) -> RequestPlan:
         """A plan for one user's requests (side by side: each batch to both sides); see `RequestPlan`."""
         return RequestPlan(self, rng or random.Random())
@@ -358,22 +367,14 @@ class RequestPlan:
     def next(self) -> PlannedRequest:
         run = self._run
         if not run.settings.side_by_side:
-            batch = run.next_batch()
-            return PlannedRequest(batch, TARGET, run.scoring_path, run.scoring_path, run.request_headers(),
-                                  run.settings.deployment)  # fmt: skip
+            return run._request_to(TARGET, run.next_batch())
         if self._second is not None:
-            batch, side, pair = self._second
-            self._second = None
+            (batch, side, pair), self._second = self._second, None
         else:
             batch, pair = run.next_batch(), _Pair()
             side = TARGET if self._rng.random() < 0.5 else AGAINST
             self._second = (batch, AGAINST if side == TARGET else TARGET, pair)
-        if side == TARGET:
-            return PlannedRequest(batch, TARGET, run.scoring_path, run.scoring_path, run.request_headers(),
-                                  run.settings.deployment, {}, pair)  # fmt: skip
-        return PlannedRequest(batch, AGAINST, run.settings.against_uri or "", run.scoring_path,
-                              run._against_request_headers, run.settings.against_deployment,
-                              {SIDE_KEY: AGAINST}, pair)  # fmt: skip
+        return run._request_to(side, batch, pair)
 
 
 def _request_context(response: Any) -> dict[str, Any]:

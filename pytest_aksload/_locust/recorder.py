@@ -757,11 +757,12 @@ class _Session:
         context = context or {}
         failed = exception is not None  # only then the status and kind matter (the failure's group)
         recorder = self.recorder
-        if context.get(child.SIDE_KEY) == child.AGAINST and recorder.other is not None:
-            recorder = recorder.other
-        agreement = context.get(child.AGREEMENT_KEY)
-        if agreement is not None:
-            self.recorder.record_agreement(start_time, agreement)
+        if recorder.other is not None:  # side by side only: the hot path of a plain run skips this
+            agreement = context.get(child.AGREEMENT_KEY)
+            if agreement is not None:
+                recorder.record_agreement(start_time, agreement)
+            if context.get(child.SIDE_KEY) == child.AGAINST:
+                recorder = recorder.other
         recorder.record(
             request_type,
             name,

@@ -301,7 +301,7 @@ def profile_from_marker(
         tolerance=_tolerance(kwargs["tolerance"]) if "tolerance" in kwargs else DEFAULT_TOLERANCE,
         against=_against(kwargs["against"]) if kwargs.get("against") is not None else None,
     )
-    require_other_side(profile.slos, bool(profile.against or settings.aks_against or settings.aks_against_uri))
+    require_other_side(profile.slos, bool(profile.against or settings.against))
     return _scale_out(profile, kwargs, settings)
 
 
@@ -340,9 +340,10 @@ def _scale_out(profile: LoadProfile, kwargs: dict[str, Any], settings: Settings)
             f"contract={profile.contract!r}: remote workers cannot load a contract from a file of this machine; "
             "make it an importable module installed next to aksload-worker and use contract='module:Name'"
         )
-    if remote and (profile.against or settings.aks_against or settings.aks_against_uri):
+    side_by_side = bool(profile.against or settings.against)
+    if remote and side_by_side:
         raise ProfileError("side-by-side gates do not run on remote workers yet; use workers= (local processes)")
-    if search is not None and (profile.against or settings.aks_against or settings.aks_against_uri):
+    if search is not None and side_by_side:
         raise ProfileError("capacity= searches one service's capacity; it cannot be combined with a side-by-side gate")
     users = profile.users
     if rate is not None and "users" not in kwargs:

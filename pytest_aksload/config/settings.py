@@ -452,6 +452,11 @@ class Settings:
     criteo_sample_path: str | None = None
 
     @property
+    def against(self) -> str | None:
+        """The other side the options name for side-by-side gates (a deployment or a URL), or None."""
+        return self.aks_against or self.aks_against_uri
+
+    @property
     def target_option(self) -> str | None:
         """Which target option was given (at most one is allowed)."""
         for name in TARGET_OPTIONS:

@@ -52,12 +52,7 @@ def run_gate(
     try:
         try:
             slot.acquire()
-            hint = key_hint(settings)
-            preflight(
-                target, sample, profile.request_timeout_s, contract=profile.contract, batch=profile.batch,
-                tolerance=profile.tolerance, deployment=settings.aml_deployment, key_hint=hint,
-                ca_bundle=settings.aks_ca_bundle,
-            )  # fmt: skip
+            _preflight(target, settings.aml_deployment, key_hint(settings), profile, sample, settings)
             if against is not None:
                 _preflight_other_side(against, profile, sample, settings)
             result, search = _measure(target, profile, sample, settings, on_progress, html_report, against)
@@ -81,14 +76,21 @@ def run_gate(
     )
 
 
+def _preflight(
+    target: Target, deployment: str | None, hint: str, profile: LoadProfile, sample: SampleRows, settings: Settings
+) -> None:
+    """One request to `target` as the load will send it (the test's contract, batch and tolerance)."""
+    preflight(
+        target, sample, profile.request_timeout_s, contract=profile.contract, batch=profile.batch,
+        tolerance=profile.tolerance, deployment=deployment, key_hint=hint, ca_bundle=settings.aks_ca_bundle,
+    )  # fmt: skip
+
+
 def _preflight_other_side(against: OtherSide, profile: LoadProfile, sample: SampleRows, settings: Settings) -> None:
     own_key = f"the key in environment variable {settings.aks_against_key_env}"
     hint = own_key if against.own_credential else key_hint(settings)
     try:
-        preflight(
-            against.target, sample, profile.request_timeout_s, contract=profile.contract, batch=profile.batch,
-            tolerance=profile.tolerance, deployment=against.deployment, key_hint=hint, ca_bundle=settings.aks_ca_bundle,
-        )  # fmt: skip
+        _preflight(against.target, against.deployment, hint, profile, sample, settings)
     except PreflightError as error:
         raise PreflightError(f"the other side ({against.name}): {error}") from None
 

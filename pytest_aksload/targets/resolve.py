@@ -60,7 +60,7 @@ def resolve_against(
     now). A URL gets the key of the env var named by ini aks_against_key_env, else the target's.
     """
     environ = os.environ if environ is None else environ
-    spec = against or settings.aks_against or settings.aks_against_uri
+    spec = against or settings.against
     if not spec:
         return None
     source = f"against={against!r}" if against else ("--aks-against" if settings.aks_against else "--aks-against-uri")
