@@ -39,7 +39,8 @@ class ScoringUser(FastHttpUser):
         self._wait = run.wait_range
 
     def wait_time(self) -> float:
-        return random.uniform(*self._wait)
+        low, high = self._wait
+        return low if low == high else random.uniform(low, high)  # no call per request for wait=(0, 0)
 
     def on_start(self) -> None:
         # Encoded once per process (`ChildContext.batches`): serialising rows per request would cost

@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import cycle, islice
 from statistics import NormalDist
 from typing import Any
 
@@ -85,31 +86,34 @@ class CorrectnessTally:
         predictions: Sequence[float],
         expected: Sequence[float | None] | Mapping[int, float | None] | None = None,
         labels: Sequence[float | None] | Mapping[int, float | None] | None = None,
+        times: int = 1,
     ) -> int:
-        """Count each of `rows` (indices into the sample) with its prediction; `expected` and
-        `labels` are the whole sample's, indexed by row. Returns the number of mismatches.
+        """Count each of `rows` (indices into the sample) with its prediction, `times` times (the
+        same answer seen that often); `expected` and `labels` are the whole sample's, indexed by
+        row. Returns the number of mismatches.
 
-        The Locust child calls this for every answer, so it is one inlined loop (a helper call
-        per row cost as much as the arithmetic); the sums grow in row order, as `add` would."""
+        The Locust child calls this for every new answer, so it is one inlined loop (a helper
+        call per row cost as much as the arithmetic); the sums grow in row order, as `add` would."""
         if len(rows) != len(predictions):
             raise ValueError(f"{len(rows)} rows but {len(predictions)} predictions")
-        self.predicted += len(rows)
+        self.predicted += len(rows) * times
         mismatches = 0
+        wrong: list[Mismatch] = []  # this answer's first mismatches: the examples `times` answers would give
         bins = self._bins
         for row, prediction in zip(rows, predictions, strict=False):  # lengths checked above
             if expected is not None and (value := expected[row]) is not None:
-                self.checked += 1
+                self.checked += times
                 error = abs(prediction - value)
                 if not error <= self.max_abs_error:  # also true while max_abs_error is NaN
                     self.max_abs_error = error
                 if error > self.tolerance:
-                    mismatches += 1
-                    self.mismatches += 1
-                    if len(self.examples) < self.max_examples:
-                        self.examples.append(Mismatch(row, value, prediction))
+                    mismatches += times
+                    self.mismatches += times
+                    if len(wrong) < self.max_examples:
+                        wrong.append(Mismatch(row, value, prediction))
             if labels is None or (label := labels[row]) is None:
                 continue
-            self.labelled += 1
+            self.labelled += times
             positive = label >= 0.5
             if 0.0 <= prediction <= 1.0:
                 p = prediction  # clipped to [LOGLOSS_EPSILON, 1 - LOGLOSS_EPSILON]
@@ -118,21 +122,23 @@ class CorrectnessTally:
                 elif p > _LOGLOSS_TOP:
                     p = _LOGLOSS_TOP
                 loss = -math.log(p if positive else 1.0 - p)
-                self._loss_sum += loss
-                self._loss_sum_squares += loss * loss
+                self._loss_sum += loss * times
+                self._loss_sum_squares += loss * loss * times
                 index = int(prediction * AUC_BINS)
                 if index == AUC_BINS:  # prediction 1.0
                     index -= 1
             else:
-                self.non_probabilities += 1
+                self.non_probabilities += times
                 index = min(max(int(prediction * AUC_BINS), 0), AUC_BINS - 1)
             counts = bins.get(index)  # [negatives, positives, the bin's one prediction or NaN]
             if counts is None:
-                bins[index] = [0, 1, prediction] if positive else [1, 0, prediction]
+                bins[index] = [0, times, prediction] if positive else [times, 0, prediction]
             else:
-                counts[positive] += 1
+                counts[positive] += times
                 if counts[2] != prediction:  # NaN never equals: a mixed bin stays mixed
                     counts[2] = math.nan
+        if wrong and len(self.examples) < self.max_examples:
+            self.examples.extend(islice(cycle(wrong), min(len(wrong) * times, self.max_examples - len(self.examples))))
         return mismatches
 
     def merge(self, other: CorrectnessTally) -> None:

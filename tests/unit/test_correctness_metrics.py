@@ -138,6 +138,19 @@ def test_add_batch_indexes_the_sample() -> None:
     assert tally.examples == [Mismatch(2, 0.2, 0.7)] and tally.labelled == 2 and tally.checked == 2
 
 
+def test_an_answer_added_n_times_at_once_counts_as_n_answers() -> None:
+    expected, labels = [0.1, None, 0.2, 0.9], [0, 1, 1, None]
+    rows, predictions = [2, 0, 3, 1], [0.7, 0.1, 2.5, 0.4]  # two mismatches (one not a probability), no label
+    once, each = CorrectnessTally(max_examples=3), CorrectnessTally(max_examples=3)
+    assert once.add_batch(rows, predictions, expected, labels, times=4) == 8
+    for _ in range(4):
+        each.add_batch(rows, predictions, expected, labels)
+    got, want = once.to_dict(), each.to_dict()
+    for key in ("loss_sum", "loss_sum_squares"):  # n * x, not x + x + ... : the last bit may differ
+        assert got.pop(key) == pytest.approx(want.pop(key), rel=1e-15)
+    assert got == want and once.examples == [Mismatch(2, 0.2, 0.7), Mismatch(3, 0.9, 2.5), Mismatch(2, 0.2, 0.7)]
+
+
 def test_to_dict_is_strict_json_and_reads_back() -> None:
     tally = CorrectnessTally(tolerance=0.01)
     tally.add(0, 0.2, expected=0.5, label=1)

@@ -1,6 +1,7 @@
-"""The recorder tallies each answer's predictions once, yet its window figures (all answers, by
-completion time) and its measured figures (answers whose request started after the warm-up) are
-both those of a row-by-row tally, in one process and merged from distributed workers.
+"""The recorder tallies each answer's predictions once (an answer seen before to match, once per
+window with its count), yet its window figures (all answers, by completion time) and its measured
+figures (answers whose request started after the warm-up) are both those of a row-by-row tally,
+in one process and merged from distributed workers.
 
 The recorder imports Locust (which gevent-patches its process), so it runs in a child Python fed
 a scripted run on a fake clock; this process builds the same figures the plain way and compares.
@@ -40,11 +41,12 @@ clock = types.SimpleNamespace(now=0.0)
 recorder.time = types.SimpleNamespace(
     monotonic=lambda: clock.now, time=lambda: spec["epoch"] + clock.now, process_time=lambda: 0.0
 )
-tallied = [0]
+tallied, repeated = [0], [0]
 add_batch = CorrectnessTally.add_batch
-def counting(self, rows, *args):
-    tallied[0] += len(rows)
-    return add_batch(self, rows, *args)
+def counting(self, rows, predictions, expected=None, labels=None, times=1):
+    tallied[0] += len(rows) * times
+    repeated[0] += times > 1
+    return add_batch(self, rows, predictions, expected, labels, times)
 CorrectnessTally.add_batch = counting
 
 sample = SampleRows(**spec["sample"])
@@ -57,7 +59,7 @@ single, master, workers = new(), new(), [new(), new()]
 for i, (done, latency, rows, predictions, failed) in enumerate(spec["events"]):
     clock.now = done
     args = ("POST", "/score", latency * 1000, spec["epoch"] + done - latency, 500 if failed else 200,
-            RuntimeError("HTTP 500") if failed else None, None, None if failed else (rows, predictions))
+            RuntimeError("HTTP 500") if failed else None, None, None if failed else (tuple(rows), predictions))
     single.record(*args)
     worker = workers[i % 2]
     worker.record(*args)
@@ -73,6 +75,7 @@ out = {
     "single": single.result({}, True, None),
     "master": master.result({}, True, None),
     "tallied_rows": tallied[0],
+    "repeated": repeated[0],
 }
 print(json.dumps(out))
 """
@@ -187,3 +190,6 @@ def test_window_and_measured_figures_are_exact(run: dict[str, Any], process: str
 def test_each_answer_is_tallied_once(run: dict[str, Any]) -> None:
     answered = sum(len(rows) for _d, _l, rows, _p, failed in run["events"] if not failed)
     assert run["tallied_rows"] == 2 * answered  # the single recorder's and the workers' copy of each
+    # Answers already seen to match (the same rows, the same predictions) were counted and added
+    # to the tally once per window, `times` at a time; the figures above are still exact.
+    assert run["repeated"] > 0
