@@ -4,7 +4,8 @@ expected predictions and the labels of the sample rows.
 The Locust child keeps `CorrectnessTally`s per time window (two: answers to requests started in
 the warm-up and after it, each answer in one) and merges them for the window and for the run
 (like the latency histograms), so windowed objectives see a model that goes wrong after a
-minute. Pure Python, no numpy: the child adds every decoded prediction (`add_batch`, ~1 µs).
+minute. Pure Python, no numpy: the child adds every new decoded answer (`add_batch`, ~1 µs), and
+an answer it has seen match before once per window with its count (`times`).
 
 - **mismatch_rate**: the fraction of checked rows (rows with an expected prediction) whose
   prediction is off by more than `tolerance` (absolute). `DEFAULT_TOLERANCE` = 1e-6 absorbs a
