@@ -3,8 +3,10 @@
 Every option is settable on the command line, through an environment variable and as an ini key
 (`[pytest]` in pytest.ini / tox.ini / setup.cfg, `[tool.pytest.ini_options]` in pyproject.toml).
 Precedence: command line > environment > ini > built-in default. The environment variable of an
-option is its name in capitals (`--aks-users` → `AKS_USERS`). Bad values become one-line
-`pytest.UsageError`s naming the option and the accepted form.
+option is its name in capitals (`--aks-users` → `AKS_USERS`). The target options are one setting
+for precedence: a target on the command line replaces one from the environment or ini. Bad values
+become one-line `pytest.UsageError`s naming the option, where its value came from and the
+accepted form.
 """
 
 from __future__ import annotations
@@ -510,8 +512,10 @@ def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> 
     """Read every option with its precedence, validate it, and return the settings."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     for option in OPTIONS:
         raw, source = _raw_value(option, config, environ)
+        sources[option.name] = source
         if raw is None:
             if option.default is not None:
                 values[option.name] = option.default
@@ -530,9 +534,32 @@ def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> 
             values["aks_local_deployments"] = locate_models(values["aks_local_deployments"], config.rootpath)
         except LocalDeploymentError as error:
             raise pytest.UsageError(f"--aks-local-deployments: {error}") from None
+    _one_target(values, sources)
     settings = Settings(**values)
     _check_combination(settings)
     return settings
+
+
+def _one_target(values: dict[str, Any], sources: Mapping[str, str]) -> None:
+    """Keep the target of the highest precedence (a team's ini may name a default target that CI
+    replaces on the command line); two targets from the same source are an error naming both."""
+    given = [name for name in TARGET_OPTIONS if values.get(name)]
+    rank = {name: _precedence(sources[name]) for name in given}
+    top = [name for name in given if rank[name] == min(rank.values())]
+    if len(top) > 1:
+        named = ", ".join(
+            OPTIONS_BY_NAME[name].flag + ("" if sources[name].startswith("--") else f" (from {sources[name]})")
+            for name in top
+        )
+        raise pytest.UsageError(f"choose one target: {named} were all given; pass only one of them")
+    for name in given:
+        if name not in top:
+            del values[name]
+
+
+def _precedence(source: str) -> int:
+    """0 for the command line, 1 for the environment, 2 for ini (`_raw_value`'s source texts)."""
+    return 0 if source.startswith("--") else 1 if source.startswith("environment") else 2
 
 
 def _check_combination(settings: Settings) -> None:
@@ -541,10 +568,6 @@ def _check_combination(settings: Settings) -> None:
             "--aks-expect-workers needs --aks-master-bind HOST:PORT (where remote workers connect; it hands them "
             "the key, so bind a private interface)"
         )
-    given = [name for name in TARGET_OPTIONS if getattr(settings, name)]
-    if len(given) > 1:
-        flags = ", ".join(OPTIONS_BY_NAME[name].flag for name in given)
-        raise pytest.UsageError(f"choose one target: {flags} were all given; pass only one of them")
     if settings.aks_max_regression and not settings.aks_compare:
         raise pytest.UsageError("--aks-max-regression needs --aks-compare PATH (the baseline to compare with)")
     if settings.aml_deployment and not settings.aml_endpoint:

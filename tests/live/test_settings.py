@@ -172,3 +172,47 @@ def test_installed_finds_modules_without_importing_them() -> None:
         "assert 'email.mime.text' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+SHOW_TARGET = """
+from pytest_aksload.plugin import session_key
+
+def pytest_collection_finish(session):
+    s = session.config.stash[session_key].settings
+    print("TARGET", s.aks_service, s.aks_scoring_uri, s.aks_local)
+"""
+
+
+def test_a_target_given_with_higher_precedence_replaces_the_others(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A team's ini names a default target; CI's command line or environment names another: the
+    documented precedence, applied to the targets as one setting (it used to be "choose one target")."""
+    pytester.makeconftest(SHOW_TARGET)
+    pytester.makepyfile("def test_nothing(): pass")
+    pytester.makeini("[pytest]\naks_scoring_uri = http://127.0.0.1:1/score\n")
+
+    def target(*args: str) -> str:
+        result = pytester.runpytest("-s", "--collect-only", *args)
+        assert result.ret == pytest.ExitCode.OK, result.errlines
+        return next(line for line in result.outlines if line.startswith("TARGET"))
+
+    assert target() == "TARGET None http://127.0.0.1:1/score False"
+    assert target("--aks-local") == "TARGET None None True"
+    monkeypatch.setenv("AKS_SERVICE", "lightgbm-criteo")
+    assert target() == "TARGET lightgbm-criteo None False"
+    assert target("--aks-scoring-uri", "http://127.0.0.1:2/score") == "TARGET None http://127.0.0.1:2/score False"
+
+
+def test_two_targets_from_one_source_name_where_each_came_from(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile("def test_nothing(): pass")
+    monkeypatch.setenv("AKS_SERVICE", "lightgbm-criteo")
+    monkeypatch.setenv("AKS_SCORING_URI", "http://127.0.0.1:1/score")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in result.errlines if line.startswith("ERROR:")] == [
+        "ERROR: choose one target: --aks-service (from environment variable AKS_SERVICE), --aks-scoring-uri "
+        "(from environment variable AKS_SCORING_URI) were all given; pass only one of them"
+    ]
