@@ -627,6 +627,12 @@ class GatedResult(LoadResult):
     overlapping_tests: list[str]
     capacity: dict[str, Any] | None
 
+    def with_comparison(self, comparison: Mapping[str, Comparison]) -> GatedResult:
+        """A copy of this result whose side-by-side `comparison` carries its objectives' verdicts."""
+        judged = copy.copy(self)  # every field, whatever fields are added later; this one stays read-only
+        judged._set(comparison=dict(comparison))
+        return judged
+
     @property
     def capacity_rps(self) -> float | None:
         """Capacity search only: the highest arrival rate (requests/s) that met every SLO."""

@@ -154,10 +154,7 @@ def conclude(
     failure = "\n".join(parts + ([regression] if regression else [])) or None
     only_undecided = decision.failure is not None and undecided(decision.verdicts) and result.requests > 0
     if result.against is not None:  # side by side: each compared metric with the verdict of its objective
-        judged = comparisons_judged(result, decision.verdicts)
-        result = GatedResult(result, generator_issues=result.generator_issues,
-                             overlapping_tests=result.overlapping_tests, capacity=result.capacity,
-                             comparison=judged)  # fmt: skip
+        result = result.with_comparison(comparisons_judged(result, decision.verdicts))
     return GateOutcome(
         result=result,
         verdicts=tuple(decision.verdicts),

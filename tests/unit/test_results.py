@@ -281,3 +281,9 @@ def test_gated_result_shares_the_measurement_and_round_trips(result: LoadResult)
     assert GatedResult(result).capacity_rps is None and GatedResult.from_dict(result.to_dict()).generator_issues == []
     with pytest.raises(ResultFileError, match="generator_issues must be a list of strings"):
         GatedResult.from_dict({**data, "generator_issues": "busy"})
+    # Judging a side-by-side comparison gives a copy with every field of the gated result.
+    judged = gated.with_comparison({})
+    assert judged is not gated and judged.comparison == {} and judged.to_dict() == gated.to_dict()
+    assert (judged.generator_issues, judged.capacity_rps, judged.p95_ms) == (["busy"], 42.0, result.p95_ms)
+    with pytest.raises(AttributeError, match="read-only"):
+        judged.comparison = None
