@@ -87,5 +87,6 @@ def test_each_bad_marker_argument_is_a_collection_error(pytester: pytest.Pyteste
     assert run.ret == pytest.ExitCode.INTERRUPTED  # errors during collection: nothing ran
     run.assert_outcomes(errors=len(MARKER_CASES))
     for index, (_marker, expected) in enumerate(MARKER_CASES):
-        _assert_one_line_no_traceback(run, f"test_bad_marker_gate_{index}.py::test_gate: @pytest.mark.load_test: {expected}")
+        where = f"test_bad_marker_gate_{index}.py::test_gate"
+        _assert_one_line_no_traceback(run, f"{where}: @pytest.mark.load_test: {expected}")
     assert "def test_gate" not in run.stdout.str()  # no source excerpt either
