@@ -132,31 +132,6 @@ def test_pytest_process_never_imports_locust(pytester: pytest.Pytester) -> None:
     assert socket.socket.__module__ == "socket" and ssl.SSLContext.__module__ == "ssl"
 
 
-def test_load_tests_and_plain_tests_under_xdist(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        """
-        import pytest
-
-        @pytest.mark.load_test(users=2, duration="1s", slo="failure_rate < 1%")
-        def test_load_a(load_result):
-            assert load_result.requests > 0
-
-        @pytest.mark.load_test(users=2, duration="1s", slo="failure_rate < 1%")
-        def test_load_b(load_result):
-            assert load_result.requests > 0
-
-        def test_plain(criteo_payload):
-            assert set(criteo_payload) >= {"int00", "cat25"}
-        """
-    )
-    with ScoringServer() as server:
-        run = pytester.runpytest_subprocess(
-            "-n", "2", "--aks-scoring-uri", server.url, "-p", "no:cacheprovider", "--aks-inconclusive=pass"
-        )
-    run.assert_outcomes(passed=3)
-    run.stdout.fnmatch_lines(["*aksload load tests*", "*test_load_a*PASS*", "*test_load_b*PASS*"])
-
-
 class _ArgvSampler:
     """Collects the command lines of every process started below this one while it runs."""
 
