@@ -182,7 +182,7 @@ def _assert_one_line_without_traceback(run: pytest.RunResult, messages: list[str
 
 @pytest.mark.parametrize(
     "load",
-    ['rate=60, duration="5s", timeout="5s"', 'users=6, spawn_rate=100, wait=(0.005, 0.01), duration="6s", workers=2'],
+    ['rate=60, duration="3s", timeout="5s"', 'users=6, spawn_rate=100, wait=(0.005, 0.01), duration="4s", workers=2'],
     ids=["open-model", "worker-processes"],
 )
 def test_side_by_side_runs_with_the_open_model_and_with_worker_processes(
