@@ -142,29 +142,27 @@ def test_a_user_contract_is_used_by_pre_flight_and_the_load(pytester: pytest.Pyt
     run.assert_outcomes(passed=1)
 
 
-@pytest.mark.parametrize(
-    ("contract_file", "marker", "message"),
-    [
-        (
-            "import nothing_here\n",
-            'contract="mine.py:Wrapped"',
-            "*contract='mine.py:Wrapped'*importing mine.py failed*",
-        ),
-        ("X = 1\n", 'contract="mine.py:Wrapped"', "*contract='mine.py:Wrapped'*has no 'Wrapped'*"),
-        ("", 'contract="protobuf"', "*contract='protobuf'*unknown contract 'protobuf'*expected a built-in name*"),
-        ("", "batch=0", "*batch=0: expected rows per request, a whole number >= 1*"),
-        ("", "tolerance=-1", "*tolerance=-1: expected the absolute difference*"),
-    ],
-    ids=["import-error", "missing-name", "unknown", "batch-0", "negative-tolerance"],
-)
-def test_a_broken_contract_or_argument_is_a_collection_error_without_traceback(
-    pytester: pytest.Pytester, contract_file: str, marker: str, message: str
-) -> None:
-    (pytester.path / "mine.py").write_text(contract_file)
-    write_gate(pytester, marker)
+BROKEN_GATES = [  # (marker, what its collection error says)
+    ('contract="broken.py:Wrapped"', "*contract='broken.py:Wrapped'*importing broken.py failed*"),
+    ('contract="nameless.py:Wrapped"', "*contract='nameless.py:Wrapped'*has no 'Wrapped'*"),
+    ('contract="protobuf"', "*contract='protobuf'*unknown contract 'protobuf'*expected a built-in name*"),
+    ("batch=0", "*batch=0: expected rows per request, a whole number >= 1*"),
+    ("tolerance=-1", "*tolerance=-1: expected the absolute difference*"),
+]
+
+
+def test_a_broken_contract_or_argument_is_a_collection_error_without_traceback(pytester: pytest.Pytester) -> None:
+    """One gate file per case (an import error, a missing name, an unknown contract, batch=0, a negative
+    tolerance), collected in one run: each is its own collection error, none with a traceback."""
+    (pytester.path / "broken.py").write_text("import nothing_here\n")
+    (pytester.path / "nameless.py").write_text("X = 1\n")
+    for index, (marker, _message) in enumerate(BROKEN_GATES):
+        pytester.makepyfile(**{f"test_gate_{index}": f"import pytest\n\n@pytest.mark.load_test({marker})\n"
+                                                      "def test_gate(load_result):\n    pass\n"})  # fmt: skip
     run = pytester.runpytest_subprocess("--aks-scoring-uri", "http://127.0.0.1:9/score", "-p", "no:cacheprovider")
-    run.assert_outcomes(errors=1)
-    run.stdout.fnmatch_lines([message])
+    run.assert_outcomes(errors=len(BROKEN_GATES))
+    for index, (_marker, message) in enumerate(BROKEN_GATES):
+        run.stdout.fnmatch_lines([f"*test_gate_{index}.py*{message}"])
     assert "Traceback" not in run.stdout.str()
 
 

@@ -60,9 +60,12 @@ def _nearest_rank(values: list[int], q: float) -> int:
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
-def test_local_workers_merge_histograms_exactly(
+def test_local_workers_merge_histograms_exactly_with_no_fixed_port(
     pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Two local worker processes: the master merges their histograms exactly. Locust's default
+    master port (5557, on every interface) is taken meanwhile, e.g. by another gate on the same CI
+    machine: the run still works (its master binds a free loopback port)."""
     raw_dir = tmp_path / "raw"
     raw_dir.mkdir()
     monkeypatch.setenv("RAW_DIR", str(raw_dir))
@@ -74,7 +77,13 @@ def test_local_workers_merge_histograms_exactly(
         )
     )
     # Spread latencies, so the percentiles compared below are different numbers.
-    with ScoringServer(delays_s=(0.0, 0.002, 0.005, 0.0, 0.012, 0.001, 0.030)) as server:
+    with socket.socket() as squatter, ScoringServer(delays_s=(0.0, 0.002, 0.005, 0.0, 0.012, 0.001, 0.030)) as server:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            squatter.bind(("0.0.0.0", 5557))
+            squatter.listen()
+        except OSError:
+            pass  # already taken by something else: the case under test all the same
         run = pytester.runpytest_subprocess(
             "--aks-scoring-uri", server.url, "--aks-workers", "2", "-p", "no:cacheprovider"
         )
@@ -266,28 +275,3 @@ def test_local_workers_obey_abort_rules_and_extension(pytester: pytest.Pytester)
     assert requests >= 190 and duration_s <= 25
     # warmup="auto": the workers' windows, split by endpoint, merge so endpoints are cut like the total.
     assert endpoint_requests == requests
-
-
-def test_local_workers_need_no_fixed_port(pytester: pytest.Pytester) -> None:
-    """Locust's default master port (5557, on every interface) is taken, e.g. by another gate on the
-    same CI machine: a run with local workers still works (its master binds a free loopback port)."""
-    pytester.makepyfile(
-        """
-        import pytest
-
-        @pytest.mark.load_test(users=2, spawn_rate=50, duration="2s", wait=(0, 0.01))
-        def test_gate(load_result):
-            assert load_result.requests > 0 and load_result.generator["workers"] == 2
-        """
-    )
-    with socket.socket() as squatter, ScoringServer() as server:
-        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            squatter.bind(("0.0.0.0", 5557))
-            squatter.listen()
-        except OSError:
-            pass  # already taken by something else: the case under test all the same
-        run = pytester.runpytest_subprocess(
-            "--aks-scoring-uri", server.url, "--aks-workers", "2", "-p", "no:cacheprovider"
-        )
-    run.assert_outcomes(passed=1)

@@ -57,19 +57,19 @@ def _nearest_rank(values: list[float], q: float) -> float:
 
 def test_slos_pass_and_fail_against_the_local_service(pytester: pytest.Pytester) -> None:
     """Decided verdicts, under the default --aks-inconclusive=fail: a light load (4 users, 20-50 ms
-    waits; ~230 requests on a busy 2-core host) bounds both objectives far from their thresholds
-    (0 failures of 230 allow at most 1.7 %; the local service's p95 is tens of ms against 2 s),
-    and p95 < 0.01 ms fails whatever the interval."""
+    waits; ~170 requests in 3 s on a busy 2-core host) bounds both objectives far from their
+    thresholds (0 failures of 170 allow at most 2.2 %; the local service's p95 is tens of ms
+    against 2 s), and p95 < 0.01 ms fails whatever the interval."""
     pytester.makepyfile(
         """
         import pytest
 
-        @pytest.mark.load_test(users=4, spawn_rate=50, duration="4s", wait=(0.02, 0.05),
+        @pytest.mark.load_test(users=4, spawn_rate=50, duration="3s", wait=(0.02, 0.05),
                                slo=["failure_rate < 5%", "p95 < 2s"])
         def test_healthy(load_result):
             assert load_result.requests > 0
 
-        @pytest.mark.load_test(users=4, spawn_rate=50, duration="4s", wait=(0.02, 0.05),
+        @pytest.mark.load_test(users=4, spawn_rate=50, duration="3s", wait=(0.02, 0.05),
                                slo=["failure_rate < 5%", "p95 < 0.01ms"])
         def test_impossible():
             pass
@@ -130,31 +130,6 @@ def test_pytest_process_never_imports_locust(pytester: pytest.Pytester) -> None:
     import ssl
 
     assert socket.socket.__module__ == "socket" and ssl.SSLContext.__module__ == "ssl"
-
-
-def test_load_tests_and_plain_tests_under_xdist(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        """
-        import pytest
-
-        @pytest.mark.load_test(users=2, duration="1s", slo="failure_rate < 1%")
-        def test_load_a(load_result):
-            assert load_result.requests > 0
-
-        @pytest.mark.load_test(users=2, duration="1s", slo="failure_rate < 1%")
-        def test_load_b(load_result):
-            assert load_result.requests > 0
-
-        def test_plain(criteo_payload):
-            assert set(criteo_payload) >= {"int00", "cat25"}
-        """
-    )
-    with ScoringServer() as server:
-        run = pytester.runpytest_subprocess(
-            "-n", "2", "--aks-scoring-uri", server.url, "-p", "no:cacheprovider", "--aks-inconclusive=pass"
-        )
-    run.assert_outcomes(passed=3)
-    run.stdout.fnmatch_lines(["*aksload load tests*", "*test_load_a*PASS*", "*test_load_b*PASS*"])
 
 
 class _ArgvSampler:

@@ -1,5 +1,6 @@
-"""Load tests never overlap in time under pytest-xdist, and a result says which other tests ran
-during its load (real workers, real Locust children, a loopback scoring server)."""
+"""Load tests never overlap in time under pytest-xdist, a result says which other tests ran during
+its load, and the session summary has every worker's load tests (real workers, real Locust
+children, a loopback scoring server)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,12 @@ def _dump(request, result):
         json.dump({"started_at": result.started_at, "ended_at": result.ended_at,
                    "overlapping_tests": result.overlapping_tests}, out)
 
-def test_busy():
+def test_busy(criteo_payload):
+    assert set(criteo_payload) >= {"int00", "cat25"}  # a plain test gets the plugin's fixtures too
     time.sleep(4)  # a plain test that competes for the CPU meanwhile (first: xdist hands it out at once)
 
 @pytest.mark.load_test(users=3, spawn_rate=50, duration="2s", wait=(0.02, 0.05), rows=5)
-@pytest.mark.parametrize("n", range(4))
+@pytest.mark.parametrize("n", range(3))
 def test_load(request, load_result, n):
     _dump(request, load_result)
 """
@@ -39,9 +41,13 @@ def test_load_tests_never_overlap_under_xdist(pytester: pytest.Pytester) -> None
             run = pytester.runpytest_subprocess("-n", "4", "--aks-scoring-uri", server.url, "-p", "no:cacheprovider")
     finally:
         del os.environ["RESULT_DUMPS"]
-    run.assert_outcomes(passed=5)
+    run.assert_outcomes(passed=4)
+    # The controller's session summary has the verdict of each load test run by a worker.
+    run.stdout.fnmatch_lines(["*aksload load tests*"])
+    for n in range(3):
+        run.stdout.fnmatch_lines([f"*test_load[[]{n}[]]*PASS*"])
     runs = [json.loads(path.read_text()) for path in sorted(dumps.iterdir())]
-    assert len(runs) == 4
+    assert len(runs) == 3
     for first, second in itertools.combinations(sorted(runs, key=lambda r: r["started_at"]), 2):
         assert first["ended_at"] <= second["started_at"], (first, second)
     # The plain test ran beside some load, and the result says so. (A queued load test's own setup,

@@ -78,11 +78,15 @@ MARKER_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("marker", "expected"), MARKER_CASES, ids=[c[0] for c in MARKER_CASES])
-def test_bad_marker_argument_is_a_collection_error(pytester: pytest.Pytester, marker: str, expected: str) -> None:
-    pytester.makepyfile(test_bad_marker_gate=GATE.format(marker=marker))
+def test_each_bad_marker_argument_is_a_collection_error(pytester: pytest.Pytester) -> None:
+    """One gate file per case, collected in one run: each file's error names its own test and argument."""
+    for index, (marker, _expected) in enumerate(MARKER_CASES):
+        pytester.makepyfile(**{f"test_bad_marker_gate_{index}": GATE.format(marker=marker)})
     # A target that would accept load: the point is that none is sent (collection stops first).
     run = pytester.runpytest("--aks-scoring-uri", "http://127.0.0.1:9/score")
-    assert run.ret == pytest.ExitCode.INTERRUPTED  # "1 error during collection": nothing ran
-    _assert_one_line_no_traceback(run, f"test_bad_marker_gate.py::test_gate: @pytest.mark.load_test: {expected}")
+    assert run.ret == pytest.ExitCode.INTERRUPTED  # errors during collection: nothing ran
+    run.assert_outcomes(errors=len(MARKER_CASES))
+    for index, (_marker, expected) in enumerate(MARKER_CASES):
+        where = f"test_bad_marker_gate_{index}.py::test_gate"
+        _assert_one_line_no_traceback(run, f"{where}: @pytest.mark.load_test: {expected}")
     assert "def test_gate" not in run.stdout.str()  # no source excerpt either
