@@ -17,14 +17,14 @@ complete user is examples/locustfiles/batch_user.py.
 
 Everything hangs off one `ChildContext` (`context()`); the module functions below are shortcuts
 to it. `auth_headers()` must be called per request: a long run gets refreshed tokens mid-way.
-Only the child imports this module; it imports neither locust nor gevent (`ssl_context_factory`
-imports gevent when a user calls it).
+Only the child imports this module; it imports neither locust nor gevent.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -459,9 +459,9 @@ def ca_bundle() -> str | None:
 def ssl_context_factory(cafile: str | None = None) -> Any:
     """A verifying TLS context for FastHttpUser: trusts the run's CA bundle (--aks-ca-bundle)
     when one was given, else `cafile` (geventhttpclient passes its default CA file)."""
-    import gevent.ssl  # child only: the user's TLS runs on gevent's ssl
-
-    return gevent.ssl.create_default_context(cafile=context().ca_bundle or cafile)
+    # The stdlib's `ssl`: in the Locust child (the only process that calls this) Locust has already
+    # gevent-patched it, so this is gevent's SSLContext, as geventhttpclient's own default is.
+    return ssl.create_default_context(cafile=context().ca_bundle or cafile)
 
 
 def check_response(

@@ -80,7 +80,7 @@ secret variable:
 `AKSLOAD_WAIT_MIN_S/_MAX_S`    floats, default `DEFAULT_WAIT_S`: `wait_time = between(min, max)`
 `AKSLOAD_PROGRESS_S`           float, default `DEFAULT_PROGRESS_S`: interval of progress lines
 `AKSLOAD_CA_BUNDLE`            optional PEM file of CAs to trust for https (--aks-ca-bundle);
-                               `_locust.tls.ssl_context_factory` reads it
+                               `child.ssl_context_factory` reads it
 `AKSLOAD_RATE`                 open model (marker rate=; locustfile `open_model.py`): requests
                                per second of this process (with --processes N: rate / N)
 `AKSLOAD_ARRIVALS`             open model: "constant" (default) or "poisson"
