@@ -399,9 +399,9 @@ class Recorder:
         (coordinated omission); the latency from the actual send goes to `uncorrected`.
         `predictions`: `(row indices, predictions)` of a successful answer; `status` and `kind`
         (the failure kind the contract gave a refused answer) group a failed one."""
-        if self.started_at is None or self.ended_at is not None:  # not `running`: a property call less
+        if not self.running:
             return
-        us = round(response_time_ms * 1000.0)  # histograms.ms_to_us, inlined like the rest of this path
+        us = histograms.ms_to_us(response_time_ms)
         failed = exception is not None
         self.all_requests += 1
         self.all_failures += failed
@@ -411,7 +411,7 @@ class Recorder:
             actual_us = us
             us += max(0, round((start_time - intended) * 1_000_000))
             start_time = intended
-        clamped_us = us if LOWEST_US <= us <= HIGHEST_US else histograms.clamp_us(us)[0]
+        clamped_us = us if LOWEST_US <= us <= HIGHEST_US else histograms.clamp_us(us)[0]  # no call when in range
         counts_index = histograms.counts_index(clamped_us)  # once for both histograms
         windows = self.windows
         window = int((time.monotonic() - self._mono_start) / self.window_s)
