@@ -36,9 +36,7 @@ def run(root: Path, gate: str, delays_s: list[float], *options: str) -> tuple[in
 
 
 def show(label: str, code: int, comparisons: list[dict]) -> None:
-    parts = [
-        f"{c['metric']} {c['baseline']:.4g}->{c['now']:.4g} ({c['change']}) {c['status']}" for c in comparisons
-    ]
+    parts = [f"{c['metric']} {c['baseline']:.4g}->{c['now']:.4g} ({c['change']}) {c['status']}" for c in comparisons]
     print(f"{label:<12} exit {code}  " + "; ".join(parts), flush=True)
 
 

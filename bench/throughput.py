@@ -268,10 +268,12 @@ def main() -> None:
         gen = statistics.median(r["gen_cores"] for r in runs[name])
         web = statistics.median(r["nginx_cores"] for r in runs[name])
         print(f"{name:10s} {median[name]:9.0f} {each:>34s} {gen:16.2f} {web:12.2f}")
-    print(textwrap.dedent(f"""
-        plugin / locust     = {median['plugin'] / median['locust']:.3f}   (promise: >= 0.95)
-        plugin-2w / plugin  = {median['plugin-2w'] / median['plugin']:.2f}    (goal on 2 cores: >= 1.6)
-        plugin-2w / wrk     = {median['plugin-2w'] / median['wrk']:.2f}"""))
+    print(
+        textwrap.dedent(f"""
+        plugin / locust     = {median["plugin"] / median["locust"]:.3f}   (promise: >= 0.95)
+        plugin-2w / plugin  = {median["plugin-2w"] / median["plugin"]:.2f}    (goal on 2 cores: >= 1.6)
+        plugin-2w / wrk     = {median["plugin-2w"] / median["wrk"]:.2f}""")
+    )
 
 
 if __name__ == "__main__":

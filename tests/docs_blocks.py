@@ -88,9 +88,7 @@ def gates() -> list[Block]:
 
 def support_files() -> list[Block]:
     """Python blocks that name their file and are not gates: contracts, conftests, locustfiles."""
-    return [
-        b for b in all_blocks() if b.lang == "python" and not b.is_gate and b.filename and b.not_tested is None
-    ]
+    return [b for b in all_blocks() if b.lang == "python" and not b.is_gate and b.filename and b.not_tested is None]
 
 
 def configs() -> list[Block]:

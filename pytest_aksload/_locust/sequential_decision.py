@@ -35,9 +35,7 @@ from pytest_aksload.verdicts.slo import FAIL, PASS, evaluate
 class DecisionWatch:
     """Judges the run so far at each look; `outcome()` is the result file's `"sequential"`."""
 
-    def __init__(
-        self, objectives: Sequence[str], settle_max_s: float, confidence: float = DEFAULT_CONFIDENCE
-    ) -> None:
+    def __init__(self, objectives: Sequence[str], settle_max_s: float, confidence: float = DEFAULT_CONFIDENCE) -> None:
         self.slos = [parse_slo(text) for text in objectives]
         self.confidence = confidence
         self.settle_max_s = settle_max_s  # the request timeout: no request is in flight longer

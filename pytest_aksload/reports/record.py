@@ -99,7 +99,6 @@ def _other_side(result: LoadResult | None, name: str | None) -> dict[str, Any] |
     return {"name": name or "the other side", "metrics": metrics(result.against, [])}
 
 
-
 def metrics(result: LoadResult, generator_issues: list[str]) -> dict[str, Any]:
     """Headline figures (JSON-safe: an undefined statistic is None), failures by kind, intervals."""
     return {

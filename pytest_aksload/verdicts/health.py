@@ -94,8 +94,7 @@ def generator_issues(result: LoadResult, profile: LoadProfile) -> list[str]:
             else f"{profile.users} users with {profile.wait_s[0]:g}-{profile.wait_s[1]:g}s waits"
         )
         issues.append(
-            f"load generator sent {sent} requests where {asked} imply about {expected:.0f}: "
-            "it could not keep up"
+            f"load generator sent {sent} requests where {asked} imply about {expected:.0f}: it could not keep up"
         )
     return issues
 

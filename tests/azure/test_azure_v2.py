@@ -69,9 +69,7 @@ def test_key_auth(fake_azure, workspace_config, credential):
     assert ("https://management.azure.com/.default",) in credential.scopes
 
 
-def test_default_azure_credential_signs_in_with_service_principal_env_vars(
-    fake_azure, workspace_config, azure_sp_env
-):
+def test_default_azure_credential_signs_in_with_service_principal_env_vars(fake_azure, workspace_config, azure_sp_env):
     fake_azure.add_online_endpoint(ENDPOINT, auth_mode="key")
 
     target = resolve_aml_endpoint(ENDPOINT, workspace_config=workspace_config)

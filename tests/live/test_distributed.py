@@ -265,8 +265,15 @@ def test_local_workers_obey_abort_rules_and_extension(pytester: pytest.Pytester)
     assert aborted_after_s < 35
     with ScoringServer(delays_s=(0.002,)) as healthy:
         extended = pytester.runpytest_subprocess(
-            "test_undecided.py", "-s", "--aks-scoring-uri", healthy.url, "--aks-workers", "2",
-            "--aks-inconclusive=extend", "-p", "no:cacheprovider",
+            "test_undecided.py",
+            "-s",
+            "--aks-scoring-uri",
+            healthy.url,
+            "--aks-workers",
+            "2",
+            "--aks-inconclusive=extend",
+            "-p",
+            "no:cacheprovider",
         )
     extended.assert_outcomes(passed=1)
     line = next(line for line in extended.outlines if line.startswith("EXTENDED"))

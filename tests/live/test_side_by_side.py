@@ -47,8 +47,7 @@ def test_the_same_service_on_both_sides_passes_and_both_sides_get_the_same_paylo
     write_gate(
         pytester,
         f'{FAST}, duration="20s", slo=["p95 <= 1.5x", "failure_rate <= +1pp", "agreement >= 99%"]',
-        "assert load_result.agreement == 1.0\n"
-        "    assert abs(load_result.requests - load_result.against.requests) <= 8",
+        "assert load_result.agreement == 1.0\n    assert abs(load_result.requests - load_result.against.requests) <= 8",
     )
     with ScoringServer(delays_s=[0.020]) as one, ScoringServer(delays_s=[0.020]) as two:
         run = _run(pytester, one.url, two.url, "--aks-report", "report")
@@ -97,7 +96,7 @@ def test_noise_that_hits_both_sides_does_not_move_the_side_by_side_verdict_but_f
     assert p95["verdict"] == "PASS", p95["description"]
 
 
-LOCUSTFILE = '''
+LOCUSTFILE = """
 from locust import FastHttpUser, task
 from pytest_aksload import child
 
@@ -121,7 +120,7 @@ class TwoEndpoints(FastHttpUser):
         with self.client.post(planned.url, data=planned.batch.body, headers=planned.headers, name=name,
                               catch_response=True, context=planned.context) as response:
             child.check_response(response, request=planned)
-'''
+"""
 
 
 def test_objectives_scoped_to_one_endpoint_of_a_custom_locustfile(pytester: pytest.Pytester) -> None:
@@ -187,9 +186,7 @@ def _assert_one_line_without_traceback(run: pytest.RunResult, messages: list[str
     ['rate=60, duration="3s", timeout="5s"', 'users=6, spawn_rate=100, wait=(0.005, 0.01), duration="4s", workers=2'],
     ids=["open-model", "worker-processes"],
 )
-def test_side_by_side_runs_with_the_open_model_and_with_worker_processes(
-    pytester: pytest.Pytester, load: str
-) -> None:
+def test_side_by_side_runs_with_the_open_model_and_with_worker_processes(pytester: pytest.Pytester, load: str) -> None:
     write_gate(
         pytester,
         f'{load}, slo=["failure_rate <= +10pp", "agreement >= 90%"]',

@@ -29,9 +29,7 @@ def run_inner(pytester: pytest.Pytester, server: ScoringServer, test_code: str, 
     return pytester.runpytest_subprocess("--aks-scoring-uri", server.url, "-p", "no:cacheprovider", *args)
 
 
-def test_live_windowed_slo_fails_the_last_window_the_whole_run_hides(
-    pytester: pytest.Pytester, key_env: None
-) -> None:
+def test_live_windowed_slo_fails_the_last_window_the_whole_run_hides(pytester: pytest.Pytester, key_env: None) -> None:
     """Healthy for 10 s, then every request fails for the last 2 s (timed from the first load
     request; the pre-flight request is n = 0): a sixth of the run, far under the whole run's 25 %,
     and all of its last 1 s windows, far over a window's 5 % (1 s windows: the load's start may lag
