@@ -92,7 +92,7 @@ def locate_models(deployments: Sequence[LocalDeployment], root: Path) -> tuple[L
         if not path.is_file():
             raise LocalDeploymentError(
                 f"model of deployment {deployment.name!r}: no file {deployment.model!r} (relative to the rootdir "
-                f"{root}); give {SHIPPED} or the path of a LightGBM model file"
+                f"{str(root)!r}); give {SHIPPED} or the path of a LightGBM model file"
             )
         located.append(LocalDeployment(deployment.name, str(path.resolve()), deployment.latency_s))
     return tuple(located)

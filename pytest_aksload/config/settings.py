@@ -586,12 +586,12 @@ def _check_combination(settings: Settings) -> None:
         check_local_deployment(settings, "--aks-against", settings.aks_against)
     if settings.aks_against and not settings.aml_deployment:
         raise pytest.UsageError(
-            f"--aks-against {settings.aks_against}: name the candidate too with --aml-deployment NAME "
+            f"--aks-against {settings.aks_against!r}: name the candidate too with --aml-deployment NAME "
             "(without it the endpoint's traffic rules pick who answers)"
         )
     if settings.aks_against and settings.aks_against == settings.aml_deployment:
         raise pytest.UsageError(
-            f"--aks-against {settings.aks_against} is the candidate itself (--aml-deployment): "
+            f"--aks-against {settings.aks_against!r} is the candidate itself (--aml-deployment): "
             "name the other deployment"
         )
     target = settings.target_option

@@ -88,14 +88,14 @@ def _import(spec: str, where: str, base_dir: Path) -> Any:
             return importlib.import_module(where)
         file = (base_dir / where).expanduser().resolve()
         if not file.is_file():
-            raise _broken(spec, f"no file {file}")
+            raise _broken(spec, f"no file {str(file)!r}")
         # One module per file, named after its path, so two contracts named alike do not collide.
         name = f"_aksload_contract_{hashlib.sha1(str(file).encode()).hexdigest()[:12]}"
         if name in sys.modules:
             return sys.modules[name]
         module_spec = importlib.util.spec_from_file_location(name, file)
         if module_spec is None or module_spec.loader is None:
-            raise _broken(spec, f"{file} is not a Python file")
+            raise _broken(spec, f"{str(file)!r} is not a Python file")
         module = importlib.util.module_from_spec(module_spec)
         sys.modules[name] = module
         try:
@@ -107,7 +107,7 @@ def _import(spec: str, where: str, base_dir: Path) -> Any:
     except ContractError:
         raise
     except Exception as exc:  # the user's module failed to import: its error, without the traceback
-        raise _broken(spec, f"importing {where} failed: {_describe(exc)}") from None
+        raise _broken(spec, f"importing {where!r} failed: {_describe(exc)}") from None
 
 
 def _is_path(where: str) -> bool:

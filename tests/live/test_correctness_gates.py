@@ -143,7 +143,7 @@ def test_a_user_contract_is_used_by_pre_flight_and_the_load(pytester: pytest.Pyt
 
 
 BROKEN_GATES = [  # (marker, what its collection error says)
-    ('contract="broken.py:Wrapped"', "*contract='broken.py:Wrapped'*importing broken.py failed*"),
+    ('contract="broken.py:Wrapped"', "*contract='broken.py:Wrapped'*importing 'broken.py' failed*"),
     ('contract="nameless.py:Wrapped"', "*contract='nameless.py:Wrapped'*has no 'Wrapped'*"),
     ('contract="protobuf"', "*contract='protobuf'*unknown contract 'protobuf'*expected a built-in name*"),
     ("batch=0", "*batch=0: expected rows per request, a whole number >= 1*"),

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pytest_aksload.config.profile import ACCEPTED_ARGUMENTS, LoadProfile, ProfileError, profile_from_marker
@@ -33,11 +33,15 @@ _names = st.one_of(st.sampled_from(ACCEPTED_ARGUMENTS), st.text(min_size=1, max_
 
 
 def _one_line(message: str) -> None:
-    assert message and "\n" not in message, repr(message)
+    # Printable: no newline, carriage return, line separator or other control character (user
+    # text in a message is quoted with repr(), which escapes them).
+    assert message and message.isprintable(), repr(message)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(kwargs=st.dictionaries(_names, _values, max_size=4))
+@example(kwargs={"locustfile": "0\n"})  # found by a local run: the path was printed with its newline
+@example(kwargs={"contract": "x\u2028.py:C"})  # the contract file's path, likewise
 def test_fuzzed_marker_arguments_give_a_profile_or_one_line(kwargs: dict[str, Any]) -> None:
     try:
         profile = profile_from_marker((), kwargs, Settings(), Path.cwd())

@@ -82,16 +82,16 @@ def test_resolve_spec_makes_paths_absolute_for_the_child(contract_file: Path) ->
 BROKEN = [
     ("unknown name", "tensorflow-serving", "unknown contract 'tensorflow-serving'"),
     ("empty", "", "contract must be"),
-    ("missing file", "nowhere.py:C", "contract 'nowhere.py:C': no file "),
+    ("missing file", "nowhere.py:C", "contract 'nowhere.py:C': no file '"),
     (
         "missing module",
         "no_such_module_xyz:C",
-        "contract 'no_such_module_xyz:C': importing no_such_module_xyz failed: "
+        "contract 'no_such_module_xyz:C': importing 'no_such_module_xyz' failed: "
         "ModuleNotFoundError: No module named 'no_such_module_xyz'",
     ),
     ("missing attribute", "contracts/my_contract.py:Nope", "contract 'contracts/my_contract.py:Nope': "),
-    ("syntax error", "contracts/broken.py:C", "importing contracts/broken.py failed: SyntaxError: "),
-    ("raises on import", "contracts/raises.py:C", "importing contracts/raises.py failed: RuntimeError: no GPU here"),
+    ("syntax error", "contracts/broken.py:C", "importing 'contracts/broken.py' failed: SyntaxError: "),
+    ("raises on import", "contracts/raises.py:C", "importing 'contracts/raises.py' failed: RuntimeError: no GPU here"),
     ("no methods", "contracts/empty.py:C", "C has no encode or decode method"),
     ("constructor fails", "contracts/needs_args.py:C", "C() failed: TypeError: "),
     ("bad attribute name", "contracts/my_contract.py:1x", "unknown contract"),

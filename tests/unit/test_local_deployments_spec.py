@@ -85,7 +85,7 @@ def test_model_files_are_found_against_the_rootdir(tmp_path: Path) -> None:
     with pytest.raises(LocalDeploymentError) as error:
         locate_models(parse_local_deployments("blue=shipped green=models/nope.txt"), tmp_path)
     assert str(error.value) == (
-        f"model of deployment 'green': no file 'models/nope.txt' (relative to the rootdir {tmp_path}); "
+        f"model of deployment 'green': no file 'models/nope.txt' (relative to the rootdir {str(tmp_path)!r}); "
         "give shipped or the path of a LightGBM model file"
     )
 
