@@ -19,7 +19,7 @@ smoke check that fails fast before any load test spends minutes.
 import pytest
 import requests
 
-from pytest_aksload import payload_from_row
+from pytest_aksload.data.criteo import payload_from_row
 
 
 @pytest.fixture

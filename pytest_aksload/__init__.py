@@ -1,7 +1,10 @@
 """pytest-aksload: gate a model deployment on load-test SLOs measured with Locust.
 
-The public API: import these names from ``pytest_aksload`` (where they live inside the package
-may change). The package root must stay import-light: pytest loads the plugin in every session
+The public API for tests and conftests: import these names from ``pytest_aksload`` (where they
+live inside the package may change). A custom locustfile imports from ``pytest_aksload.child``, a
+contract of your own from ``pytest_aksload.contracts``, the Criteo demo helpers come from
+``pytest_aksload.data.criteo``; each lists its public names in ``__all__`` (docs/reference.md,
+"Public API"). The package root must stay import-light: pytest loads the plugin in every session
 of an environment where it is installed, and the Locust child imports parts of the package, so
 each name is imported on first use (PEP 562), not when the package is.
 """
@@ -9,6 +12,7 @@ each name is imported on first use (PEP 562), not when the package is.
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -16,6 +20,7 @@ __version__ = "0.1.0"
 # Public name -> the module that defines it.
 _EXPORTS = {
     "LoadResult": "pytest_aksload.stats.result",
+    "GatedResult": "pytest_aksload.stats.result",  # what the load_result fixture gives a test
     "ErrorGroup": "pytest_aksload.stats.result",
     "Target": "pytest_aksload.targets.target",
     "AuthHeaders": "pytest_aksload.targets.target",
@@ -30,16 +35,21 @@ _EXPORTS = {
     "INCONCLUSIVE": "pytest_aksload.verdicts.slo",
     "evaluate": "pytest_aksload.verdicts.slo",
     "assert_slos": "pytest_aksload.verdicts.slo",
+}
+
+# Names the root exported before; each still works for this release, with a warning naming its home.
+_MOVED = {
     "load_sample": "pytest_aksload.data.criteo",
     "payload_from_row": "pytest_aksload.data.criteo",
 }
 
-__all__ = [  # the keys of _EXPORTS and the version (tests/test_public_api.py checks they agree)
+__all__ = [  # the keys of _EXPORTS and the version (tests/unit/test_public_api.py checks they agree)
     "FAIL",
     "INCONCLUSIVE",
     "PASS",
     "AuthHeaders",
     "ErrorGroup",
+    "GatedResult",
     "LoadResult",
     "Slo",
     "SloError",
@@ -49,16 +59,13 @@ __all__ = [  # the keys of _EXPORTS and the version (tests/test_public_api.py ch
     "__version__",
     "assert_slos",
     "evaluate",
-    "load_sample",
     "parse_slo",
     "parse_slos",
-    "payload_from_row",
 ]
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports on first use
     from pytest_aksload.config.objectives import Slo, SloError, parse_slo, parse_slos
-    from pytest_aksload.data.criteo import load_sample, payload_from_row
-    from pytest_aksload.stats.result import ErrorGroup, LoadResult
+    from pytest_aksload.stats.result import ErrorGroup, GatedResult, LoadResult
     from pytest_aksload.targets.target import AuthHeaders, Target
     from pytest_aksload.verdicts.slo import (
         FAIL,
@@ -72,6 +79,12 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
 
 
 def __getattr__(name: str) -> Any:
+    if name in _MOVED:  # not cached: each place that still imports it from here is warned
+        home = _MOVED[name]
+        warnings.warn(
+            f"pytest_aksload.{name} is deprecated: use `from {home} import {name}`", DeprecationWarning, stacklevel=2
+        )
+        return getattr(importlib.import_module(home), name)
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'pytest_aksload' has no attribute {name!r}")

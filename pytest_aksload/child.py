@@ -48,6 +48,32 @@ from pytest_aksload.contracts.failures import describe_exception
 from pytest_aksload.protocol import RunSettings, SampleRows
 from pytest_aksload.redact import SECRETS, Redactor
 
+# The locustfile API (docs/reference.md): the rest of this module is the plugin's own (the
+# recorder's request context keys, a remote worker's `set_context`).
+__all__ = [
+    "AGAINST",
+    "TARGET",
+    "ChildContext",
+    "EncodedBatch",
+    "PlannedRequest",
+    "RequestPlan",
+    "auth_headers",
+    "ca_bundle",
+    "check_response",
+    "context",
+    "json_request_headers",
+    "next_batch",
+    "redact",
+    "request_headers",
+    "request_plan",
+    "request_timeout_s",
+    "sample_rows",
+    "scoring_path",
+    "scoring_uri",
+    "ssl_context_factory",
+    "wait_range",
+]
+
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 
 # A run cycles through a few hundred bodies, so a model answers with few distinct bodies; a
@@ -66,7 +92,9 @@ AGREEMENT_KEY = "aksload_agreement"
 """Request context key, side by side: `(rows compared, rows agreeing, largest difference)` of a pair
 whose two answers both decoded (set on the pair's second answer)."""
 TARGET = "target"
+"""`PlannedRequest.side` of a request to the target."""
 AGAINST = "against"
+"""`PlannedRequest.side` of a request to the other side (side by side)."""
 
 
 class _Pair:

@@ -162,7 +162,9 @@ def _locustfile(value: Any, test_dir: Path) -> Path:
     except (OSError, ValueError):  # e.g. a NUL byte: no file can have that name
         raise ProfileError(f"locustfile={value!r}: expected a path to a .py file, relative to the test file") from None
     if not found:
-        raise ProfileError(f"locustfile={value!r}: no such .py file ({str(path)!r}); paths are relative to the test file")
+        raise ProfileError(
+            f"locustfile={value!r}: no such .py file ({str(path)!r}); paths are relative to the test file"
+        )
     return path
 
 

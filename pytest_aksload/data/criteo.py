@@ -25,10 +25,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+# The Criteo demo helpers a conftest may use (docs/reference.md); the rest is the plugin's own.
+__all__ = ["FEATURE_COLUMNS", "LABEL", "CriteoDataError", "load_sample", "payload_from_row", "payloads"]
+
 LABEL = "label"
+"""The label column (0 or 1): never sent, it is what `auc` and `logloss` judge against."""
 INT_COLUMNS = [f"int{i:02d}" for i in range(13)]
 CAT_COLUMNS = [f"cat{i:02d}" for i in range(26)]
 FEATURE_COLUMNS = INT_COLUMNS + CAT_COLUMNS
+"""The 39 features a request body carries, in order: `int00`..`int12`, then `cat00`..`cat25`."""
 COLUMNS = [LABEL] + FEATURE_COLUMNS
 _INT_SET = frozenset(INT_COLUMNS)
 

@@ -42,7 +42,8 @@ def test_loading_imports_nothing_heavy(module: str) -> None:
 
 def test_a_public_name_imports_only_what_it_needs() -> None:
     assert _heavy_after("from pytest_aksload import parse_slo, Slo, Target") == []
-    assert "pandas" in _heavy_after("from pytest_aksload import payload_from_row")  # on first use, as asked
+    assert "hdrh" in _heavy_after("from pytest_aksload import LoadResult")  # on first use, as asked
+    assert "pandas" not in _heavy_after("from pytest_aksload import LoadResult, GatedResult, assert_slos")
 
 
 CONFTEST = f"""
