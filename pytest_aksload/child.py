@@ -78,7 +78,7 @@ _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json
 
 # A run cycles through a few hundred bodies, so a model answers with few distinct bodies; a
 # built-in contract's decoding of a 200 is a pure function of the body, and remembering it saves
-# the JSON parsing per request (a few % of the load generator's throughput). Bounded.
+# the JSON parsing per request. Bounded.
 _MEMO_MAX_ENTRIES = 4096
 _MEMO_MAX_BODY = 4096
 
