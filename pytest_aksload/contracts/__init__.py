@@ -1,18 +1,18 @@
 """Contracts: how sample rows become a request body and a response becomes predictions.
 
-Public (listed in `__all__`, shown in docs/contracts.md): what a contract of your own uses, the
-`Contract` protocol, `ContractError` and `dump_json`, and `OpenInferenceContract`, to read a V2
-output of another name.
-
-The other names here are the plugin's own: the built-ins (`BUILTIN_CONTRACTS`): `azureml` (the
-default), `mlflow`, `azureml-mlflow`, `open-inference`; a user contract is loaded from
-`module:Name` or `path/to/file.py:Name` by `load_contract`. `encode_batches` encodes a run's
-bodies once; `decode_predictions` is the one call that turns a response into predictions (status
-kinds, count and number checks); `pytest_aksload.stats.correctness` tallies them against
-expectations. Stdlib only: the Locust child imports this package.
+A contract of your own (docs/contracts.md) is any object with `encode(rows) -> bytes` and
+`decode(status, headers, body) -> predictions` (the `Contract` protocol); it raises
+`ContractError` for an answer it cannot read and may encode with `dump_json`.
+`OpenInferenceContract(output=...)` reads a V2 prediction output of another name.
 """
 
-# The plugin's own modules import the names that are not public from the package too (noqa: F401).
+# The rest is the plugin's own, imported from the package by its modules (hence noqa: F401; not
+# in __all__): the built-ins (`BUILTIN_CONTRACTS`): `azureml` (the default), `mlflow`,
+# `azureml-mlflow`, `open-inference`; a user contract is loaded from `module:Name` or
+# `path/to/file.py:Name` by `load_contract`. `encode_batches` encodes a run's bodies once;
+# `decode_predictions` is the one call that turns a response into predictions (status kinds,
+# count and number checks); `pytest_aksload.stats.correctness` tallies them against expectations.
+# Stdlib only: the Locust child imports this package.
 from pytest_aksload.contracts.base import Contract, ContractError, dump_json
 from pytest_aksload.contracts.batches import EncodedBatch, encode_batches  # noqa: F401
 from pytest_aksload.contracts.decoding import decode_predictions  # noqa: F401

@@ -1,7 +1,7 @@
 """Criteo Display Advertising data: the shipped sample, the real ``dac_sample.txt``, request bodies.
 
-Frames returned by :func:`load_sample` have the columns :data:`COLUMNS` with these dtypes, the
-same whatever the pandas version:
+Frames returned by `load_sample` have the columns `COLUMNS` (`LABEL`, then `FEATURE_COLUMNS`)
+with these dtypes, the same whatever the pandas version:
 
 - ``label``: ``int64`` (0 or 1, never missing);
 - ``int00``..``int12``: pandas nullable ``Int64`` (missing = ``pd.NA``);
@@ -161,7 +161,7 @@ def _integers(file: Path, raw: np.ndarray, line_no: np.ndarray, name: str) -> tu
 def payload_from_row(row: pd.Series | Mapping[str, object]) -> dict[str, object]:
     """One row as the flat JSON object the deployed model scores.
 
-    All :data:`FEATURE_COLUMNS` in order (a scoring request carries no label): integers as
+    All `FEATURE_COLUMNS` in order (a scoring request carries no label): integers as
     Python ``int``, categoricals as ``str``, missing values (None, NaN, pd.NA) as ``None``.
     The result survives ``json.dumps(..., allow_nan=False)``.
     """
@@ -178,7 +178,7 @@ def payload_from_row(row: pd.Series | Mapping[str, object]) -> dict[str, object]
 
 
 def payloads(df: pd.DataFrame, n: int | None = None) -> list[dict[str, object]]:
-    """The first `n` rows of `df` (all if None) as request bodies, see :func:`payload_from_row`."""
+    """The first `n` rows of `df` (all if None) as request bodies, see `payload_from_row`."""
     absent = [name for name in FEATURE_COLUMNS if name not in df.columns]
     if absent:
         raise CriteoDataError(
