@@ -88,7 +88,8 @@ _SERVER_ENV_NAMES = frozenset(
         "HTTP_X_MS_SERVER_VERSION",
         "SERVER_VERSION_LOG_RESPONSE_ENABLED",
         "PORT",
-        "AKS_KEY",  # the user's real endpoint key has no business in this server
+        "AKS_KEY",  # the user's real endpoint key has no business in this server (its earlier name)
+        "AKSLOAD_KEY",
         DEPLOYMENTS_ENV,  # set only from `deployments`, never inherited
     }
 )
