@@ -35,7 +35,7 @@ from pytest_aksload.config.local_deployments import (
 )
 from pytest_aksload.config.tolerances import TOLERANCE_FORM, Tolerance
 from pytest_aksload.config.units import UnitError
-from pytest_aksload.protocol import DEFAULT_REQUEST_TIMEOUT_S  # one definition, shared with the child
+from pytest_aksload.defaults import DEFAULT_REQUEST_TIMEOUT_S
 
 GROUP = "aksload"
 ENV_PREFIX = "AKSLOAD_"
