@@ -82,7 +82,7 @@ from the master in a Locust message, `run_config_message`, never in their enviro
 master reads stdin, prints progress and writes the result.
 
 Exit: after the run time and stop timeout, Locust fires `quitting` and the recorder writes the
-result file (`ResultFile`, checked by `check_result`, parsed by `pytest_aksload.stats.result`).
+result file (`result_schema.ResultFile`, checked by `check_result`, parsed by `pytest_aksload.stats.result`).
 A child stopped with SIGTERM still writes it, with `"complete": false`; one stopped by an
 abort_on rule writes it with `"aborted": {"rule", "reason", "at_s"}`. No result file (and a
 non-zero exit) means it crashed before the test started.

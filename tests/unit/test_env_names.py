@@ -99,3 +99,16 @@ def test_the_scoring_uri_key_comes_from_aksload_key_or_else_the_old_aks_key(
 def test_an_old_key_is_not_read_nor_warned_about_when_no_scoring_uri_needs_one() -> None:
     settings, warned = _resolve({"AKS_KEY": "a pipeline's own"}, cli={"aks_local": "true"})
     assert (settings.aks_key_env, warned) == ("AKSLOAD_KEY", [])
+
+
+def test_no_option_variable_is_also_an_internal_one() -> None:
+    """The processes the plugin starts read variables of their own (the Locust child's settings and
+    secrets, the local server's key and deployments, the lifeline): none may be an option's name,
+    or a user's option would be read as one of them, in another format."""
+    from pytest_aksload import lifeline, protocol
+    from pytest_aksload.local import service
+
+    internal = {lifeline.PARENT_PID_ENV, service.KEY_ENV, service.DEPLOYMENTS_ENV, service.WORKDIR_ENV}
+    for option in OPTIONS:
+        assert option.env not in internal, option.env
+        assert not option.env.startswith(protocol.CHILD_ENV_PREFIX), option.env
