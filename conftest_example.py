@@ -1,11 +1,11 @@
 """A conftest.py to copy next to your load gates (rename it to conftest.py).
 
 Session defaults go in your ini file, so every marker that omits a value gets them
-(command line > environment variable > ini > built-in default):
+(command line > environment variable AKSLOAD_<OPTION> > ini > built-in default):
 
     # pytest.ini / tox.ini: [pytest]     setup.cfg: [tool:pytest]
     [pytest]
-    aks_service = lightgbm-criteo        # or aks_scoring_uri = https://.../score (key in $AKS_KEY)
+    aks_service = lightgbm-criteo        # or aks_scoring_uri = https://.../score (key in $AKSLOAD_KEY)
     aks_users = 50
     aks_spawn_rate = 10
     aks_duration = 1m

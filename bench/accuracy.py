@@ -96,7 +96,7 @@ def population_percentiles(
 def run_gate(root: Path, server: TruthServer, users: int, duration: str) -> LoadResult:
     (root / "test_gate.py").write_text(GATE.format(users=users, duration=duration))
     dump = root / "result.json"
-    env = {**os.environ, "AKS_KEY": KEY, "ACCURACY_DUMP": str(dump)}
+    env = {**os.environ, "AKSLOAD_KEY": KEY, "ACCURACY_DUMP": str(dump)}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--aks-scoring-uri", server.url]
         + ["--aks-inconclusive=pass", "test_gate.py"],

@@ -43,7 +43,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    os.environ["AKS_KEY"] = KEY
+    os.environ["AKSLOAD_KEY"] = KEY
     errors = []
     for index in range(args.repeat):
         started = time.monotonic()

@@ -21,7 +21,9 @@ from loopback_servers import ScoringServer  # noqa: E402
 
 from pytest_aksload.config.profile import profile_from_marker  # noqa: E402
 from pytest_aksload.config.settings import Settings  # noqa: E402
+from pytest_aksload.protocol import SampleRows  # noqa: E402
 from pytest_aksload.run.fdlimit import open_files_problem  # noqa: E402
+from pytest_aksload.run.plan import RunPlan  # noqa: E402
 from pytest_aksload.run.runner import run_load  # noqa: E402
 from pytest_aksload.targets.target import Credential, Target  # noqa: E402
 
@@ -43,7 +45,7 @@ def main() -> None:
     with ScoringServer() as server:
         target = Target(server.url, name="bench", kind="scoring-uri", credential=Credential.key("bench-key"))
         started = time.monotonic()
-        result = run_load(target, profile, [{"x": 1}])
+        result = run_load(RunPlan(target, profile, SampleRows([{"x": 1}])))
         wall = time.monotonic() - started
         served = len(server.scoring_requests())
     print(f"users {result.users_peak}, wall {wall:.1f}s, open-files limit {resource.getrlimit(resource.RLIMIT_NOFILE)}")

@@ -38,7 +38,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    os.environ["AKS_KEY"] = KEY
+    os.environ["AKSLOAD_KEY"] = KEY
     warned = 0
     for index in range(args.repeat):
         with ScoringServer(delays_s=(0.04,)) as server:

@@ -52,7 +52,7 @@ def main() -> int:
     parser.add_argument("--duration", default="3s")
     parser.add_argument("--users", type=int, default=20)
     args = parser.parse_args()
-    os.environ["AKS_KEY"] = KEY
+    os.environ["AKSLOAD_KEY"] = KEY
     gate = GATE.format(repeat=args.repeat, users=args.users, duration=args.duration)
     with ScoringServer(delays_s=on_the_threshold_cycle(0.100)) as server:
         run = run_gate(gate, server.url)

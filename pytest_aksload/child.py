@@ -164,7 +164,9 @@ class ChildContext:
     def scoring_uri(self) -> str:
         """The full scoring URI of the target."""
         if not self.settings.scoring_uri:
-            raise RuntimeError(f"{protocol.ENV_SCORING_URI} is not set: this locustfile must run under pytest-aksload")
+            raise RuntimeError(
+                f"{protocol.setting_env('scoring_uri')} is not set: this locustfile must run under pytest-aksload"
+            )
         return self.settings.scoring_uri
 
     @cached_property
@@ -195,7 +197,7 @@ class ChildContext:
             path = self.settings.rows_file
             if not path:
                 raise RuntimeError(
-                    f"{protocol.ENV_ROWS_FILE} is not set: this locustfile must run under pytest-aksload"
+                    f"{protocol.setting_env('rows_file')} is not set: this locustfile must run under pytest-aksload"
                 )
             try:
                 self._sample = protocol.decode_rows_file(Path(path).read_text(encoding="utf-8"))

@@ -16,7 +16,8 @@ import pytest
 
 from pytest_aksload.config.profile import MARKER, MARKER_HELP, ProfileError, profile_from_marker
 from pytest_aksload.config.settings import NO_TARGET_REASON, add_options, resolve
-from pytest_aksload.protocol import DEFAULT_CONTRACT, SampleRows
+from pytest_aksload.defaults import DEFAULT_CONTRACT
+from pytest_aksload.protocol import SampleRows
 from pytest_aksload.session import AksloadSession, LoadTestState
 
 if TYPE_CHECKING:

@@ -37,67 +37,23 @@ Command, run in a fresh temporary working directory (`cwd`), in a new process gr
 * Never `--json`: it moves Locust's summary to stdout as one large JSON document.
 
 Environment: the parent's, minus every `LOCUST_*` variable (Locust reads its options from them)
-and with `HOME` (and `USERPROFILE` on Windows) pointing at the temporary working directory,
-because Locust also reads `~/.locust.conf` and `./locust.conf`/`./pyproject.toml`. Plus
-`RunSettings.to_env()` (none of it secret; `RunSettings.from_env` reads it back) and the one
-secret variable:
+and every `AKSLOAD_CHILD_*` one (the child reads its run from those, so only the runner may set
+them), with `HOME` (and `USERPROFILE` on Windows) pointing at the temporary working directory,
+because Locust also reads `~/.locust.conf` and `./locust.conf`/`./pyproject.toml`. Plus:
 
-=============================  ================================================================
-`AKSLOAD_SCORING_URI`          full scoring URI (`child.scoring_path()` is its path + query)
-`AKSLOAD_AUTH_HEADERS`         JSON object of request headers. SECRET: only ever in this env
-                               var (`encode_auth_headers`), never in `RunSettings`; never
-                               printed, logged or written by the child; masked (`***`) in
-                               failure messages and captured warnings
-`AKSLOAD_ROWS_FILE`            JSON file (`encode_rows_file`): `{"rows": [...], "expected": [...] |
-                               null, "labels": [...] | null}`: the raw sample rows (objects; the
-                               child encodes them once with the contract) and, aligned with them,
-                               the expected prediction and the label of each (null: unknown)
-`AKSLOAD_CONTRACT`             contract spec (default `DEFAULT_CONTRACT`): a built-in name,
-                               `module:Name` or an ABSOLUTE `/path/file.py:Name`
-`AKSLOAD_BATCH`                int, default 1: rows per request
-`AKSLOAD_TOLERANCE`            float, default `DEFAULT_TOLERANCE`: absolute tolerance of a prediction
-`AKSLOAD_DEPLOYMENT`           optional --aml-deployment name: an answer whose
-                               `azureml-model-deployment` header names another one is a `routing` failure
-`AKSLOAD_AGAINST_URI`          optional: side by side (--aks-against, --aks-against-uri, against=), the
-                               other side's full scoring URI; the packaged users then send every batch
-                               to both sides, one after the other in random order (`child.RequestPlan`)
-`AKSLOAD_AGAINST_DEPLOYMENT`   optional: the other side's deployment (its `azureml-model-deployment`
-                               request header, and the routing check of its answers)
-`AKSLOAD_AGAINST_AUTH_HEADERS` optional, SECRET like `AKSLOAD_AUTH_HEADERS`: the other side's own
-                               headers (--aks-against-uri with ini aks_against_key_env); unset, it
-                               uses the target's (refreshed ones too), minus its deployment header
-`AKSLOAD_OBJECTIVES`           optional JSON list of the test's objectives (canonical texts), side by
-                               side only: the recorder judges them at each look
-                               (`stats.sequential.LookSchedule`) and ends the run once decided
-`AKSLOAD_RESULT_FILE`          where the recorder writes the result JSON at quit (atomically:
-                               temp file in the same directory + `os.replace`)
-`AKSLOAD_WARMUP_S`             float, default 0: requests that START before
-                               `started_at + warmup` are left out of totals, endpoints and
-                               errors, but are in the windows
-`AKSLOAD_WINDOW_S`             float, default `DEFAULT_WINDOW_S`: timeline window length
-`AKSLOAD_REQUEST_TIMEOUT_S`    float, default `DEFAULT_REQUEST_TIMEOUT_S`: FastHttpUser
-                               connection and network timeout
-`AKSLOAD_WAIT_MIN_S/_MAX_S`    floats, default `DEFAULT_WAIT_S`: `wait_time = between(min, max)`
-`AKSLOAD_PROGRESS_S`           float, default `DEFAULT_PROGRESS_S`: interval of progress lines
-`AKSLOAD_CA_BUNDLE`            optional PEM file of CAs to trust for https (--aks-ca-bundle);
-                               `child.ssl_context_factory` reads it
-`AKSLOAD_RATE`                 open model (marker rate=; locustfile `open_model.py`): requests
-                               per second of this process (with --processes N: rate / N)
-`AKSLOAD_ARRIVALS`             open model: "constant" (default) or "poisson"
-`AKSLOAD_RUN_TIME_S`           distributed runs only, instead of `--run-time`: the master ends
-                               the run itself (see `_locust/distributed.py`)
-`AKSLOAD_ABORT_ON`             optional JSON list of abort_on rules ("failure_rate > 50% over
-                               10s windows", `encode_abort_rules`);
-                               `pytest_aksload.verdicts.abort.AbortWatch` checks them as each
-                               window closes and the recorder ends the run when one holds
-`AKSLOAD_STREAM_WINDOWS`       "1": print each closed window on stdout (below), for a parent
-                               that judges the run as it goes (--aks-inconclusive=extend)
-`AKSLOAD_WINDOW_DETAIL`        "1" (warmup="auto"): each window also holds "endpoints" ({name:
-                               {"requests", "failures", "histogram"}}) and "errors" (failure
-                               groups), so a warm-up found after the run cuts those too
-`AKSLOAD_PARENT_PID`           the pytest process's pid (`lifeline.parent_environment()`): the child
-                               holds on to it (`lifeline.hold()`) and dies with it, even by SIGKILL
-=============================  ================================================================
+* `RunSettings.to_env()`: one variable per field, `AKSLOAD_CHILD_<FIELD>` (`setting_env`), none
+  of it secret; `RunSettings.from_env` reads them back. Each field is declared once, below, with
+  its codec, its default and what it means. The `AKSLOAD_CHILD_` prefix keeps the wire apart
+  from the options' own `AKSLOAD_<OPTION>` variables (`config/settings.py`): a user's
+  `AKSLOAD_CONTRACT=mlflow` is an option the pytest process reads, never the child's setting.
+* `AKSLOAD_CHILD_AUTH_HEADERS` (`ENV_AUTH_HEADERS`): JSON object of request headers. SECRET: only
+  ever in this variable (`encode_auth_headers`), never in `RunSettings`; never printed, logged or
+  written by the child; masked (`***`) in failure messages and captured warnings.
+  `AKSLOAD_CHILD_AGAINST_AUTH_HEADERS` (`ENV_AGAINST_AUTH_HEADERS`), optional and as secret: the
+  other side's own headers (--aks-against-uri with ini aks_against_key_env); unset, the other side
+  gets the target's (refreshed ones too), minus its deployment header.
+* `AKSLOAD_PARENT_PID` (`lifeline.parent_environment()`): the child holds on to the pytest
+  process (`lifeline.hold()`) and dies with it, even by SIGKILL.
 
 A window is closed when its time is up, whether or not a request completed in it. A distributed
 master closes a window once every worker that sends windows has sent it (worker reports come
@@ -111,10 +67,10 @@ requests; the result is complete). Read non-blocking on gevent's event loop. EOF
 malformed lines are ignored with a warning that does not quote them.
 
 stdout: lines `AKSLOAD-PROGRESS {json}` (`PROGRESS_PREFIX`, `Progress`) every
-`AKSLOAD_PROGRESS_S` seconds after the test starts, with `elapsed_s` (since test start), `users`
+`RunSettings.progress_s` seconds after the test starts, with `elapsed_s` (since test start), `users`
 (running now), `requests` and `failures` (completed so far, warm-up included), `rps`
 (completions per second over the last ~5 s), `p95_ms` (measured part so far; null during
-warm-up) and `warmup` (bool). With `AKSLOAD_STREAM_WINDOWS`, also lines `AKSLOAD-WINDOW {json}`
+warm-up) and `warmup` (bool). With `RunSettings.stream_windows`, also lines `AKSLOAD-WINDOW {json}`
 (`WINDOW_PREFIX`), one per closed window, in the result file's `Window` form. Everything else on
 stdout/stderr is Locust's own output (e.g. the final summary table), to be shown to the user
 when the child crashes. The parent must drain both pipes continuously.
@@ -126,7 +82,7 @@ from the master in a Locust message, `run_config_message`, never in their enviro
 master reads stdin, prints progress and writes the result.
 
 Exit: after the run time and stop timeout, Locust fires `quitting` and the recorder writes the
-result file (`ResultFile`, checked by `check_result`, parsed by `pytest_aksload.stats.result`).
+result file (`result_schema.ResultFile`, checked by `check_result`, parsed by `pytest_aksload.stats.result`).
 A child stopped with SIGTERM still writes it, with `"complete": false`; one stopped by an
 abort_on rule writes it with `"aborted": {"rule", "reason", "at_s"}`. No result file (and a
 non-zero exit) means it crashed before the test started.
@@ -135,55 +91,51 @@ non-zero exit) means it crashed before the test started.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
-import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict, Union, get_args, get_origin, get_type_hints, is_typeddict
+from typing import Any
 
-# --- defaults both processes use (the settings, the marker profile and the child) ------------------
-DEFAULT_REQUEST_TIMEOUT_S = 10.0
-# Think time between a user's requests, as the seed notebook's 1-2 s but shorter so a quick run
-# still collects a few hundred requests.
-DEFAULT_WAIT_S = (0.5, 1.5)
-DEFAULT_WINDOW_S = 1.0
-DEFAULT_PROGRESS_S = 2.0
-DEFAULT_CONTRACT = "azureml"  # contracts.loader re-exports it
-DEFAULT_BATCH = 1
-# Absolute tolerance of a prediction against its expected value: absorbs a float32 model or a float32
-# JSON round trip and decimal printing with 7+ significant digits (stats/correctness.py says why).
-DEFAULT_TOLERANCE = 1e-6
-ARRIVALS = ("constant", "poisson")
+from pytest_aksload.defaults import (
+    ARRIVALS,
+    DEFAULT_BATCH,
+    DEFAULT_CONTRACT,
+    DEFAULT_PROGRESS_S,
+    DEFAULT_REQUEST_TIMEOUT_S,
+    DEFAULT_TOLERANCE,
+    DEFAULT_WAIT_S,
+    DEFAULT_WINDOW_S,
+)
+
+# The result file's definition; these names are read through `protocol` too.
+from pytest_aksload.result_schema import RESULT_FORMAT as RESULT_FORMAT
+from pytest_aksload.result_schema import Aborted as Aborted
+from pytest_aksload.result_schema import ErrorGroup as ErrorGroup
+from pytest_aksload.result_schema import ProtocolError as ProtocolError
+from pytest_aksload.result_schema import ResultFile as ResultFile
+from pytest_aksload.result_schema import Stats as Stats
+from pytest_aksload.result_schema import Window as Window
+from pytest_aksload.result_schema import check as check
+from pytest_aksload.result_schema import check_result as check_result
 
 # --- environment names -----------------------------------------------------------------------------
-ENV_SCORING_URI = "AKSLOAD_SCORING_URI"
-ENV_AUTH_HEADERS = "AKSLOAD_AUTH_HEADERS"  # the secret: not part of RunSettings
-ENV_ROWS_FILE = "AKSLOAD_ROWS_FILE"
-ENV_RESULT_FILE = "AKSLOAD_RESULT_FILE"
-ENV_WARMUP_S = "AKSLOAD_WARMUP_S"
-ENV_WINDOW_S = "AKSLOAD_WINDOW_S"
-ENV_REQUEST_TIMEOUT_S = "AKSLOAD_REQUEST_TIMEOUT_S"
-ENV_WAIT_MIN_S = "AKSLOAD_WAIT_MIN_S"
-ENV_WAIT_MAX_S = "AKSLOAD_WAIT_MAX_S"
-ENV_PROGRESS_S = "AKSLOAD_PROGRESS_S"
-ENV_CA_BUNDLE = "AKSLOAD_CA_BUNDLE"
-ENV_RATE = "AKSLOAD_RATE"
-ENV_ARRIVALS = "AKSLOAD_ARRIVALS"
-ENV_RUN_TIME_S = "AKSLOAD_RUN_TIME_S"
-ENV_ABORT_ON = "AKSLOAD_ABORT_ON"
-ENV_STREAM_WINDOWS = "AKSLOAD_STREAM_WINDOWS"
-ENV_WINDOW_DETAIL = "AKSLOAD_WINDOW_DETAIL"
-ENV_CONTRACT = "AKSLOAD_CONTRACT"
-ENV_BATCH = "AKSLOAD_BATCH"
-ENV_TOLERANCE = "AKSLOAD_TOLERANCE"
-ENV_DEPLOYMENT = "AKSLOAD_DEPLOYMENT"
-ENV_AGAINST_URI = "AKSLOAD_AGAINST_URI"
-ENV_AGAINST_DEPLOYMENT = "AKSLOAD_AGAINST_DEPLOYMENT"
-ENV_AGAINST_AUTH_HEADERS = "AKSLOAD_AGAINST_AUTH_HEADERS"  # secret, optional: not part of RunSettings
-ENV_OBJECTIVES = "AKSLOAD_OBJECTIVES"
-ENV_WORKER_HOME = "AKSLOAD_WORKER_HOME"  # aksload-worker's own temp directory: removed when it quits
+CHILD_ENV_PREFIX = "AKSLOAD_CHILD_"
+"""Every variable of the wire starts with it; no option's variable does (`config/settings.py`)."""
+
+
+def setting_env(name: str) -> str:
+    """The variable that carries `RunSettings.<name>` (or one of the secrets below)."""
+    return CHILD_ENV_PREFIX + name.upper()
+
+
+ENV_AUTH_HEADERS = setting_env("auth_headers")  # the secret: not part of RunSettings
+ENV_AGAINST_AUTH_HEADERS = setting_env("against_auth_headers")  # secret, optional: not part of RunSettings
+ENV_WORKER_HOME = setting_env("worker_home")  # aksload-worker's own temp directory: removed when it quits
+# Named in the child's messages (pytest_aksload._locust).
+ENV_RESULT_FILE = setting_env("result_file")
+ENV_WINDOW_S = setting_env("window_s")
+ENV_RATE = setting_env("rate")
 
 # --- the locustfiles of the command line (child-only code; only their paths are named here) ---------
 _LOCUST_DIR = Path(__file__).resolve().parent / "_locust"
@@ -195,37 +147,143 @@ OPEN_MODEL_LOCUSTFILE_PATH = _LOCUST_DIR / "open_model.py"
 """The packaged user on an arrival-rate schedule (marker `rate=`)."""
 
 
-class ProtocolError(ValueError):
-    """A value on the wire is malformed; the message is one line and never quotes a secret."""
+# --- how a setting reads in the environment --------------------------------------------------------
+@dataclass(frozen=True)
+class Codec:
+    """How one kind of setting is written to, and read from, its environment variable."""
+
+    encode: Callable[[Any], str | None]  # None: leave the variable unset (the value is the default)
+    decode: Callable[[str, str], Any]  # (text, variable name) -> value; ProtocolError names the variable
+
+
+def _number(positive: bool = False) -> Callable[[str, str], float]:
+    def decode(raw: str, name: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ProtocolError(f"{name} must be a number, not {raw!r}") from None
+        if value < 0 or (positive and value == 0) or value != value:
+            kind = "positive" if positive else "non-negative"
+            raise ProtocolError(f"{name} must be a {kind} number, not {raw!r}")
+        return value
+
+    return decode
+
+
+def _whole(raw: str, name: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ProtocolError(f"{name} must be a whole number >= 1, not {raw!r}")
+    return value
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
+    def decode(raw: str, name: str) -> str:
+        if raw not in choices:
+            raise ProtocolError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+        return raw
+
+    return decode
+
+
+def _texts(raw: str, name: str) -> tuple[str, ...]:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ProtocolError(f"{name} must be a JSON list of strings, not {raw!r:.80}")
+    return tuple(value)
+
+
+def _range(raw: str, name: str) -> tuple[float, float]:
+    problem = f"{name} must be a JSON list [min, max] of non-negative numbers, min <= max, not {raw!r:.80}"
+    try:
+        low, high = (float(bound) for bound in json.loads(raw))
+    except (ValueError, TypeError):
+        raise ProtocolError(problem) from None
+    if not 0 <= low <= high:
+        raise ProtocolError(problem)
+    return low, high
+
+
+def _float_text(value: float | None) -> str | None:
+    return None if value is None else repr(float(value))
+
+
+TEXT = Codec(lambda value: value or None, lambda raw, _name: raw)
+NUMBER = Codec(_float_text, _number())
+POSITIVE = Codec(_float_text, _number(positive=True))
+WHOLE = Codec(lambda value: str(int(value)), _whole)
+FLAG = Codec(lambda value: "1" if value else None, lambda raw, _name: raw == "1")
+TEXTS = Codec(lambda value: json.dumps(list(value)) if value else None, _texts)
+RANGE = Codec(lambda value: json.dumps([float(value[0]), float(value[1])]), _range)
+ARRIVAL = Codec(lambda value: value, _choice(ARRIVALS))
+
+
+def setting(codec: Codec, default: Any = None, *, remote: bool = True) -> Any:
+    """Declare a field of `RunSettings`: how its variable reads (`codec`), its value when the
+    variable is unset or empty (`default`), and whether a remote worker gets it from its master
+    (`remote`: False for what only the master does, or paths of the master's machine)."""
+    return dataclasses.field(default=default, metadata={"codec": codec, "remote": remote})
 
 
 # --- the run's settings ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RunSettings:
-    """Everything the child needs to know about its run except the secret headers (printable)."""
+    """Everything the child needs to know about its run except the secret headers (printable).
+    Each field is declared once: its variable is `setting_env(field)`, `to_env`/`from_env` follow
+    its codec, and an unset variable reads as its default."""
 
-    scoring_uri: str
-    rows_file: str | None = None
-    result_file: str | None = None
-    warmup_s: float = 0.0
-    window_s: float = DEFAULT_WINDOW_S
-    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
-    wait_s: tuple[float, float] = DEFAULT_WAIT_S
-    progress_s: float = DEFAULT_PROGRESS_S
-    ca_bundle: str | None = None
-    rate: float | None = None  # open model: requests per second of this process
-    arrivals: str = "constant"
-    run_time_s: float | None = None  # distributed master: it ends the run itself
-    abort_on: tuple[str, ...] = ()  # canonical rule texts ("failure_rate > 50% over 10s windows")
-    stream_windows: bool = False
-    window_detail: bool = False
-    contract: str = DEFAULT_CONTRACT
-    batch: int = DEFAULT_BATCH
-    tolerance: float = DEFAULT_TOLERANCE
-    deployment: str | None = None  # --aml-deployment: answers from another one are `routing` failures
-    against_uri: str | None = None  # side by side: the other side's scoring URI
-    against_deployment: str | None = None  # side by side: the other side's deployment (header, routing)
-    objectives: tuple[str, ...] = ()  # side by side: judged at each look to stop once decided
+    # The full scoring URI (`child.scoring_path()` is its path + query); empty: no run configured
+    # (a remote worker, until its master sends the run).
+    scoring_uri: str = setting(TEXT, "")
+    # JSON file (`encode_rows_file`) of the sample: the raw rows (the child encodes them once with the
+    # contract) and, aligned with them, each row's expected prediction and label.
+    rows_file: str | None = setting(TEXT, remote=False)
+    # Where the recorder writes the result JSON at quit (atomically: temp file + `os.replace`).
+    result_file: str | None = setting(TEXT, remote=False)
+    # Requests that START before `started_at + warmup` are left out of totals, endpoints and errors,
+    # but are in the windows.
+    warmup_s: float = setting(NUMBER, 0.0)
+    window_s: float = setting(POSITIVE, DEFAULT_WINDOW_S)  # timeline window length
+    request_timeout_s: float = setting(NUMBER, DEFAULT_REQUEST_TIMEOUT_S)  # FastHttpUser connect and network timeout
+    wait_s: tuple[float, float] = setting(RANGE, DEFAULT_WAIT_S)  # `wait_time = between(min, max)`
+    progress_s: float = setting(POSITIVE, DEFAULT_PROGRESS_S, remote=False)  # interval of progress lines
+    # PEM file of CAs to trust for https (--aks-ca-bundle); `child.ssl_context_factory` reads it.
+    ca_bundle: str | None = setting(TEXT, remote=False)
+    # Open model (marker rate=; `open_model.py`): requests per second of this process (`--processes N`:
+    # rate / N; a remote master divides it among its workers, `for_remote_workers`).
+    rate: float | None = setting(POSITIVE)
+    arrivals: str = setting(ARRIVAL, ARRIVALS[0])  # open model: "constant" or "poisson"
+    # Distributed runs only, instead of `--run-time`: the master ends the run itself (_locust/distributed.py).
+    run_time_s: float | None = setting(NUMBER, remote=False)
+    # abort_on rules as their canonical texts ("failure_rate > 50% over 10s windows"): checked as each
+    # window closes (`verdicts.abort.AbortWatch`); the recorder ends the run when one holds.
+    abort_on: tuple[str, ...] = setting(TEXTS, (), remote=False)
+    # Print each closed window on stdout, for a parent that judges the run as it goes (--aks-inconclusive=extend).
+    stream_windows: bool = setting(FLAG, False, remote=False)
+    # warmup="auto": each window also holds "endpoints" ({name: {"requests", "failures", "histogram"}})
+    # and "errors" (failure groups), so a warm-up found after the run cuts those too.
+    window_detail: bool = setting(FLAG, False)
+    # A built-in contract name, `module:Name` or an ABSOLUTE `/path/file.py:Name`.
+    contract: str = setting(TEXT, DEFAULT_CONTRACT)
+    batch: int = setting(WHOLE, DEFAULT_BATCH)  # rows per request
+    tolerance: float = setting(NUMBER, DEFAULT_TOLERANCE)  # absolute tolerance of a prediction
+    # --aml-deployment: an answer whose `azureml-model-deployment` header names another one is a
+    # `routing` failure.
+    deployment: str | None = setting(TEXT)
+    # Side by side (--aks-against, --aks-against-uri, against=): the other side's full scoring URI; the
+    # packaged users then send every batch to both sides, in random order (`child.RequestPlan`).
+    against_uri: str | None = setting(TEXT, remote=False)
+    # Side by side: the other side's deployment (its request header, and the routing check of its answers).
+    against_deployment: str | None = setting(TEXT, remote=False)
+    # Side by side: the test's objectives (canonical texts), judged at each look
+    # (`stats.sequential.LookSchedule`) to end the run once decided.
+    objectives: tuple[str, ...] = setting(TEXTS, (), remote=False)
 
     @property
     def side_by_side(self) -> bool:
@@ -238,125 +296,31 @@ class RunSettings:
 
     def to_env(self) -> dict[str, str]:
         """The environment variables that carry these settings (unset ones are left out)."""
-        env = {
-            ENV_SCORING_URI: self.scoring_uri,
-            ENV_ROWS_FILE: self.rows_file,
-            ENV_RESULT_FILE: self.result_file,
-            ENV_WARMUP_S: repr(float(self.warmup_s)),
-            ENV_WINDOW_S: repr(float(self.window_s)),
-            ENV_REQUEST_TIMEOUT_S: repr(float(self.request_timeout_s)),
-            ENV_WAIT_MIN_S: repr(float(self.wait_s[0])),
-            ENV_WAIT_MAX_S: repr(float(self.wait_s[1])),
-            ENV_PROGRESS_S: repr(float(self.progress_s)),
-            ENV_CA_BUNDLE: self.ca_bundle,
-            ENV_RATE: None if self.rate is None else repr(float(self.rate)),
-            ENV_ARRIVALS: self.arrivals,
-            ENV_RUN_TIME_S: None if self.run_time_s is None else repr(float(self.run_time_s)),
-            ENV_ABORT_ON: encode_abort_rules(self.abort_on) if self.abort_on else None,
-            ENV_STREAM_WINDOWS: "1" if self.stream_windows else None,
-            ENV_WINDOW_DETAIL: "1" if self.window_detail else None,
-            ENV_CONTRACT: self.contract,
-            ENV_BATCH: str(int(self.batch)),
-            ENV_TOLERANCE: repr(float(self.tolerance)),
-            ENV_DEPLOYMENT: self.deployment,
-            ENV_AGAINST_URI: self.against_uri,
-            ENV_AGAINST_DEPLOYMENT: self.against_deployment,
-            ENV_OBJECTIVES: json.dumps(list(self.objectives)) if self.objectives else None,
-        }
-        return {name: value for name, value in env.items() if value is not None}
+        env = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            text = None if value is None else field.metadata["codec"].encode(value)
+            if text is not None:
+                env[setting_env(field.name)] = text
+        return env
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> RunSettings:
         """Read the settings back (defaults for what is unset); ProtocolError names a bad variable."""
-        settings = cls(
-            scoring_uri=environ.get(ENV_SCORING_URI, ""),
-            rows_file=environ.get(ENV_ROWS_FILE) or None,
-            result_file=environ.get(ENV_RESULT_FILE) or None,
-            warmup_s=_number(environ, ENV_WARMUP_S, 0.0),
-            window_s=_number(environ, ENV_WINDOW_S, DEFAULT_WINDOW_S, positive=True),
-            request_timeout_s=_number(environ, ENV_REQUEST_TIMEOUT_S, DEFAULT_REQUEST_TIMEOUT_S),
-            wait_s=(
-                _number(environ, ENV_WAIT_MIN_S, DEFAULT_WAIT_S[0]),
-                _number(environ, ENV_WAIT_MAX_S, DEFAULT_WAIT_S[1]),
-            ),
-            progress_s=_number(environ, ENV_PROGRESS_S, DEFAULT_PROGRESS_S, positive=True),
-            ca_bundle=environ.get(ENV_CA_BUNDLE) or None,
-            rate=_number(environ, ENV_RATE, None, positive=True),
-            arrivals=environ.get(ENV_ARRIVALS) or "constant",
-            run_time_s=_number(environ, ENV_RUN_TIME_S, None),
-            abort_on=decode_abort_rules(environ.get(ENV_ABORT_ON, "")),
-            stream_windows=environ.get(ENV_STREAM_WINDOWS) == "1",
-            window_detail=environ.get(ENV_WINDOW_DETAIL) == "1",
-            contract=environ.get(ENV_CONTRACT) or DEFAULT_CONTRACT,
-            batch=_whole(environ, ENV_BATCH, DEFAULT_BATCH),
-            tolerance=_number(environ, ENV_TOLERANCE, DEFAULT_TOLERANCE),
-            deployment=environ.get(ENV_DEPLOYMENT) or None,
-            against_uri=environ.get(ENV_AGAINST_URI) or None,
-            against_deployment=environ.get(ENV_AGAINST_DEPLOYMENT) or None,
-            objectives=_text_list(environ, ENV_OBJECTIVES),
-        )
-        if settings.arrivals not in ARRIVALS:
-            raise ProtocolError(f"{ENV_ARRIVALS} must be one of {', '.join(ARRIVALS)}, not {settings.arrivals!r}")
-        if settings.wait_s[0] > settings.wait_s[1]:
-            raise ProtocolError(f"{ENV_WAIT_MIN_S} must not exceed {ENV_WAIT_MAX_S}, not {settings.wait_s}")
-        return settings
+        values = {}
+        for field in dataclasses.fields(cls):
+            name = setting_env(field.name)
+            raw = environ.get(name)
+            if raw is not None and raw.strip():
+                values[field.name] = field.metadata["codec"].decode(raw, name)
+        return cls(**values)
 
     def for_remote_workers(self, workers: int) -> RunSettings:
-        """What a remote worker gets from its master: no paths of the master's machine, nothing only
-        the master does (result, progress, abort rules, run time), and its share of the open-model rate."""
-        return RunSettings(
-            scoring_uri=self.scoring_uri,
-            warmup_s=self.warmup_s,
-            window_s=self.window_s,
-            request_timeout_s=self.request_timeout_s,
-            wait_s=self.wait_s,
-            rate=None if self.rate is None else self.rate / max(1, workers),
-            arrivals=self.arrivals,
-            window_detail=self.window_detail,
-            contract=self.contract,
-            batch=self.batch,
-            tolerance=self.tolerance,
-            deployment=self.deployment,
-        )
-
-
-def _text_list(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
-    raw = environ.get(name)
-    if not raw:
-        return ()
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        value = None
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ProtocolError(f"{name} must be a JSON list of strings")
-    return tuple(value)
-
-
-def _whole(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ProtocolError(f"{name} must be a whole number >= 1, not {raw!r}")
-    return value
-
-
-def _number(environ: Mapping[str, str], name: str, default: Any, positive: bool = False) -> Any:
-    raw = environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ProtocolError(f"{name} must be a number, not {raw!r}") from None
-    if value < 0 or (positive and value == 0) or value != value:
-        raise ProtocolError(f"{name} must be a {'positive' if positive else 'non-negative'} number, not {raw!r}")
-    return value
+        """What a remote worker gets from its master: the fields declared `remote` (no paths of the
+        master's machine, nothing only the master does), and its share of the open-model rate."""
+        local_only = {field.name: field.default for field in dataclasses.fields(self) if not field.metadata["remote"]}
+        rate = None if self.rate is None else self.rate / max(1, workers)
+        return dataclasses.replace(self, **local_only, rate=rate)
 
 
 # --- the sample rows ----------------------------------------------------------------------------
@@ -432,30 +396,12 @@ def checked_headers(headers: Any, problem: str) -> dict[str, str]:
     return dict(headers)
 
 
-# --- the abort-rule codec --------------------------------------------------------------------------
-def encode_abort_rules(rules: Sequence[str]) -> str:
-    """The env form of abort_on rules, given as their canonical text (`str(slo)`)."""
-    return json.dumps([str(rule) for rule in rules])
-
-
-def decode_abort_rules(text: str) -> tuple[str, ...]:
-    if not text.strip():
-        return ()
-    try:
-        rules = json.loads(text)
-    except ValueError:
-        rules = None
-    if not isinstance(rules, list) or not all(isinstance(rule, str) for rule in rules):
-        raise ProtocolError(f"{ENV_ABORT_ON} must be a JSON list of rule strings, not {text!r:.80}")
-    return tuple(rules)
-
-
 # --- stdout: progress and closed-window lines ------------------------------------------------------
 PROGRESS_PREFIX = "AKSLOAD-PROGRESS "
 """Start of a progress line on the child's stdout; a JSON object follows."""
 
 WINDOW_PREFIX = "AKSLOAD-WINDOW "
-"""Start of a closed-window line on the child's stdout (with AKSLOAD_STREAM_WINDOWS); a window
+"""Start of a closed-window line on the child's stdout (with `RunSettings.stream_windows`); a window
 object of the result file follows, so the parent can judge the run while it goes on."""
 
 
@@ -575,250 +521,3 @@ def read_run_config(message: Mapping[str, Any]) -> tuple[RunSettings, dict[str, 
         raise ProtocolError("the master sent no run settings")
     headers = checked_headers(message.get("headers"), "the master's headers are not an object of strings")
     return RunSettings.from_env({str(k): str(v) for k, v in settings.items()}), headers, sample
-
-
-# --- the result file -------------------------------------------------------------------------------
-RESULT_FORMAT = "pytest-aksload-result/1"
-"""Value of the `format` key of the result file the recorder writes."""
-
-
-class Stats(TypedDict):
-    """Latencies (integer microseconds, encoded HdrHistogram) and failures: an endpoint, or the total."""
-
-    requests: int
-    failures: int
-    sum_us: int
-    min_us: int | None
-    max_us: int | None
-    clamped: int
-    histogram: str
-
-
-class ErrorGroup(TypedDict):
-    """Failed requests grouped by (kind, status, message)."""
-
-    kind: str
-    status: int | None
-    message: str
-    count: int
-
-
-class WindowEndpoint(TypedDict):
-    """A detailed window's share of one endpoint."""
-
-    requests: int
-    failures: int
-    histogram: str
-
-
-class _WindowRequired(TypedDict):
-    index: int
-    start_offset_s: float
-    duration_s: float
-    requests: int
-    failures: int
-    histogram: str | None  # null when empty
-
-
-class Window(_WindowRequired, total=False):
-    """One time window (every request, warm-up included, by completion time)."""
-
-    rows: int  # sample rows sent in the window's successful requests
-    correctness: dict[str, Any] | None  # stats.correctness.CorrectnessTally.to_dict(); null: nothing to compare
-    endpoints: dict[str, WindowEndpoint]  # detailed windows only (AKSLOAD_WINDOW_DETAIL)
-    errors: list[ErrorGroup]  # detailed windows only
-
-
-class LocustView(TypedDict):
-    """Locust's own rounded view of the whole run, warm-up included."""
-
-    requests: int
-    failures: int
-    p50_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
-
-
-class Generator(TypedDict, total=False):
-    """How the load generator fared (verdicts/health.py judges it)."""
-
-    cpu_percent: float | None  # process CPU time / wall time over the run, 100 = one core
-    cpu_percent_peak: float | None  # Locust's 5 s samples
-    cpu_warning: bool
-    loop_lag_ms: dict[str, float | None]  # p50, p95, max: how late gevent woke a 0.1 s sleep
-    warnings: list[str]  # Locust's warning log lines, at most 20, redacted
-    locust_version: str
-    locust: LocustView | None
-    workers: int  # distributed master: how many workers sent their final report
-
-
-class Aborted(TypedDict):
-    """Which abort_on rule ended the run, why, and when (seconds from the start)."""
-
-    rule: str
-    reason: str
-    at_s: float
-
-
-class UncorrectedStats(Stats):
-    """Open model: latencies from the actual send (the corrected ones count from the intended time)."""
-
-
-class Schedule(TypedDict, total=False):
-    """Open model: how well the arrival schedule was kept (see _locust/open_model.py)."""
-
-    intended: int
-    sent: int
-    late: int
-    max_lag_ms: float
-    backlogged: int
-    missed: int
-    pool: int
-
-
-class TotalStats(Stats, total=False):
-    """The measured run's totals: `Stats` plus what its answers held."""
-
-    rows: int  # sample rows sent in the measured successful requests (batch x requests)
-    correctness: dict[str, Any] | None  # CorrectnessTally.to_dict(); null: no expectations and no labels
-
-
-class _ResultFileRequired(TypedDict):
-    format: str  # RESULT_FORMAT
-    complete: bool  # false: stopped by a signal before the run ended
-    started_at: float  # epoch seconds
-    measure_start: float  # started_at + warmup_s
-    ended_at: float
-    warmup_s: float
-    window_s: float
-    users_peak: int
-    generator: Generator
-    total: TotalStats  # merged from the endpoints
-    endpoints: dict[str, Stats]  # "{request_type} {name}", at most 50
-    windows: list[Window]
-    errors: list[ErrorGroup]  # measured part, at most 50 groups
-
-
-class Agreement(TypedDict):
-    """Side by side: the rows predicted on both sides, and how many agree within the tolerance."""
-
-    compared: int
-    agreeing: int
-    max_abs_difference: float | None  # largest |candidate - other| over the compared rows; null: none
-
-
-class Sequential(TypedDict):
-    """Side by side, judged while running: looks taken, and when the outcome was decided (s from the start)."""
-
-    looks: int
-    decided_at_s: float | None  # null: not decided before the run ended
-
-
-class ResultFile(_ResultFileRequired, total=False):
-    """The JSON document the recorder writes at quit (one writer: `Recorder.result`)."""
-
-    aborted: Aborted | None  # an abort_on rule ended the run
-    uncorrected: UncorrectedStats | None  # open model only
-    schedule: Schedule | None  # open model only
-    sample_rows: int  # distinct sample rows the load cycled through (bounds the correctness intervals)
-    against: ResultFile | None  # side by side: the other deployment's own figures, same shape
-    agreement: Agreement | None  # side by side, with predictions on both sides
-    sequential: Sequential | None  # side by side, judged at looks while running
-
-
-def check_result(data: Any) -> None:
-    """Check `data` against `ResultFile` (types, required keys) and the counts' consistency;
-    ProtocolError (one line naming the field) if it is not a result file. Unknown keys are
-    allowed (readers add their own), except in error groups."""
-    if not isinstance(data, Mapping):
-        raise ProtocolError(f"result must be a JSON object, not {type(data).__name__}")
-    if data.get("format") != RESULT_FORMAT:
-        raise ProtocolError(f"format is {data.get('format')!r}, expected {RESULT_FORMAT!r}")
-    # The side-by-side keys first, so a malformed one is named precisely (an optional key's
-    # union would only say "wrong type").
-    if data.get("against") is not None:
-        try:
-            check_result(data["against"])
-        except ProtocolError as exc:
-            raise ProtocolError(f"against: {exc}") from None
-    for key, shape in (("agreement", Agreement), ("sequential", Sequential)):
-        if data.get(key) is not None:
-            check(data[key], shape, f"result.{key}")
-    check(data, ResultFile, "result")
-    stats = [("total", data["total"]), *[(f"endpoints[{name!r}]", s) for name, s in data["endpoints"].items()]]
-    if data.get("uncorrected") is not None:
-        stats.append(("uncorrected", data["uncorrected"]))
-    for where, counts in stats:
-        if not 0 <= counts["failures"] <= counts["requests"]:
-            raise ProtocolError(f"{where}: {counts['failures']} failures of {counts['requests']} requests")
-    for position, group in enumerate(data["errors"]):
-        extra = set(group) - set(_hints(ErrorGroup))
-        if extra:
-            raise ProtocolError(f"errors[{position}] has unknown fields {sorted(extra)}")
-    if data["window_s"] <= 0:
-        raise ProtocolError(f"window_s must be positive, not {data['window_s']}")
-    agreement = data.get("agreement")
-    if agreement is not None and not 0 <= agreement["agreeing"] <= agreement["compared"]:
-        raise ProtocolError(f"agreement: {agreement['agreeing']} agreeing of {agreement['compared']} compared rows")
-    sequential = data.get("sequential")
-    if sequential is not None and sequential["looks"] < 0:
-        raise ProtocolError(f"sequential.looks must be >= 0, not {sequential['looks']}")
-
-
-def check(value: Any, hint: Any, where: str) -> None:
-    """ProtocolError unless `value` (parsed JSON) matches the type `hint` (a TypedDict above, or a
-    list/dict/union of JSON types). JSON has no int/float distinction: a float field takes
-    an int; a bool is never a number."""
-    if hint is Any:
-        return
-    if is_typeddict(hint):
-        if not isinstance(value, Mapping):
-            raise ProtocolError(f"{where} must be an object, not {type(value).__name__}")
-        hints = _hints(hint)
-        for name in hints:  # in definition order, so the message names the first missing key
-            if name in hint.__required_keys__ and name not in value:
-                raise ProtocolError(f"{where} lacks {name!r}")
-        for name, field_hint in hints.items():
-            if name in value:
-                check(value[name], field_hint, f"{where}.{name}")
-        return
-    origin = get_origin(hint)
-    if origin in (Union, types.UnionType):
-        for option in get_args(hint):
-            try:
-                check(value, option, where)
-                return
-            except ProtocolError:
-                continue
-        raise ProtocolError(f"{where} has the wrong type ({type(value).__name__})")
-    if origin is list:
-        if not isinstance(value, list):
-            raise ProtocolError(f"{where} must be a list, not {type(value).__name__}")
-        (item,) = get_args(hint)
-        for position, element in enumerate(value):
-            check(element, item, f"{where}[{position}]")
-        return
-    if origin is dict:
-        if not isinstance(value, Mapping):
-            raise ProtocolError(f"{where} must be an object, not {type(value).__name__}")
-        _key, item = get_args(hint)
-        for name, element in value.items():
-            check(element, item, f"{where}[{name!r}]")
-        return
-    if not _is_json_type(value, hint):
-        raise ProtocolError(f"{where} has the wrong type ({type(value).__name__})")
-
-
-def _is_json_type(value: Any, hint: Any) -> bool:
-    if hint is type(None) or hint is None:
-        return value is None
-    if isinstance(value, bool):
-        return hint is bool
-    if hint is float:
-        return isinstance(value, (int, float))
-    return isinstance(value, hint)
-
-
-@functools.cache
-def _hints(typed_dict: Any) -> dict[str, Any]:
-    return get_type_hints(typed_dict)

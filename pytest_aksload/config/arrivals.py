@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pytest_aksload.protocol import ARRIVALS  # one definition, shared with the child
+from pytest_aksload.defaults import ARRIVALS
 
 MIN_POOL = 4
 MAX_POOL = 1000

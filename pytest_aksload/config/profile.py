@@ -19,7 +19,7 @@ from pytest_aksload.config.objectives import Slo, SloError, parse_slos
 from pytest_aksload.config.settings import Settings, is_scoring_uri
 from pytest_aksload.config.units import UnitError, parse_duration
 from pytest_aksload.contracts import ContractError, load_contract, resolve_spec
-from pytest_aksload.protocol import (  # one definition each, shared with the child
+from pytest_aksload.defaults import (
     DEFAULT_BATCH,
     DEFAULT_CONTRACT,
     DEFAULT_TOLERANCE,

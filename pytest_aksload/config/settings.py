@@ -3,7 +3,11 @@
 Every option is settable on the command line, through an environment variable and as an ini key
 (`[pytest]` in pytest.ini / tox.ini / setup.cfg, `[tool.pytest.ini_options]` in pyproject.toml).
 Precedence: command line > environment > ini > built-in default. The environment variable of an
-option is its name in capitals (`--aks-users` → `AKS_USERS`). The target options are one setting
+option is `AKSLOAD_` and its flag without the dashes and a leading `aks-`, in capitals
+(`--aks-users` → `AKSLOAD_USERS`, `--aml-endpoint` → `AKSLOAD_AML_ENDPOINT`): the plugin's own
+prefix, so a generic `AKS_SERVICE` that a pipeline defines for its deploy step cannot aim a gate.
+The names of earlier releases (the ini key in capitals, `AKS_USERS`) are still read this release,
+below the new ones, with one deprecation warning naming the new ones. The target options are one setting
 for precedence: a target on the command line replaces one from the environment or ini. Bad values
 become one-line `pytest.UsageError`s naming the option, where its value came from and the
 accepted form.
@@ -11,15 +15,15 @@ accepted form.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
+from pytest_aksload.config import parsers as parse
 from pytest_aksload.config.extras import SDK_EXTRAS, installed
 from pytest_aksload.config.local_deployments import (
     SPEC_FORM,
@@ -29,12 +33,14 @@ from pytest_aksload.config.local_deployments import (
     locate_models,
     parse_local_deployments,
 )
-from pytest_aksload.config.tolerances import TOLERANCE_FORM, Tolerance, parse_tolerances
-from pytest_aksload.config.units import UnitError, parse_duration
-from pytest_aksload.contracts import resolve_spec
-from pytest_aksload.protocol import DEFAULT_REQUEST_TIMEOUT_S  # one definition, shared with the child
+from pytest_aksload.config.tolerances import TOLERANCE_FORM, Tolerance
+from pytest_aksload.config.units import UnitError
+from pytest_aksload.defaults import DEFAULT_REQUEST_TIMEOUT_S
 
 GROUP = "aksload"
+ENV_PREFIX = "AKSLOAD_"
+DEFAULT_KEY_ENV = "AKSLOAD_KEY"  # ini aks_key_env: where --aks-scoring-uri's key is read
+LEGACY_KEY_ENV = "AKS_KEY"  # its earlier name: still read, with the deprecation warning
 
 TARGET_OPTIONS = ("aks_service", "aml_endpoint", "aks_scoring_uri", "aks_local")
 NO_TARGET_REASON = "no endpoint: pass --aks-service, --aml-endpoint, --aks-scoring-uri or --aks-local"
@@ -65,143 +71,50 @@ class Option:
 
     @property
     def env(self) -> str:
+        """`AKSLOAD_` + the flag without `--` and a leading `aks-`, in capitals."""
+        return ENV_PREFIX + self.flag[2:].removeprefix("aks-").replace("-", "_").upper()
+
+    @property
+    def legacy_env(self) -> str:
+        """The name earlier releases read (the ini key in capitals): still read, with a warning."""
         return self.name.upper()
 
 
-def _text(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("empty")
-    return value
-
-
-def _bool(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError(value)
-
-
-def _positive_int(value: str) -> int:
-    number = int(str(value).strip())
-    if number < 1:
-        raise ValueError(value)
-    return number
-
-
-def _positive_float(value: str) -> float:
-    number = float(str(value).strip())
-    if not number > 0 or number == float("inf"):
-        raise ValueError(value)
-    return number
-
-
-INCONCLUSIVE_POLICIES = ("fail", "pass", "extend")
-
-
-def _inconclusive(value: str) -> str:
-    value = value.strip().lower()
-    if value not in INCONCLUSIVE_POLICIES:
-        raise ValueError(value)
-    return value
-
-
-def _duration(value: str) -> float:
-    return parse_duration(value)
-
-
-def _count(value: str) -> int:
-    number = int(str(value).strip())
-    if number < 0:
-        raise ValueError(value)
-    return number
-
-
-def _host_port(value: str) -> tuple[str, int]:
-    host, _, port = value.strip().rpartition(":")
-    number = int(port)
-    if not host or not 0 < number < 65536:
-        raise ValueError(value)
-    return host.strip("[]"), number
-
-
-def _scoring_uri(value: str) -> str:
-    value = value.strip()
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(value)
-    return value
+class AksloadDeprecationWarning(pytest.PytestWarning, DeprecationWarning):
+    """A name pytest-aksload still reads this release and will not in the next one."""
 
 
 def is_scoring_uri(value: str) -> bool:
     """Whether `value` reads as an http(s) URL with a host (marker `against=` takes a URL or a name)."""
     try:
-        _scoring_uri(value)
+        parse.scoring_uri(value)
     except ValueError:
         return False
     return True
 
 
-def _user_path(value: str) -> Path:
-    """`~` expanded; an unknown `~user` is a bad value (pathlib raises RuntimeError for it)."""
-    try:
-        return Path(value.strip()).expanduser()
-    except RuntimeError:
-        raise ValueError(value) from None
-
-
-def _existing_file(value: str) -> str:
-    path = _user_path(value)
-    if not path.is_file():
-        raise ValueError(value)
-    return str(path)
-
-
-def _contract(value: str) -> str:
-    # A file path is read against the directory pytest was started in; the child gets it absolute.
-    return resolve_spec(_text(value), Path.cwd())
-
-
-def _sample_file(value: str) -> str:
-    path = _user_path(value)
-    if not path.is_file():
-        raise ValueError(value)
-    return str(path.resolve())
-
-
-def _tolerances(value: str) -> tuple[Tolerance, ...]:
-    return tuple(parse_tolerances(value).values())
-
-
-def _env_name(value: str) -> str:
-    value = value.strip()
-    if not value.replace("_", "").isalnum() or value[0].isdigit():
-        raise ValueError(value)
-    return value
-
-
 OPTIONS: tuple[Option, ...] = (
-    Option("aks_service", "Azure ML (SDK v1) AKS web service to load-test, by name.", _text, "a service name", "NAME"),
+    Option(
+        "aks_service", "Azure ML (SDK v1) AKS web service to load-test, by name.", parse.text, "a service name", "NAME"
+    ),
     Option(
         "aks_workspace_config",
         "Azure ML workspace config.json (default: the SDK's usual search from the current directory).",
-        _existing_file,
+        parse.existing_file,
         "the path of an existing config.json",
         "PATH",
     ),
     Option(
         "aml_endpoint",
         "Azure ML (SDK v2) managed online endpoint to load-test, by name.",
-        _text,
+        parse.text,
         "an endpoint name",
         "NAME",
     ),
     Option(
         "aml_deployment",
         "Deployment of --aml-endpoint to target (sets azureml-model-deployment).",
-        _text,
+        parse.text,
         "a deployment name",
         "NAME",
     ),
@@ -209,7 +122,7 @@ OPTIONS: tuple[Option, ...] = (
         "aks_against",
         "Gate --aml-deployment side by side against another deployment NAME of the same --aml-endpoint "
         "(the live one): the same requests, interleaved, and relative objectives such as 'p95 <= 1.10x'.",
-        _text,
+        parse.text,
         "a deployment name",
         "NAME",
     ),
@@ -217,7 +130,7 @@ OPTIONS: tuple[Option, ...] = (
         "aks_against_uri",
         "Gate the target side by side against any other scoring URL (its key: the env var named by ini "
         "aks_against_key_env, default the target's own credential).",
-        _scoring_uri,
+        parse.scoring_uri,
         "an http:// or https:// URL with a host, e.g. https://example.org/score",
         "URL",
     ),
@@ -225,22 +138,22 @@ OPTIONS: tuple[Option, ...] = (
         "aks_against_key_env",
         "Environment variable holding the key for --aks-against-uri / against='https://...' "
         "(default: the target's own credential).",
-        _env_name,
+        parse.env_name,
         "an environment variable name",
         "NAME",
         cli=False,
     ),
     Option(
         "aks_scoring_uri",
-        "Any scoring URL; the key comes from the env var named by ini aks_key_env (default AKS_KEY).",
-        _scoring_uri,
+        f"Any scoring URL; the key comes from the env var named by ini aks_key_env (default {DEFAULT_KEY_ENV}).",
+        parse.scoring_uri,
         "an http:// or https:// URL with a host, e.g. https://example.org/score",
         "URL",
     ),
     Option(
         "aks_local",
         "Start the embedded local scoring service for the session and target it.",
-        _bool,
+        parse.boolean,
         "true or false",
         None,
     ),
@@ -258,14 +171,14 @@ OPTIONS: tuple[Option, ...] = (
         "aks_ca_bundle",
         "CA certificate(s), PEM, that sign the endpoint's TLS certificate (e.g. a self-signed or private CA); "
         "used by pre-flight and the load generator (default: the system's trusted CAs).",
-        _existing_file,
+        parse.existing_file,
         "the path of an existing PEM file",
         "PATH",
     ),
     Option(
         "aks_users",
         f"Users (concurrent clients) for markers that omit users= (default {DEFAULT_USERS}).",
-        _positive_int,
+        parse.positive_int,
         "a whole number >= 1",
         "N",
         DEFAULT_USERS,
@@ -273,7 +186,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "aks_spawn_rate",
         f"Users started per second for markers that omit spawn_rate= (default {DEFAULT_SPAWN_RATE:g}).",
-        _positive_float,
+        parse.positive_float,
         "a number > 0",
         "R",
         DEFAULT_SPAWN_RATE,
@@ -281,7 +194,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "aks_duration",
         f"Load duration for markers that omit duration= (default {DEFAULT_DURATION_S:g}s).",
-        _duration,
+        parse.duration,
         "seconds or a duration like 90s, 1m, 1h30m",
         "D",
         DEFAULT_DURATION_S,
@@ -289,7 +202,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "aks_request_timeout",
         f"Per-request timeout for markers that omit timeout= (default {DEFAULT_REQUEST_TIMEOUT_S:g}s).",
-        _duration,
+        parse.duration,
         "seconds or a duration like 10s, 1m",
         "D",
         DEFAULT_REQUEST_TIMEOUT_S,
@@ -299,8 +212,8 @@ OPTIONS: tuple[Option, ...] = (
         "What an INCONCLUSIVE SLO verdict (too few requests, or the confidence interval straddles the "
         "threshold) does: fail the test, pass it with a warning, or extend the load up to the marker's "
         "max_duration= until it is decided (default fail: a gate must not ship what it could not verify).",
-        _inconclusive,
-        "one of " + ", ".join(INCONCLUSIVE_POLICIES),
+        parse.inconclusive,
+        "one of " + ", ".join(parse.INCONCLUSIVE_POLICIES),
         "POLICY",
         "fail",
     ),
@@ -308,7 +221,7 @@ OPTIONS: tuple[Option, ...] = (
         "aks_workers",
         "Run Locust as a master with N local worker processes (one per core scales the load generator past "
         "one CPU); markers may override with workers= (default 0: one process).",
-        _count,
+        parse.count,
         "a whole number >= 0",
         "N",
         0,
@@ -316,42 +229,42 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "aks_expect_workers",
         "Run Locust as a master that waits for N remote workers (aksload-worker) on --aks-master-bind.",
-        _positive_int,
+        parse.positive_int,
         "a whole number >= 1",
         "N",
     ),
     Option(
         "aks_master_bind",
         "HOST:PORT the master listens on for remote workers; it hands them the key, so bind a private interface.",
-        _host_port,
+        parse.host_port,
         "HOST:PORT, e.g. 10.0.0.4:5557",
         "HOST:PORT",
     ),
     Option(
         "aks_report",
         "Write per-test result JSON and Locust's HTML report, summary.json, summary.md and report.html into DIR.",
-        _text,
+        parse.text,
         "a directory path",
         "DIR",
     ),
     Option(
         "aks_require_target",
         "Make a missing target option an ERROR for tests that need one, instead of a skip.",
-        _bool,
+        parse.boolean,
         "true or false",
         None,
     ),
     Option(
         "aks_save_baseline",
         "Store this session's load results (histograms included) in PATH for --aks-compare.",
-        _text,
+        parse.text,
         "a file path",
         "PATH",
     ),
     Option(
         "aks_compare",
         "Compare each load test with its result in the baseline file PATH (--aks-save-baseline).",
-        _existing_file,
+        parse.existing_file,
         "the path of an existing baseline file",
         "PATH",
     ),
@@ -359,24 +272,24 @@ OPTIONS: tuple[Option, ...] = (
         "aks_max_regression",
         "Fail a test whose metric got significantly worse than its --aks-compare baseline by more than "
         'the tolerance, e.g. "p95=10%,rps=5%,failure_rate=0.5pp".',
-        _tolerances,
+        parse.tolerances,
         TOLERANCE_FORM + " (latency pQ: % or ms; rps: %; failure_rate: pp)",
         "SPEC",
     ),
     Option(
         "aks_key_env",
-        "Environment variable holding the key for --aks-scoring-uri (default AKS_KEY).",
-        _env_name,
+        f"Environment variable holding the key for --aks-scoring-uri (default {DEFAULT_KEY_ENV}).",
+        parse.env_name,
         "an environment variable name",
         "NAME",
-        "AKS_KEY",
+        DEFAULT_KEY_ENV,
         cli=False,
     ),
     Option(
         "aks_contract",
         "How rows become a request body and a response predictions, for markers that omit contract=: "
         "azureml (default), mlflow, azureml-mlflow, open-inference, or your own module:Name / path/to/file.py:Name.",
-        _contract,
+        parse.contract_spec,
         "a built-in name (azureml, mlflow, azureml-mlflow, open-inference), 'module:Name' or 'path/to/file.py:Name'",
         "NAME",
     ),
@@ -384,7 +297,7 @@ OPTIONS: tuple[Option, ...] = (
         "aks_sample_path",
         "Your own sample rows to send (CSV, Parquet or JSON Lines, any schema; default: the Criteo sample). "
         "Columns named by ini aks_label_column and aks_expected_column are not sent.",
-        _sample_file,
+        parse.sample_file,
         "the path of an existing .csv, .parquet or .jsonl file",
         "PATH",
         cli_flag="--aks-sample",
@@ -392,7 +305,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "aks_label_column",
         "Column of the sample holding each row's label (for auc and logloss; not sent). Default label.",
-        _text,
+        parse.text,
         "a column name",
         "NAME",
         "label",
@@ -401,7 +314,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "aks_expected_column",
         "Column of the sample holding each row's expected prediction (for mismatch_rate; not sent). Default expected.",
-        _text,
+        parse.text,
         "a column name",
         "NAME",
         "expected",
@@ -410,7 +323,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "criteo_sample_path",
         "Real Criteo dac_sample.txt to draw payloads from (default: the shipped sample).",
-        _existing_file,
+        parse.existing_file,
         "the path of an existing file",
         "PATH",
         cli=False,
@@ -446,7 +359,7 @@ class Settings:
     aks_save_baseline: str | None = None
     aks_compare: str | None = None
     aks_max_regression: tuple[Tolerance, ...] = ()
-    aks_key_env: str = "AKS_KEY"
+    aks_key_env: str = DEFAULT_KEY_ENV
     aks_contract: str | None = None
     aks_sample_path: str | None = None
     aks_label_column: str = "label"
@@ -493,73 +406,119 @@ def add_options(parser: pytest.Parser) -> None:
         parser.addini(option.name, option.help, type="string", default="")
 
 
-def _raw_value(option: Option, config: pytest.Config, environ: Mapping[str, str]) -> tuple[str | None, str]:
-    """The winning raw value and where it came from (for the error message)."""
+# Where a raw value came from, highest precedence first (`_one_target` keeps the highest).
+CLI, ENV, LEGACY_ENV, INI = range(4)
+
+
+@dataclass(frozen=True)
+class _Raw:
+    value: str | None
+    source: str = ""  # for error messages: "--aks-users", "environment variable AKSLOAD_USERS", ...
+    rank: int = INI + 1
+
+
+def _raw_value(option: Option, config: pytest.Config, environ: Mapping[str, str]) -> _Raw:
+    """The winning raw value, where it came from and that source's precedence."""
     if option.cli:
         cli_value = config.getoption(option.name, default=None)
         if cli_value is not None:
-            return str(cli_value), option.flag
-    env_value = environ.get(option.env)
-    if env_value is not None and env_value.strip() != "":
-        return env_value, f"environment variable {option.env}"
+            return _Raw(str(cli_value), option.flag, CLI)
+    for name, rank in ((option.env, ENV), (option.legacy_env, LEGACY_ENV)):
+        env_value = environ.get(name)
+        if env_value is not None and env_value.strip() != "":
+            return _Raw(env_value, f"environment variable {name}", rank)
     ini_value = config.getini(option.name)
     if isinstance(ini_value, str) and ini_value.strip() != "":
-        return ini_value, f"ini key {option.name}"
-    return None, ""
+        return _Raw(ini_value, f"ini key {option.name}", INI)
+    return _Raw(None)
 
 
 def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> Settings:
     """Read every option with its precedence, validate it, and return the settings."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
+    raws: dict[str, _Raw] = {}
     for option in OPTIONS:
-        raw, source = _raw_value(option, config, environ)
-        sources[option.name] = source
-        if raw is None:
+        raw = raws[option.name] = _raw_value(option, config, environ)
+        if raw.value is None:
             if option.default is not None:
                 values[option.name] = option.default
             continue
         try:
-            values[option.name] = option.parse(raw)
+            values[option.name] = option.parse(raw.value)
         except (ValueError, UnitError) as error:
             # Errors of a structured value say which part is wrong; a plain value's is the value itself.
             why = f": {error}" if isinstance(error, LocalDeploymentError) else ""
             raise pytest.UsageError(
-                f"{option.flag if option.cli else 'ini key ' + option.name}: cannot use {raw!r} "
-                f"(from {source}){why}; expected {option.accepted}"
+                f"{option.flag if option.cli else 'ini key ' + option.name}: cannot use {raw.value!r} "
+                f"(from {raw.source}){why}; expected {option.accepted}"
             ) from None
     if "aks_local_deployments" in values:
         try:
             values["aks_local_deployments"] = locate_models(values["aks_local_deployments"], config.rootpath)
         except LocalDeploymentError as error:
             raise pytest.UsageError(f"--aks-local-deployments: {error}") from None
-    _one_target(values, sources)
+    _one_target(values, raws)
     settings = Settings(**values)
     _check_combination(settings)
+    settings = _legacy_key(settings, raws["aks_key_env"], environ)
+    renamed = old_names_read(settings, raws, values)
+    if renamed:
+        config.issue_config_time_warning(AksloadDeprecationWarning(deprecation_message(renamed)), stacklevel=2)
     return settings
 
 
-def _one_target(values: dict[str, Any], sources: Mapping[str, str]) -> None:
+def old_names_read(settings: Settings, raws: Mapping[str, _Raw], values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(old, new) of each environment variable read by its old name. The old name of a target that
+    a new name replaced (`_one_target`) was not read."""
+    renamed = [
+        (option.legacy_env, option.env)
+        for option in OPTIONS
+        if raws[option.name].rank == LEGACY_ENV and option.name in values
+    ]
+    if settings.aks_key_env == LEGACY_KEY_ENV and raws["aks_key_env"].value is None:
+        renamed.append((LEGACY_KEY_ENV, DEFAULT_KEY_ENV))
+    return renamed
+
+
+def _legacy_key(settings: Settings, key_env: _Raw, environ: Mapping[str, str]) -> Settings:
+    """A scoring URI's key from `AKS_KEY`, the default of earlier releases, when the user named no
+    variable (ini aks_key_env) and `AKSLOAD_KEY` is unset."""
+    if (
+        settings.aks_scoring_uri
+        and key_env.value is None
+        and not environ.get(DEFAULT_KEY_ENV)
+        and environ.get(LEGACY_KEY_ENV)
+    ):
+        return dataclasses.replace(settings, aks_key_env=LEGACY_KEY_ENV)
+    return settings
+
+
+def deprecation_message(renamed: Sequence[tuple[str, str]]) -> str:
+    """One line naming each old environment variable that was read and its new name."""
+    pairs = ", ".join(f"{old} -> {new}" for old, new in renamed)
+    return (
+        f"pytest-aksload read environment variables by their old names; rename them ({pairs}): "
+        "the old names stop working in the next release"
+    )
+
+
+def _one_target(values: dict[str, Any], raws: Mapping[str, _Raw]) -> None:
     """Keep the target of the highest precedence (a team's ini may name a default target that CI
-    replaces on the command line); two targets from the same source are an error naming both."""
+    replaces on the command line; a new environment name beats an old one); two targets from the
+    same source are an error naming both."""
     given = [name for name in TARGET_OPTIONS if values.get(name)]
-    rank = {name: _precedence(sources[name]) for name in given}
+    rank = {name: raws[name].rank for name in given}
     top = [name for name in given if rank[name] == min(rank.values())]
     if len(top) > 1:
         named = ", ".join(
-            OPTIONS_BY_NAME[name].flag + ("" if sources[name].startswith("--") else f" (from {sources[name]})")
+            OPTIONS_BY_NAME[name].flag + ("" if raws[name].rank == CLI else f" (from {raws[name].source})")
             for name in top
         )
         raise pytest.UsageError(f"choose one target: {named} were all given; pass only one of them")
     for name in given:
         if name not in top:
             del values[name]
-
-
-def _precedence(source: str) -> int:
-    """0 for the command line, 1 for the environment, 2 for ini (`_raw_value`'s source texts)."""
-    return 0 if source.startswith("--") else 1 if source.startswith("environment") else 2
 
 
 def _check_combination(settings: Settings) -> None:

@@ -22,7 +22,7 @@ from pytest_aksload.contracts.azureml import AzureMLContract
 from pytest_aksload.contracts.base import Contract, ContractError, bounded
 from pytest_aksload.contracts.mlflow import AzureMLMlflowContract, MlflowContract
 from pytest_aksload.contracts.open_inference import OpenInferenceContract
-from pytest_aksload.protocol import DEFAULT_CONTRACT as DEFAULT_CONTRACT  # one definition, shared with the child
+from pytest_aksload.defaults import DEFAULT_CONTRACT as DEFAULT_CONTRACT
 
 BUILTIN_CONTRACTS: dict[str, Callable[[], Contract]] = {
     "azureml": AzureMLContract,

@@ -1,6 +1,7 @@
 """``aksload-local serve``: run the embedded local scoring service until Ctrl-C.
 
-The key comes from ``AKS_KEY`` (the variable the plugin reads for ``--aks-scoring-uri``), so
+The key comes from ``AKSLOAD_KEY`` (the variable the plugin reads for ``--aks-scoring-uri``;
+``AKS_KEY``, its earlier name, is still read this release, with a note), so
 ``aksload-local serve`` in one terminal and ``pytest --aks-scoring-uri ...`` in another just
 work; without it a throwaway key is generated and printed once. There is deliberately no option
 that takes a key: argv is visible to every user of the machine. ``--deployments SPEC`` hosts several
@@ -31,7 +32,8 @@ from pytest_aksload.config.local_deployments import (
 from pytest_aksload.local.service import LocalService, LocalServiceError
 
 PROG = "aksload-local"
-KEY_ENV = "AKS_KEY"
+KEY_ENV = "AKSLOAD_KEY"
+LEGACY_KEY_ENV = "AKS_KEY"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -114,12 +116,15 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 def serve(
     port: int | None, workers: int | None, start_timeout: float, deployments: tuple[LocalDeployment, ...] = ()
 ) -> int:
-    key = os.environ.get(KEY_ENV) or None
+    key_env = KEY_ENV if os.environ.get(KEY_ENV) or not os.environ.get(LEGACY_KEY_ENV) else LEGACY_KEY_ENV
+    key = os.environ.get(key_env) or None
+    if key_env == LEGACY_KEY_ENV:
+        print(f"{PROG}: note: ${LEGACY_KEY_ENV} is read under its old name; rename it {KEY_ENV}", file=sys.stderr)
     workers = workers or max(1, len(deployments))
     try:
         service = LocalService(port=port, key=key, workers=workers, deployments=deployments)
     except ValueError as exc:
-        print(f"{PROG}: error: ${KEY_ENV}: {exc}" if key else f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: ${key_env}: {exc}" if key else f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     # SIGTERM (a service manager, `kill`) stops as cleanly as Ctrl-C.
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -132,7 +137,7 @@ def serve(
             print(f"Throwaway key for this run (set {KEY_ENV} to choose one):")
             print(f"  export {KEY_ENV}={shlex.quote(service.key)}")
         else:
-            print(f"Key: from ${KEY_ENV}")
+            print(f"Key: from ${key_env}")
         for i, deployment in enumerate(deployments):
             model = deployment.model or "the shipped model"
             extra = f", +{deployment.latency_s * 1000:g} ms per request" if deployment.latency_s else ""
@@ -140,7 +145,7 @@ def serve(
             print(f"Deployment {deployment.name}: {model}{extra}{default}")
         print("Try:")
         print(
-            f'  curl -sS -H "Authorization: Bearer ${KEY_ENV}" -H "Content-Type: application/json" '
+            f'  curl -sS -H "Authorization: Bearer ${key_env}" -H "Content-Type: application/json" '
             f"-d {shlex.quote(_example_body())} {service.scoring_uri}"
         )
         print(f"Server log: {service.log_path} (deleted on exit). Stop with Ctrl-C.", flush=True)

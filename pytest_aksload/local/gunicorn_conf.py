@@ -29,7 +29,7 @@ from typing import Any
 from pytest_aksload import lifeline
 
 LOOPBACK = "127.0.0.1"
-WORKDIR_ENV = "AKSLOAD_LOCAL_WORKDIR"
+WORKDIR_ENV = "AKSLOAD_SERVER_WORKDIR"
 # Shut down quickly: scoring requests take milliseconds, and stop() should not wait 30 s.
 graceful_timeout = 3
 

@@ -8,10 +8,10 @@ predictions share), and it does two things many real scripts get wrong:
   for anything but POST, 400 naming the problem for a bad body, never a 200 carrying an error
   string (a load test cannot see that failure);
 - it checks ``Authorization: Bearer <key>`` itself, as AKS key auth does in front of a real
-  deployment. The key comes from the server's environment (``AKSLOAD_LOCAL_KEY``), never from
+  deployment. The key comes from the server's environment (``AKSLOAD_SERVER_KEY``), never from
   argv or disk, and is never logged or echoed.
 
-With ``AKSLOAD_LOCAL_DEPLOYMENTS`` (``--aks-local-deployments``) it hosts several deployments
+With ``AKSLOAD_SERVER_DEPLOYMENTS`` (from ``--aks-local-deployments``) it hosts several deployments
 behind one endpoint, as an Azure ML managed online endpoint does: each deployment's model is loaded
 once (deployments of the same file share it), a request goes to the deployment its
 ``azureml-model-deployment`` header names, or to the first one listed without the header (Azure

@@ -60,9 +60,9 @@ MODEL_DIR = PACKAGE_DIR / "model"
 GUNICORN_CONF = PACKAGE_DIR / "gunicorn_conf.py"
 MODEL_NAME = "criteo-lightgbm"
 MODEL_VERSION = "1"
-KEY_ENV = "AKSLOAD_LOCAL_KEY"  # read by score.py
-DEPLOYMENTS_ENV = "AKSLOAD_LOCAL_DEPLOYMENTS"  # read by score.py: JSON list of LocalDeployment fields
-WORKDIR_ENV = "AKSLOAD_LOCAL_WORKDIR"  # read by gunicorn_conf.py
+KEY_ENV = "AKSLOAD_SERVER_KEY"  # read by score.py
+DEPLOYMENTS_ENV = "AKSLOAD_SERVER_DEPLOYMENTS"  # read by score.py: JSON list of LocalDeployment fields
+WORKDIR_ENV = "AKSLOAD_SERVER_WORKDIR"  # read by gunicorn_conf.py
 LOG_NAME = "server.log"
 # Lines gunicorn_conf.py logs once the sockets exist / once a worker has loaded score.py.
 BOUND_LOG_MARK = "aksload: bound"
@@ -88,7 +88,8 @@ _SERVER_ENV_NAMES = frozenset(
         "HTTP_X_MS_SERVER_VERSION",
         "SERVER_VERSION_LOG_RESPONSE_ENABLED",
         "PORT",
-        "AKS_KEY",  # the user's real endpoint key has no business in this server
+        "AKS_KEY",  # the user's real endpoint key has no business in this server (its earlier name)
+        "AKSLOAD_KEY",
         DEPLOYMENTS_ENV,  # set only from `deployments`, never inherited
     }
 )

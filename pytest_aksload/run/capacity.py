@@ -78,69 +78,104 @@ def find_capacity(
     """Search as described in the module docstring; `run` runs one open-model profile.
 
     Raises CapacityUnconfirmed when no rate held over `hold`: a capacity nobody confirmed is not reported."""
-    search = profile.capacity
-    assert search is not None
-    deadline = clock() + search.max_duration_s
-    # Ramp and bisection keep time for one confirmation: a ramp that never fails would otherwise
-    # spend the whole budget and leave a rate nobody confirmed.
-    confirmation_s = search.hold_s + STEP_OVERHEAD_S
-    steps: list[CapacityStep] = []
-    bounded = False
+    search = _Search(profile, run, clock, pool_size)
+    best, failing, first = search.ramp()
+    if best is None:  # not even the start rate holds (or no time for one step): capacity 0
+        return search.outcome(first, 0.0) if first is not None else _no_time(search.search)
+    return search.confirm(search.bisect(best, failing), best)
 
-    def attempt(rate: float, duration_s: float, phase: str, reserve_s: float) -> tuple[LoadResult, bool] | None:
-        nonlocal bounded
-        if clock() + duration_s + STEP_OVERHEAD_S + reserve_s > deadline:
-            bounded = True
+
+class _Search:
+    """One capacity search: its steps so far, its time budget, and its three phases."""
+
+    def __init__(
+        self,
+        profile: LoadProfile,
+        run: Callable[[LoadProfile], LoadResult],
+        clock: Callable[[], float],
+        pool_size: Callable[[float, float], int],
+    ) -> None:
+        assert profile.capacity is not None
+        self.profile, self.search, self.run, self.clock, self.pool_size = (
+            profile,
+            profile.capacity,
+            run,
+            clock,
+            pool_size,
+        )
+        self.deadline = clock() + self.search.max_duration_s
+        # Ramp and bisection keep time for one confirmation: a ramp that never fails would otherwise
+        # spend the whole budget and leave a rate nobody confirmed.
+        self.confirmation_s = self.search.hold_s + STEP_OVERHEAD_S
+        self.steps: list[CapacityStep] = []
+        self.bounded = False  # a phase was cut short by the budget: the capacity is a lower bound
+
+    def attempt(self, rate: float, duration_s: float, phase: str, reserve_s: float) -> tuple[LoadResult, bool] | None:
+        """One step at `rate`: its result and whether it passed; None when the budget has no time for it."""
+        if self.clock() + duration_s + STEP_OVERHEAD_S + reserve_s > self.deadline:
+            self.bounded = True
             return None
+        profile = self.profile
         step_profile = replace(
             profile,
             rate=rate,
-            users=pool_size(rate, profile.request_timeout_s),
+            users=self.pool_size(rate, profile.request_timeout_s),
             duration_s=duration_s,
             warmup_s=min(profile.warmup_s, duration_s / 2),
             capacity=None,
         )
-        result = run(step_profile)
+        result = self.run(step_profile)
         violated = [str(v.slo) for v in evaluate(profile.slos, result) if _violated(v)]
         if result.rps < MIN_THROUGHPUT * rate:
             violated.append(f"throughput {result.rps:.1f} rps < {MIN_THROUGHPUT:.0%} of offered {rate:g} rps")
-        steps.append(
+        self.steps.append(
             CapacityStep(phase, rate, not violated, result.rps, result.p95_ms, result.failure_rate, tuple(violated))
         )
         return result, not violated
 
-    best: float | None = None
-    first: LoadResult | None = None
-    failing: float | None = None
-    rate = search.start_rps
-    while (outcome := attempt(rate, search.step_s, "ramp", confirmation_s)) is not None:
-        result, passed = outcome
-        first = first or result
-        if not passed:
-            failing = rate
-            break
-        best = rate
-        rate *= search.factor
-    if best is None:  # not even the start rate holds (or no time for one step): capacity 0
-        return _with_capacity(first, 0.0, steps, bounded) if first is not None else _no_time(search)
-    low, high = best, failing
-    while high is not None and high / low - 1 > search.precision:
-        middle = (low + high) / 2
-        outcome = attempt(middle, search.step_s, "bisect", confirmation_s)
-        if outcome is None:
-            break
-        if outcome[1]:
-            low = middle
-        else:
-            high = middle
-    for _ in range(MAX_CONFIRMATIONS):
-        outcome = attempt(low, search.hold_s, "confirm", 0.0)
-        if outcome is None:
-            break
-        if outcome[1]:
-            return _with_capacity(outcome[0], low, steps, bounded)
-        low *= 1 - search.precision
-    raise CapacityUnconfirmed(_unconfirmed(search, steps, best, out_of_time=outcome is None))
+    def ramp(self) -> tuple[float | None, float | None, LoadResult | None]:
+        """`start`, then x `factor` per step until one fails: (the last passing rate, the failing
+        rate, the first step's result); None where there is none."""
+        best: float | None = None
+        first: LoadResult | None = None
+        rate = self.search.start_rps
+        while (outcome := self.attempt(rate, self.search.step_s, "ramp", self.confirmation_s)) is not None:
+            result, passed = outcome
+            first = first or result
+            if not passed:
+                return best, rate, first
+            best = rate
+            rate *= self.search.factor
+        return best, None, first
+
+    def bisect(self, low: float, high: float | None) -> float:
+        """The highest passing rate found between `low` (passed) and `high` (failed), to `precision`."""
+        while high is not None and high / low - 1 > self.search.precision:
+            middle = (low + high) / 2
+            outcome = self.attempt(middle, self.search.step_s, "bisect", self.confirmation_s)
+            if outcome is None:
+                break
+            if outcome[1]:
+                low = middle
+            else:
+                high = middle
+        return low
+
+    def confirm(self, rate: float, best: float) -> tuple[LoadResult, dict[str, Any]]:
+        """Hold `rate` for `hold`, backing off by `precision` after each failure."""
+        outcome = None
+        for _ in range(MAX_CONFIRMATIONS):
+            outcome = self.attempt(rate, self.search.hold_s, "confirm", 0.0)
+            if outcome is None:
+                break
+            if outcome[1]:
+                return self.outcome(outcome[0], rate)
+            rate *= 1 - self.search.precision
+        raise CapacityUnconfirmed(_unconfirmed(self.search, self.steps, best, out_of_time=outcome is None))
+
+    def outcome(self, result: LoadResult, rate: float) -> tuple[LoadResult, dict[str, Any]]:
+        steps = [step.to_dict() for step in self.steps]
+        return result, {"capacity_rps": rate, "bounded": self.bounded, "steps": steps}
 
 
 def _unconfirmed(search: CapacitySearch, steps: list[CapacityStep], best: float, *, out_of_time: bool) -> str:
@@ -170,9 +205,3 @@ def _no_time(search: CapacitySearch) -> tuple[LoadResult, dict[str, Any]]:
         f"capacity: max_duration {search.max_duration_s:g}s leaves no time for one {search.step_s:g}s step and "
         f"the {search.hold_s:g}s confirmation (+{STEP_OVERHEAD_S:g}s each to start and stop them)"
     )
-
-
-def _with_capacity(
-    result: LoadResult, rate: float, steps: list[CapacityStep], bounded: bool
-) -> tuple[LoadResult, dict[str, Any]]:
-    return result, {"capacity_rps": rate, "bounded": bounded, "steps": [step.to_dict() for step in steps]}

@@ -18,6 +18,7 @@ from pytest_aksload.config.settings import Settings
 from pytest_aksload.protocol import SampleRows
 from pytest_aksload.run import capacity, extend
 from pytest_aksload.run.load_lock import LoadSlot, SerialWaitTimeout
+from pytest_aksload.run.plan import RunPlan
 from pytest_aksload.run.preflight import PreflightError, preflight
 from pytest_aksload.run.runner import LoadRunError, Progress, run_load
 from pytest_aksload.stats.result import GatedResult, LoadResult
@@ -48,14 +49,15 @@ def run_gate(
     """Run the test's load once, alone in the session (`load_lock`), and conclude: SLO verdicts
     under `settings.aks_inconclusive`, generator health, the `--aks-compare` comparison. `against`:
     the other side of a side-by-side gate (pre-flight checks it too; the load goes to both)."""
+    plan = RunPlan.resolve(target, profile, sample, settings, against)
     slot = LoadSlot(lock_dir)
     try:
         try:
             slot.acquire()
-            _preflight(target, settings.aml_deployment, key_hint(settings), profile, sample, settings)
+            _preflight(target, plan.deployment, key_hint(settings), plan)
             if against is not None:
-                _preflight_other_side(against, profile, sample, settings)
-            result, search = _measure(target, profile, sample, settings, on_progress, html_report, against)
+                _preflight_other_side(against, plan, settings)
+            result, search = _measure(plan, settings, on_progress, html_report)
         except (SerialWaitTimeout, PreflightError, LoadRunError, capacity.CapacityError) as error:
             raise GateError(str(error)) from None
     finally:
@@ -76,48 +78,35 @@ def run_gate(
     )
 
 
-def _preflight(
-    target: Target, deployment: str | None, hint: str, profile: LoadProfile, sample: SampleRows, settings: Settings
-) -> None:
+def _preflight(target: Target, deployment: str | None, hint: str, plan: RunPlan) -> None:
     """One request to `target` as the load will send it (the test's contract, batch and tolerance)."""
+    profile = plan.profile
     preflight(
-        target, sample, profile.request_timeout_s, contract=profile.contract, batch=profile.batch,
-        tolerance=profile.tolerance, deployment=deployment, key_hint=hint, ca_bundle=settings.aks_ca_bundle,
+        target, plan.sample, profile.request_timeout_s, contract=profile.contract, batch=profile.batch,
+        tolerance=profile.tolerance, deployment=deployment, key_hint=hint, ca_bundle=plan.ca_bundle,
     )  # fmt: skip
 
 
-def _preflight_other_side(against: OtherSide, profile: LoadProfile, sample: SampleRows, settings: Settings) -> None:
+def _preflight_other_side(against: OtherSide, plan: RunPlan, settings: Settings) -> None:
     own_key = f"the key in environment variable {settings.aks_against_key_env}"
     hint = own_key if against.own_credential else key_hint(settings)
     try:
-        _preflight(against.target, against.deployment, hint, profile, sample, settings)
+        _preflight(against.target, against.deployment, hint, plan)
     except PreflightError as error:
         raise PreflightError(f"the other side ({against.name}): {error}") from None
 
 
 def _measure(
-    target: Target,
-    profile: LoadProfile,
-    sample: SampleRows,
+    plan: RunPlan,
     settings: Settings,
     on_progress: Callable[[Progress], None] | None,
     html_report: Path | None,
-    against: OtherSide | None = None,
 ) -> tuple[GatedResult, dict[str, Any] | None]:
     """The result to judge (`decision.prepare`d) and, for a capacity search, what the search found."""
+    profile, against = plan.profile, plan.against
 
     def run(piece: LoadProfile, stop_when: extend.StopWhen | None = None) -> GatedResult:
-        raw = run_load(
-            target,
-            piece,
-            sample,
-            on_progress=on_progress,
-            ca_bundle=settings.aks_ca_bundle,
-            html_report=html_report,
-            stop_when=stop_when,
-            deployment=settings.aml_deployment,
-            against=against,
-        )
+        raw = run_load(plan.with_profile(piece), on_progress=on_progress, html_report=html_report, stop_when=stop_when)
         return prepare(raw, piece)
 
     if profile.capacity is not None:

@@ -13,7 +13,8 @@ import re
 import requests
 
 from pytest_aksload.contracts import ContractError, check_routing, decode_predictions, load_contract
-from pytest_aksload.protocol import DEFAULT_CONTRACT, DEFAULT_TOLERANCE, SampleRows
+from pytest_aksload.defaults import DEFAULT_CONTRACT, DEFAULT_TOLERANCE
+from pytest_aksload.protocol import SampleRows
 from pytest_aksload.redact import redact
 from pytest_aksload.targets.target import Target
 
@@ -43,24 +44,7 @@ def preflight(
     codec = load_contract(contract)
     rows = [sample.rows[i % len(sample.rows)] for i in range(batch)]
     headers = {"Content-Type": codec.content_type, "Accept": "application/json", **target.headers()}
-    try:
-        response = requests.post(
-            uri, data=codec.encode(rows), headers=headers, timeout=timeout_s, verify=ca_bundle or True
-        )
-    except requests.exceptions.SSLError as error:
-        trusted = f"the CA bundle {ca_bundle}" if ca_bundle else "the system's trusted CAs"
-        raise PreflightError(
-            f"pre-flight: TLS error talking to {uri}: {_first_line(error)}; its certificate is not trusted by "
-            f"{trusted}: fix the certificate, or pass --aks-ca-bundle PATH with the CA that signed it"
-        ) from None
-    except requests.exceptions.Timeout:
-        raise PreflightError(
-            f"pre-flight: {uri} did not answer within {timeout_s:g}s; check the service is up, or raise timeout="
-        ) from None
-    except requests.exceptions.ConnectionError as error:
-        raise PreflightError(
-            f"pre-flight: cannot connect to {uri} ({_first_line(error)}); check the service is running and the URL"
-        ) from None
+    response = _send(uri, codec.encode(rows), headers, timeout_s, ca_bundle)
     if response.status_code in (401, 403):
         raise PreflightError(
             f"pre-flight: {uri} answered HTTP {response.status_code} ({response.reason}); "
@@ -83,6 +67,26 @@ def preflight(
             "check the deployment and the expected predictions"
         )
     return predictions
+
+
+def _send(uri: str, body: bytes, headers: dict[str, str], timeout_s: float, ca_bundle: str | None) -> requests.Response:
+    """POST once; a request that gets no answer is a PreflightError saying what to check."""
+    try:
+        return requests.post(uri, data=body, headers=headers, timeout=timeout_s, verify=ca_bundle or True)
+    except requests.exceptions.SSLError as error:
+        trusted = f"the CA bundle {ca_bundle}" if ca_bundle else "the system's trusted CAs"
+        raise PreflightError(
+            f"pre-flight: TLS error talking to {uri}: {_first_line(error)}; its certificate is not trusted by "
+            f"{trusted}: fix the certificate, or pass --aks-ca-bundle PATH with the CA that signed it"
+        ) from None
+    except requests.exceptions.Timeout:
+        raise PreflightError(
+            f"pre-flight: {uri} did not answer within {timeout_s:g}s; check the service is up, or raise timeout="
+        ) from None
+    except requests.exceptions.ConnectionError as error:
+        raise PreflightError(
+            f"pre-flight: cannot connect to {uri} ({_first_line(error)}); check the service is running and the URL"
+        ) from None
 
 
 _HINTS = {

@@ -20,17 +20,17 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pytest_aksload import lifeline, protocol
 from pytest_aksload.config.profile import REMOTE_WORKERS_WAIT_S, LoadProfile
-from pytest_aksload.protocol import Progress, RunSettings, SampleRows
+from pytest_aksload.protocol import Progress, RunSettings
 from pytest_aksload.redact import redact
 from pytest_aksload.run.fdlimit import open_files_problem
+from pytest_aksload.run.plan import RunPlan
 from pytest_aksload.stats.result import LoadResult, ResultFileError
-from pytest_aksload.targets.target import OtherSide, Target
+from pytest_aksload.targets.target import Target
 
 STDERR_TAIL_LINES = 15
 # How often the parent wakes to check the deadline and whether a token needs refreshing.
@@ -50,13 +50,6 @@ class LoadInterrupted(KeyboardInterrupt):
         # Ctrl-C's KeyboardInterrupt has no message; SIGTERM's says which signal.
         super().__init__(f"load test interrupted ({str(cause) or 'Ctrl-C'}); load generator stopped")
         self.partial = partial
-
-
-@dataclass(frozen=True)
-class RunFiles:
-    """Where a finished run left the files a report may want."""
-
-    html_report: Path | None
 
 
 def locust_argv(
@@ -105,7 +98,7 @@ def _free_loopback_port() -> int:
 
 def _run_time_argv(profile: LoadProfile) -> list[str]:
     """`--run-time`, or the master/worker flags of a distributed run, whose master ends the run
-    itself (AKSLOAD_RUN_TIME_S; see pytest_aksload/_locust/distributed.py for why)."""
+    itself (`RunSettings.run_time_s`; see pytest_aksload/_locust/distributed.py for why)."""
     if profile.workers:
         # Locust's local master binds every interface on port 5557 unless told otherwise: loopback
         # only, on a free port, so two gates on one machine (parallel CI jobs) cannot collide.
@@ -129,48 +122,6 @@ def _run_time_argv(profile: LoadProfile) -> list[str]:
     return ["--run-time", f"{math.ceil(profile.duration_s)}s"]
 
 
-def run_settings(
-    target: Target,
-    profile: LoadProfile,
-    rows_file: Path,
-    result_file: Path,
-    *,
-    ca_bundle: str | None = None,
-    stream_windows: bool = False,
-    deployment: str | None = None,
-    against: OtherSide | None = None,
-) -> RunSettings:
-    """What the child is told about its run (everything but the secret headers). Side by side, the
-    objectives go along so the child can stop once they are decided (not with warmup="auto": its
-    cut is only known after the run)."""
-    scaled_out = bool(profile.workers or profile.remote_workers)
-    return RunSettings(
-        scoring_uri=target.scoring_uri,
-        rows_file=str(rows_file),
-        result_file=str(result_file),
-        warmup_s=profile.warmup_s,
-        request_timeout_s=profile.request_timeout_s,
-        wait_s=profile.wait_s,
-        ca_bundle=ca_bundle or None,
-        # Local workers each read their share; a remote master divides when it configures them.
-        rate=None if profile.rate is None else profile.rate / max(1, profile.workers),
-        arrivals=profile.arrivals,
-        # A distributed master ends the run itself (see pytest_aksload/_locust/distributed.py).
-        run_time_s=math.ceil(profile.duration_s) if scaled_out else None,
-        abort_on=tuple(str(rule) for rule in profile.abort_on),
-        stream_windows=stream_windows,
-        # warmup="auto": the cut is found after the run, so endpoints and errors must be cuttable too.
-        window_detail=profile.warmup_auto,
-        contract=profile.contract,
-        batch=profile.batch,
-        tolerance=profile.tolerance,
-        deployment=deployment,
-        against_uri=None if against is None else against.target.scoring_uri,
-        against_deployment=None if against is None else against.deployment,
-        objectives=tuple(str(slo) for slo in profile.slos) if against is not None and not profile.warmup_auto else (),
-    )
-
-
 def child_environment(
     settings: RunSettings,
     headers: Mapping[str, str],
@@ -178,9 +129,12 @@ def child_environment(
     base: Mapping[str, str] | None = None,
     against_headers: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The child's environment: ours minus Locust's own config, plus the run's settings and the secret."""
+    """The child's environment: ours minus Locust's own config and any run settings not ours (the
+    child reads its run from `AKSLOAD_CHILD_*` only), plus this run's settings and the secret."""
     environ = dict(os.environ if base is None else base)
-    env = {name: value for name, value in environ.items() if not name.startswith("LOCUST_")}
+    env = {
+        name: value for name, value in environ.items() if not name.startswith(("LOCUST_", protocol.CHILD_ENV_PREFIX))
+    }
     # Locust also reads ~/.locust.conf: HOME points at the run's own empty directory.
     env["HOME"] = env["USERPROFILE"] = str(home)
     env.update(settings.to_env())
@@ -236,90 +190,95 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 
 
 def run_load(
-    target: Target,
-    profile: LoadProfile,
-    sample: SampleRows | Sequence[Mapping[str, Any]],
+    plan: RunPlan,
     *,
     on_progress: Callable[[Progress], None] | None = None,
     html_report: Path | None = None,
-    ca_bundle: str | None = None,
     stop_when: Callable[[Sequence[Mapping[str, Any]]], bool] | None = None,
-    deployment: str | None = None,
-    against: OtherSide | None = None,
 ) -> LoadResult:
-    """Run the profile against the target and return the exact result; raise LoadRunError otherwise,
-    LoadInterrupted on Ctrl-C. `sample`: the rows to send (with their expectations and labels; plain
-    rows have none). `ca_bundle`: PEM file of CAs the child trusts for https. `deployment`:
-    --aml-deployment (answers from another deployment are `routing` failures). `against`: the
-    other side of a side-by-side gate (the result then holds it under `against`).
+    """Run the plan and return the exact result; raise LoadRunError otherwise, LoadInterrupted on
+    Ctrl-C. Side by side (`plan.against`), the result holds the other side under `against`.
 
     `stop_when`: called with the windows closed so far (result-file window objects) whenever
     new ones arrive; once it returns True the run ends early, exactly as if its run time were
     up (the result is complete). Used to extend a run only until its verdicts are decided."""
-    problem = open_files_problem(profile.users)
+    problem = open_files_problem(plan.profile.users)
     if problem is not None:
         raise LoadRunError(problem)
     workdir = Path(tempfile.mkdtemp(prefix="aksload-"))
     try:
-        rows_file = workdir / "rows.json"
-        if not isinstance(sample, SampleRows):
-            sample = SampleRows([dict(row) for row in sample])
-        rows_file.write_text(protocol.encode_rows_file(sample))
-        result_file = workdir / "result.json"
+        rows_file, result_file = workdir / "rows.json", workdir / "result.json"
         stderr_path = workdir / "locust-stderr.log"
-        settings = run_settings(
-            target,
-            profile,
-            rows_file,
-            result_file,
-            ca_bundle=ca_bundle,
-            stream_windows=stop_when is not None,
-            deployment=deployment,
-            against=against,
-        )
+        rows_file.write_text(protocol.encode_rows_file(plan.sample))
+        settings = plan.run_settings(rows_file, result_file, stream_windows=stop_when is not None)
+        against = plan.against
         own = against.target.headers() if against is not None and against.own_credential else None
-        env = child_environment(settings, target.headers(), workdir, against_headers=own)
+        env = child_environment(settings, plan.target.headers(), workdir, against_headers=own)
         with open(stderr_path, "wb") as stderr:
-            # Started and waited for in this thread: the child's parent-death signal (lifeline)
-            # fires when the thread that started it ends.
-            process = subprocess.Popen(
-                locust_argv(profile, target, html_report),
-                cwd=workdir,
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                start_new_session=True,
-            )
-            output = _ChildOutput(process.stdout, on_progress)
-            try:
-                returncode = _supervise(process, target, profile.deadline_s, _early_stop(output, stop_when))
-            except KeyboardInterrupt as interrupt:
-                _kill_group(process)  # SIGTERM first: the recorder then writes what it has
-                raise LoadInterrupted(_partial_result(result_file), interrupt) from None
-            except BaseException:
-                _kill_group(process)
-                raise
-            finally:
-                output.join(KILL_GRACE_S)
+            child = _Child(locust_argv(plan.profile, plan.target, html_report), env, workdir, stderr, on_progress)
+            returncode = child.supervise(plan.target, plan.profile.deadline_s, stop_when, result_file)
         if returncode != 0:
-            tail = crash_tail(stderr_path, output.tail)
+            tail = crash_tail(stderr_path, child.output.tail)
             raise LoadRunError(f"load generator (locust) {_exit_cause(returncode)}; its last output:\n{tail}")
-        try:
-            result = LoadResult.from_file(result_file)
-        except ResultFileError as error:
-            tail = crash_tail(stderr_path)
-            raise LoadRunError(f"load generator finished without a usable result: {error}\n{tail}") from None
-        if not result.complete:
-            # Stopped by a signal from outside (an operator, a container runtime): judging a
-            # shortened run could pass a gate on data it never collected.
-            raise LoadRunError(
-                f"load generator was stopped by a signal {result.ended_at - result.started_at:.0f}s into a "
-                f"{profile.duration_s:g}s run ({result.requests} requests measured); no verdict on a partial run"
-            )
-        return result
+        return _complete_result(result_file, stderr_path, plan.profile.duration_s)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+class _Child:
+    """The Locust child, started in this thread: its parent-death signal (lifeline) fires when the
+    thread that started it ends, so it is started and waited for in the same one."""
+
+    def __init__(
+        self,
+        argv: list[str],
+        env: Mapping[str, str],
+        workdir: Path,
+        stderr: Any,
+        on_progress: Callable[[Progress], None] | None,
+    ) -> None:
+        self.process = subprocess.Popen(
+            argv, cwd=workdir, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+            start_new_session=True,
+        )  # fmt: skip
+        self.output = _ChildOutput(self.process.stdout, on_progress)
+
+    def supervise(
+        self,
+        target: Target,
+        deadline_s: float,
+        stop_when: Callable[[Sequence[Mapping[str, Any]]], bool] | None,
+        result_file: Path,
+    ) -> int:
+        """Its exit code, within the deadline; on Ctrl-C it is stopped (SIGTERM first: the recorder
+        then writes what it has) and LoadInterrupted carries that partial result."""
+        try:
+            return _supervise(self.process, target, deadline_s, _early_stop(self.output, stop_when))
+        except KeyboardInterrupt as interrupt:
+            _kill_group(self.process)
+            raise LoadInterrupted(_partial_result(result_file), interrupt) from None
+        except BaseException:
+            _kill_group(self.process)
+            raise
+        finally:
+            self.output.join(KILL_GRACE_S)
+
+
+def _complete_result(result_file: Path, stderr_path: Path, duration_s: float) -> LoadResult:
+    """The result the child wrote, if it is usable and complete; LoadRunError saying why not."""
+    try:
+        result = LoadResult.from_file(result_file)
+    except ResultFileError as error:
+        tail = crash_tail(stderr_path)
+        raise LoadRunError(f"load generator finished without a usable result: {error}\n{tail}") from None
+    if not result.complete:
+        # Stopped by a signal from outside (an operator, a container runtime): judging a
+        # shortened run could pass a gate on data it never collected.
+        raise LoadRunError(
+            f"load generator was stopped by a signal {result.ended_at - result.started_at:.0f}s into a "
+            f"{duration_s:g}s run ({result.requests} requests measured); no verdict on a partial run"
+        )
+    return result
 
 
 def _exit_cause(returncode: int) -> str:

@@ -11,7 +11,6 @@ is one line naming the input.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
 from pytest_aksload.contracts import encode_batches, load_contract
@@ -89,8 +88,3 @@ def _as_json(body: bytes) -> Any:
         return json.loads(body)
     except ValueError:
         return body
-
-
-def first_batch(sample: SampleRows, batch: int) -> Sequence[int]:
-    """The sample rows of the first request (pre-flight sends these)."""
-    return [i % len(sample.rows) for i in range(batch)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import textwrap
 
+from pytest_aksload.config.settings import DEFAULT_KEY_ENV
 from pytest_aksload.scaffold.gates import GateTarget
 
 AZURE_FILE = "azure-pipelines.yml"
@@ -39,7 +40,7 @@ def _python(target: GateTarget) -> str:
 # SDK v1 reads its own service-principal variables; SDK v2's DefaultAzureCredential the AZURE_* ones.
 _SECRET_ENV = {
     "aks_local": {},
-    "aks_scoring_uri": {"AKS_KEY": "AKS_KEY"},
+    "aks_scoring_uri": {DEFAULT_KEY_ENV: DEFAULT_KEY_ENV},
     "aks_service": {
         "AZUREML_SERVICE_PRINCIPAL_TENANT_ID": "AZURE_TENANT_ID",
         "AZUREML_SERVICE_PRINCIPAL_ID": "AZURE_CLIENT_ID",
@@ -145,7 +146,7 @@ def _azure_header(target: GateTarget, variables: list[str], target_in_ini: bool)
             "secret AZURE_CLIENT_SECRET."
         )
     elif target.option == "aks_scoring_uri":
-        text += "Pipeline variable: the secret AKS_KEY, the endpoint's key."
+        text += f"Pipeline variable: the secret {DEFAULT_KEY_ENV}, the endpoint's key."
     return _comment(text)
 
 
@@ -165,7 +166,7 @@ def _comment(text: str) -> str:
 # GitHub Actions -------------------------------------------------------------------------------
 
 _GITHUB_NEEDS = {
-    "aks_scoring_uri": "Needs the repository secret AKS_KEY, the endpoint's key.",
+    "aks_scoring_uri": f"Needs the repository secret {DEFAULT_KEY_ENV}, the endpoint's key.",
     "aks_service": "Needs the repository variables AZURE_SUBSCRIPTION_ID, AML_RESOURCE_GROUP and AML_WORKSPACE, "
     "and a service principal's secrets AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET.",
     "aml_endpoint": "Needs the repository variables AZURE_SUBSCRIPTION_ID, AML_RESOURCE_GROUP and AML_WORKSPACE, "

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
 from pytest_aksload.config.extras import SDK_EXTRAS
-from pytest_aksload.config.settings import OPTIONS_BY_NAME
+from pytest_aksload.config.settings import DEFAULT_KEY_ENV, OPTIONS_BY_NAME
 
 GATE_FILE = "test_load_gate.py"
 INI_FILE = "pytest.ini"
@@ -77,7 +77,7 @@ def _check_scoring_uri(value: str) -> None:
     if parts.password is not None or any(_SECRET_QUERY.search(name) for name, _ in parse_qsl(parts.query)):
         raise ScaffoldError(
             "--scoring-uri: the URL carries a credential, which would be written into gates/pytest.ini; "
-            "give the URL without it and put the key in the environment variable AKS_KEY"
+            f"give the URL without it and put the key in the environment variable {DEFAULT_KEY_ENV}"
         )
 
 
@@ -194,7 +194,7 @@ aks_local = true
 """,
     "aks_scoring_uri": """\
 aks_scoring_uri = @VALUE@
-# The key is read from the environment variable AKS_KEY when the gates run (never write it here);
+# The key is read from the environment variable AKSLOAD_KEY when the gates run (never write it here);
 # to read another variable instead:
 # aks_key_env = MY_ENDPOINT_KEY
 """,

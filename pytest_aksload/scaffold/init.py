@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from pytest_aksload.config.extras import SDK_EXTRAS, installed
+from pytest_aksload.config.settings import DEFAULT_KEY_ENV
 from pytest_aksload.scaffold import ci
 from pytest_aksload.scaffold.gates import GATE_FILE, INI_FILE, GateTarget, ScaffoldError, checked_target, gate, ini
 
@@ -31,7 +32,9 @@ _TARGETS = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--local", action="store_true", help="gate the embedded local scoring service (--aks-local)")
-    target.add_argument("--scoring-uri", metavar="URL", help="gate any scoring URL; its key is read from $AKS_KEY")
+    target.add_argument(
+        "--scoring-uri", metavar="URL", help=f"gate any scoring URL; its key is read from ${DEFAULT_KEY_ENV}"
+    )
     target.add_argument("--aks-service", metavar="NAME", help="gate an Azure ML AKS web service (SDK v1)")
     target.add_argument("--aml-endpoint", metavar="NAME", help="gate an Azure ML online endpoint (SDK v2)")
     parser.add_argument(
@@ -91,5 +94,5 @@ def _next_command(target: GateTarget, root: Path) -> str:
     if module and not installed(module):
         command = f'pip install "{target.package}" && {command}'
     if target.option == "aks_scoring_uri":
-        command += " (with the endpoint's key in the environment variable AKS_KEY)"
+        command += f" (with the endpoint's key in the environment variable {DEFAULT_KEY_ENV})"
     return command

@@ -38,7 +38,7 @@ from itertools import cycle, islice
 from statistics import NormalDist
 from typing import Any
 
-from pytest_aksload.protocol import DEFAULT_TOLERANCE  # one definition, shared with the child
+from pytest_aksload.defaults import DEFAULT_TOLERANCE
 from pytest_aksload.stats.confidence import DEFAULT_CONFIDENCE, wilson_interval
 
 __all__ = ["DEFAULT_TOLERANCE", "CorrectnessTally", "Mismatch"]

@@ -6,7 +6,7 @@ excluded), its condition holds for the whole confidence interval, i.e. it is a P
 of the rule read as an objective (slo.py). Demanding the whole interval keeps three unlucky
 requests from killing a run. The Locust child evaluates the rules as each recorded window
 closes and quits the runner; the result file records ``"aborted": {"rule", "reason", "at_s"}``.
-The rules travel to the child as their canonical text (`protocol.encode_abort_rules`).
+The rules travel to the child as their canonical text (`protocol.RunSettings.abort_on`).
 
 No locust import here: the child calls it, and tests drive it with plain window dicts.
 """

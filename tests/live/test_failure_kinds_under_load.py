@@ -12,6 +12,7 @@ from servers.loopback_models import LoopbackModel, score
 from pytest_aksload.config.profile import profile_from_marker
 from pytest_aksload.config.settings import Settings
 from pytest_aksload.protocol import SampleRows
+from pytest_aksload.run.plan import RunPlan
 from pytest_aksload.run.preflight import PreflightError, preflight
 from pytest_aksload.run.runner import run_load
 from pytest_aksload.targets.target import Target
@@ -28,7 +29,7 @@ def _target(server: LoopbackModel) -> Target:
 def test_azure_mls_statuses_are_timeout_model_and_throttling_failures(tmp_path: Path) -> None:
     profile = profile_from_marker((), MARKER, Settings(), tmp_path)
     with LoopbackModel(statuses=[200, 408, 424, 429]) as server:
-        result = run_load(_target(server), profile, SAMPLE)
+        result = run_load(RunPlan(_target(server), profile, SAMPLE))
     kinds = result.failures_by_kind
     assert set(kinds) == {"timeout", "model", "throttling"}, kinds
     messages = {group.kind: group.message for group in result.errors}
@@ -41,7 +42,7 @@ def test_azure_mls_statuses_are_timeout_model_and_throttling_failures(tmp_path: 
 def test_an_answer_from_another_deployment_is_a_routing_failure(tmp_path: Path) -> None:
     profile = profile_from_marker((), {**MARKER, "batch": 3}, Settings(), tmp_path)
     with LoopbackModel(deployment="green") as server:
-        result = run_load(_target(server), profile, SAMPLE, deployment="blue")
+        result = run_load(RunPlan(_target(server), profile, SAMPLE, deployment="blue"))
         with pytest.raises(PreflightError, match="answered by deployment 'green', not 'blue'.*failure kind routing"):
             preflight(_target(server), SAMPLE, 5.0, batch=3, deployment="blue")
         assert preflight(_target(server), SAMPLE, 5.0, batch=3, deployment="green") == [score(r) for r in ROWS[:3]]
@@ -53,7 +54,7 @@ def test_an_answer_from_another_deployment_is_a_routing_failure(tmp_path: Path) 
 def test_local_workers_merge_rows_and_correctness(tmp_path: Path) -> None:
     profile = profile_from_marker((), {**MARKER, "workers": 2, "batch": 2}, Settings(), tmp_path)
     with LoopbackModel(offset=0.5) as server:  # every prediction off by 0.5 (or capped at 1)
-        result = run_load(_target(server), profile, SAMPLE)
+        result = run_load(RunPlan(_target(server), profile, SAMPLE))
     assert result.requests > 0 and result.failures == 0
     assert result.rows == 2 * result.requests == result.correctness.checked
     assert result.mismatch_rate == 1.0 and len(result.mismatches) == 5

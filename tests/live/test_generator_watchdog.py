@@ -20,6 +20,8 @@ from loopback_servers import ScoringServer
 from pytest_aksload.config import profile as profile_module
 from pytest_aksload.config.profile import LoadProfile, profile_from_marker
 from pytest_aksload.config.settings import Settings
+from pytest_aksload.protocol import SampleRows
+from pytest_aksload.run.plan import RunPlan
 from pytest_aksload.run.runner import KILL_GRACE_S, LoadRunError, run_load
 from pytest_aksload.targets.target import Target
 from pytest_aksload.verdicts.health import LOOP_LAG_LIMIT_MS, generator_issues
@@ -95,7 +97,7 @@ def test_a_hung_load_generator_is_killed_with_its_process_group_at_the_deadline(
     with ScoringServer(outcomes=lambda n: "hang") as server:
         started = time.monotonic()
         with pytest.raises(LoadRunError) as raised:
-            run_load(loopback_target(server), profile, [{"int00": 1}])
+            run_load(RunPlan(loopback_target(server), profile, SampleRows([{"int00": 1}])))
         elapsed = time.monotonic() - started
 
     assert str(raised.value) == (
@@ -112,7 +114,7 @@ def test_a_hung_load_generator_is_killed_with_its_process_group_at_the_deadline(
 def test_a_late_event_loop_is_reported_by_the_recorder_and_judged_unhealthy(tmp_path: Path) -> None:
     profile = locustfile_profile(tmp_path, LOOP_STALLING_USER, duration="3s", wait=(0.01, 0.02), slo="p95 < 1s")
     with ScoringServer() as server:
-        result = run_load(loopback_target(server), profile, [{"int00": 1}])
+        result = run_load(RunPlan(loopback_target(server), profile, SampleRows([{"int00": 1}])))
 
     # A 0.1 s probe cannot fit in the 0.05 s gaps between stalls, so it wakes ~0.25 s late; a busy host only adds.
     lag = result.generator["loop_lag_ms"]

@@ -14,7 +14,7 @@ def test_init_local_then_pytest_gates_passes(tmp_path: Path) -> None:
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith(("AKS_", "AML_")) and name not in ("TF_BUILD", "GITHUB_STEP_SUMMARY")
+        if not name.startswith(("AKSLOAD_", "AKS_", "AML_")) and name not in ("TF_BUILD", "GITHUB_STEP_SUMMARY")
     }
     # A project config that would break the run if pytest used it instead of gates/pytest.ini.
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --no-such-option\n")

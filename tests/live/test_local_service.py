@@ -361,7 +361,7 @@ def _stop_cli(process: subprocess.Popen[str], server_pid: int) -> str:
 
 
 def test_cli_serve_with_key_from_env(tmp_path: Path, rows: list[dict[str, object]]) -> None:
-    process, lines = _serve(tmp_path, {**os.environ, "AKS_KEY": KEY})
+    process, lines = _serve(tmp_path, {**os.environ, "AKSLOAD_KEY": KEY})
     try:
         text = "".join(lines)
         assert KEY not in text  # a key the user chose is never printed
@@ -378,11 +378,11 @@ def test_cli_serve_with_key_from_env(tmp_path: Path, rows: list[dict[str, object
 
 
 def test_cli_serve_generates_a_throwaway_key(tmp_path: Path, rows: list[dict[str, object]]) -> None:
-    env = {name: value for name, value in os.environ.items() if name != "AKS_KEY"}
+    env = {name: value for name, value in os.environ.items() if name not in ("AKSLOAD_KEY", "AKS_KEY")}
     process, lines = _serve(tmp_path, env)
     try:
         text = "".join(lines)
-        key = text.split("export AKS_KEY=")[1].split()[0]
+        key = text.split("export AKSLOAD_KEY=")[1].split()[0]
         uri = next(word for word in text.split() if word.startswith("http://127.0.0.1:"))
         server_pid = int(text.split("server pid ")[1].split(",")[0])
         assert requests.post(uri, json=rows[0], headers=auth(key), timeout=10).status_code == 200
@@ -393,7 +393,7 @@ def test_cli_serve_generates_a_throwaway_key(tmp_path: Path, rows: list[dict[str
 
 
 def test_cli_serve_hosts_deployments(tmp_path: Path, rows: list[dict[str, object]]) -> None:
-    env = {**os.environ, "AKS_KEY": KEY}
+    env = {**os.environ, "AKS_KEY": KEY}  # its earlier name, still read this release
     process, lines = _serve(tmp_path, env, "--deployments", "blue=shipped,green=shipped+40ms")
     try:
         text = "".join(lines)

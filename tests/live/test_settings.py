@@ -39,10 +39,10 @@ def test_precedence_cli_over_env_over_ini_over_default(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytester.makepyfile(SHOW_SETTINGS)
-    assert "SETTINGS 20 15.0 10.0 AKS_KEY" in _shown(pytester.runpytest("-s"))
+    assert "SETTINGS 20 15.0 10.0 AKSLOAD_KEY" in _shown(pytester.runpytest("-s"))
     pytester.makeini("[pytest]\naks_users = 7\naks_duration = 1m\naks_key_env = MY_KEY\n")
     assert "SETTINGS 7 60.0 10.0 MY_KEY" in _shown(pytester.runpytest("-s"))
-    monkeypatch.setenv("AKS_USERS", "9")
+    monkeypatch.setenv("AKSLOAD_USERS", "9")
     assert "SETTINGS 9 60.0 10.0 MY_KEY" in _shown(pytester.runpytest("-s"))
     assert "SETTINGS 11 90.0 10.0 MY_KEY" in _shown(
         pytester.runpytest("-s", "--aks-users", "11", "--aks-duration", "90s")
@@ -112,10 +112,10 @@ def test_local_deployments_from_ini_find_their_model_files_in_the_rootdir(pytest
 
 def test_bad_env_and_ini_values_name_their_source(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makepyfile("def test_nothing(): pass")
-    monkeypatch.setenv("AKS_SPAWN_RATE", "-1")
+    monkeypatch.setenv("AKSLOAD_SPAWN_RATE", "-1")
     result = pytester.runpytest()
-    assert "from environment variable AKS_SPAWN_RATE" in result.stderr.str()
-    monkeypatch.delenv("AKS_SPAWN_RATE")
+    assert "from environment variable AKSLOAD_SPAWN_RATE" in result.stderr.str()
+    monkeypatch.delenv("AKSLOAD_SPAWN_RATE")
     pytester.makeini("[pytest]\naks_key_env = 1BAD NAME\n")
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -199,7 +199,7 @@ def test_a_target_given_with_higher_precedence_replaces_the_others(
 
     assert target() == "TARGET None http://127.0.0.1:1/score False"
     assert target("--aks-local") == "TARGET None None True"
-    monkeypatch.setenv("AKS_SERVICE", "lightgbm-criteo")
+    monkeypatch.setenv("AKSLOAD_SERVICE", "lightgbm-criteo")
     assert target() == "TARGET lightgbm-criteo None False"
     assert target("--aks-scoring-uri", "http://127.0.0.1:2/score") == "TARGET None http://127.0.0.1:2/score False"
 
@@ -208,11 +208,48 @@ def test_two_targets_from_one_source_name_where_each_came_from(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytester.makepyfile("def test_nothing(): pass")
-    monkeypatch.setenv("AKS_SERVICE", "lightgbm-criteo")
-    monkeypatch.setenv("AKS_SCORING_URI", "http://127.0.0.1:1/score")
+    monkeypatch.setenv("AKSLOAD_SERVICE", "lightgbm-criteo")
+    monkeypatch.setenv("AKSLOAD_SCORING_URI", "http://127.0.0.1:1/score")
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert [line for line in result.errlines if line.startswith("ERROR:")] == [
-        "ERROR: choose one target: --aks-service (from environment variable AKS_SERVICE), --aks-scoring-uri "
-        "(from environment variable AKS_SCORING_URI) were all given; pass only one of them"
+        "ERROR: choose one target: --aks-service (from environment variable AKSLOAD_SERVICE), --aks-scoring-uri "
+        "(from environment variable AKSLOAD_SCORING_URI) were all given; pass only one of them"
     ]
+
+
+def test_old_environment_names_still_work_with_one_warning_naming_the_new_ones(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This release still reads `AKS_USERS` and the key from `AKS_KEY`, below the new names, and
+    says once per session (as a pytest warning) what to rename them to."""
+    pytester.makepyfile(SHOW_SETTINGS + "\ndef test_other():\n    pass\n")
+    monkeypatch.setenv("AKS_USERS", "9")
+    monkeypatch.setenv("AKS_KEY", "the-key")
+    result = pytester.runpytest("-s", "--aks-scoring-uri", "http://127.0.0.1:1/score")
+    assert "SETTINGS 9 15.0 10.0 AKS_KEY" in _shown(result)
+    result.assert_outcomes(passed=2, warnings=1)  # once per session, not per test
+    assert (
+        "AksloadDeprecationWarning: pytest-aksload read environment variables by their old names; rename them "
+        "(AKS_USERS -> AKSLOAD_USERS, AKS_KEY -> AKSLOAD_KEY)"
+    ) in result.stdout.str()
+    monkeypatch.setenv("AKSLOAD_USERS", "5")  # the new name wins, and nothing old is read
+    monkeypatch.setenv("AKSLOAD_KEY", "the-key")
+    result = pytester.runpytest("-s", "--aks-scoring-uri", "http://127.0.0.1:1/score")
+    assert "SETTINGS 5 15.0 10.0 AKSLOAD_KEY" in _shown(result)
+    assert "AksloadDeprecationWarning" not in result.stdout.str()
+
+
+def test_a_generic_old_target_variable_does_not_override_a_new_one(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pipeline's own `AKS_SERVICE` (for its deploy step) beside the gate's `AKSLOAD_SCORING_URI`:
+    the gate's wins, and the ignored old one is not reported as read."""
+    pytester.makeconftest(SHOW_TARGET)
+    pytester.makepyfile("def test_nothing(): pass")
+    monkeypatch.setenv("AKS_SERVICE", "lightgbm-criteo")
+    monkeypatch.setenv("AKSLOAD_SCORING_URI", "http://127.0.0.1:2/score")
+    result = pytester.runpytest("-s", "--collect-only")
+    assert result.ret == pytest.ExitCode.OK, result.errlines
+    assert "TARGET None http://127.0.0.1:2/score False" in result.outlines
+    assert "AksloadDeprecationWarning" not in result.stdout.str()

@@ -84,9 +84,9 @@ def test_sample_rows_are_read_from_the_rows_file(tmp_path: Path) -> None:
 def test_outside_a_run_the_context_says_what_is_missing() -> None:
     run = ChildContext.from_env({})
     assert not run.configured
-    with pytest.raises(RuntimeError, match="AKSLOAD_SCORING_URI is not set"):
+    with pytest.raises(RuntimeError, match="AKSLOAD_CHILD_SCORING_URI is not set"):
         _ = run.scoring_path
-    with pytest.raises(RuntimeError, match="AKSLOAD_ROWS_FILE is not set"):
+    with pytest.raises(RuntimeError, match="AKSLOAD_CHILD_ROWS_FILE is not set"):
         run.sample_rows()
 
 

@@ -3,6 +3,7 @@ this process: what the runner writes is read back by the child's own code, witho
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -10,13 +11,14 @@ from typing import Any
 
 import pytest
 
-from pytest_aksload import protocol
+from pytest_aksload import defaults, protocol
 from pytest_aksload.child import ChildContext
 from pytest_aksload.config.objectives import parse_slo
-from pytest_aksload.config.profile import DEFAULT_WAIT_S, profile_from_marker
-from pytest_aksload.config.settings import DEFAULT_REQUEST_TIMEOUT_S, Settings
-from pytest_aksload.protocol import Control, Progress, ProtocolError, RunSettings, SampleRows
+from pytest_aksload.config.profile import profile_from_marker
+from pytest_aksload.config.settings import OPTIONS, Settings
+from pytest_aksload.protocol import Control, Progress, ProtocolError, RunSettings, SampleRows, setting_env
 from pytest_aksload.run import runner
+from pytest_aksload.run.plan import RunPlan
 from pytest_aksload.stats.histograms import Latencies
 from pytest_aksload.stats.result import LoadResult, ResultFileError
 from pytest_aksload.targets.target import Credential, Target
@@ -44,6 +46,9 @@ EVERY_FIELD = RunSettings(
     batch=8,
     tolerance=0.001,
     deployment="blue",
+    against_uri="https://other.test/score",
+    against_deployment="green",
+    objectives=("p95 <= 1.10x",),
 )
 
 
@@ -51,10 +56,14 @@ def child_side(env: dict[str, str]) -> ChildContext:
     return ChildContext.from_env(env)
 
 
-def runner_env(kwargs: dict[str, Any], tmp_path: Path, settings: Settings | None = None) -> dict[str, str]:
+def plan_settings(kwargs: dict[str, Any], tmp_path: Path, settings: Settings | None = None) -> RunSettings:
     profile = profile_from_marker((), kwargs, settings or Settings(), tmp_path)
-    run = runner.run_settings(TARGET, profile, tmp_path / "rows.json", tmp_path / "result.json")
-    return runner.child_environment(run, TARGET.headers(), tmp_path, base={})
+    plan = RunPlan(TARGET, profile, SampleRows([{"a": 1}]))
+    return plan.run_settings(tmp_path / "rows.json", tmp_path / "result.json")
+
+
+def runner_env(kwargs: dict[str, Any], tmp_path: Path, settings: Settings | None = None) -> dict[str, str]:
+    return runner.child_environment(plan_settings(kwargs, tmp_path, settings), TARGET.headers(), tmp_path, base={})
 
 
 # --- one definition of each default -------------------------------------------------------------------
@@ -62,16 +71,16 @@ def runner_env(kwargs: dict[str, Any], tmp_path: Path, settings: Settings | None
 
 def test_parent_and_child_share_their_defaults(tmp_path: Path) -> None:
     """A marker with no timeout= or wait= gives the child exactly what the child would assume itself."""
-    assert DEFAULT_REQUEST_TIMEOUT_S == protocol.DEFAULT_REQUEST_TIMEOUT_S
-    assert DEFAULT_WAIT_S == protocol.DEFAULT_WAIT_S
     profile = profile_from_marker((), {}, Settings(), tmp_path)
-    assert profile.request_timeout_s == protocol.DEFAULT_REQUEST_TIMEOUT_S
-    assert profile.wait_s == protocol.DEFAULT_WAIT_S
+    assert profile.request_timeout_s == defaults.DEFAULT_REQUEST_TIMEOUT_S == Settings().aks_request_timeout
+    assert profile.wait_s == defaults.DEFAULT_WAIT_S
     told = child_side(runner_env({}, tmp_path))
-    assumed = child_side({protocol.ENV_SCORING_URI: TARGET.scoring_uri})  # nothing said: the child's defaults
-    assert told.request_timeout_s == assumed.request_timeout_s == protocol.DEFAULT_REQUEST_TIMEOUT_S
-    assert told.wait_range == assumed.wait_range == protocol.DEFAULT_WAIT_S
-    assert told.settings.window_s == assumed.settings.window_s == protocol.DEFAULT_WINDOW_S
+    assumed = child_side({setting_env("scoring_uri"): TARGET.scoring_uri})  # nothing said: the child's defaults
+    assert told.request_timeout_s == assumed.request_timeout_s == defaults.DEFAULT_REQUEST_TIMEOUT_S
+    assert told.wait_range == assumed.wait_range == defaults.DEFAULT_WAIT_S
+    assert told.settings.window_s == assumed.settings.window_s == defaults.DEFAULT_WINDOW_S
+    assert told.settings.contract == assumed.settings.contract == defaults.DEFAULT_CONTRACT
+    assert told.settings.tolerance == assumed.settings.tolerance == defaults.DEFAULT_TOLERANCE
 
 
 def test_marker_values_reach_the_child(tmp_path: Path) -> None:
@@ -97,6 +106,41 @@ def test_run_settings_round_trip_through_the_environment() -> None:
     assert RunSettings.from_env(RunSettings("http://h/score").to_env()) == RunSettings("http://h/score")
 
 
+def test_every_field_has_its_own_child_variable() -> None:
+    """One variable per field, all under the wire's prefix; every field of EVERY_FIELD is set, so a
+    field the codec forgets (or two fields sharing a variable) fails the round trip above."""
+    env = EVERY_FIELD.to_env()
+    assert set(env) == {setting_env(field.name) for field in dataclasses.fields(RunSettings)}
+    assert all(name.startswith("AKSLOAD_CHILD_") for name in env)
+    assert env["AKSLOAD_CHILD_WAIT_S"] == "[0.1, 0.2]" and env["AKSLOAD_CHILD_BATCH"] == "8"
+
+
+def test_no_option_variable_can_be_read_as_a_child_setting() -> None:
+    """The options' variables (`AKSLOAD_CONTRACT`, ...) and the wire's (`AKSLOAD_CHILD_CONTRACT`) never
+    share a name, so a user's option never reads as a setting of the child, nor the other way round."""
+    wire = {
+        *EVERY_FIELD.to_env(),
+        protocol.ENV_AUTH_HEADERS,
+        protocol.ENV_AGAINST_AUTH_HEADERS,
+        protocol.ENV_WORKER_HOME,
+    }
+    for option in OPTIONS:
+        assert not option.env.startswith(protocol.CHILD_ENV_PREFIX), option.env
+        assert option.env not in wire and option.legacy_env not in wire
+    user = {option.env: "mlflow" for option in OPTIONS} | {"AKSLOAD_KEY": SECRET}
+    child = RunSettings.from_env({**user, setting_env("scoring_uri"): "http://h/score"})
+    assert child == RunSettings("http://h/score")
+
+
+def test_stale_child_variables_in_the_parent_do_not_reach_the_child(tmp_path: Path) -> None:
+    """A pytest run started from inside another run's child (or a user's shell) may hold
+    `AKSLOAD_CHILD_*` variables: the child gets only this run's."""
+    base = {setting_env("contract"): "stale:Contract", setting_env("objectives"): '["p95 < 1ms"]', "PATH": "/bin"}
+    env = runner.child_environment(plan_settings({}, tmp_path), {}, tmp_path, base=base)
+    run = child_side(env).settings
+    assert run.contract == defaults.DEFAULT_CONTRACT and run.objectives == () and env["PATH"] == "/bin"
+
+
 def test_the_secret_is_only_in_its_own_variable(tmp_path: Path) -> None:
     env = runner_env({}, tmp_path)
     holding = [name for name, value in env.items() if SECRET in value]
@@ -105,33 +149,35 @@ def test_the_secret_is_only_in_its_own_variable(tmp_path: Path) -> None:
 
 
 def test_locust_config_does_not_leak_into_the_child(tmp_path: Path) -> None:
-    profile = profile_from_marker((), {}, Settings(), tmp_path)
-    run = runner.run_settings(TARGET, profile, tmp_path / "rows.json", tmp_path / "result.json")
-    env = runner.child_environment(run, {}, tmp_path, base={"LOCUST_USERS": "999", "PATH": "/bin"})
+    env = runner.child_environment(
+        plan_settings({}, tmp_path), {}, tmp_path, base={"LOCUST_USERS": "999", "PATH": "/bin"}
+    )
     assert "LOCUST_USERS" not in env and env["PATH"] == "/bin" and env["HOME"] == str(tmp_path)
 
 
 @pytest.mark.parametrize(
-    ("name", "raw", "message"),
+    ("field", "raw", "message"),
     [
-        (protocol.ENV_REQUEST_TIMEOUT_S, "ten", "AKSLOAD_REQUEST_TIMEOUT_S must be a number, not 'ten'"),
-        (protocol.ENV_WAIT_MIN_S, "-1", "AKSLOAD_WAIT_MIN_S must be a non-negative number, not '-1'"),
-        (protocol.ENV_WINDOW_S, "0", "AKSLOAD_WINDOW_S must be a positive number, not '0'"),
-        (protocol.ENV_ARRIVALS, "bursty", "AKSLOAD_ARRIVALS must be one of constant, poisson, not 'bursty'"),
-        (protocol.ENV_ABORT_ON, '{"p95": 1}', "AKSLOAD_ABORT_ON must be a JSON list of rule strings"),
+        ("request_timeout_s", "ten", "AKSLOAD_CHILD_REQUEST_TIMEOUT_S must be a number, not 'ten'"),
+        ("warmup_s", "-1", "AKSLOAD_CHILD_WARMUP_S must be a non-negative number, not '-1'"),
+        ("window_s", "0", "AKSLOAD_CHILD_WINDOW_S must be a positive number, not '0'"),
+        ("arrivals", "bursty", "AKSLOAD_CHILD_ARRIVALS must be one of constant, poisson, not 'bursty'"),
+        ("abort_on", '{"p95": 1}', "AKSLOAD_CHILD_ABORT_ON must be a JSON list of strings"),
+        ("wait_s", "[2, 1]", "AKSLOAD_CHILD_WAIT_S must be a JSON list [min, max] of non-negative numbers, min <= max"),
+        ("wait_s", "1.5", "AKSLOAD_CHILD_WAIT_S must be a JSON list [min, max]"),
+        ("wait_s", "[-1, 1]", "AKSLOAD_CHILD_WAIT_S must be a JSON list [min, max]"),
     ],
 )
-def test_bad_settings_name_the_variable(name: str, raw: str, message: str) -> None:
+def test_bad_settings_name_the_variable(field: str, raw: str, message: str) -> None:
     with pytest.raises(ProtocolError) as info:
-        RunSettings.from_env({protocol.ENV_SCORING_URI: "http://h/score", name: raw})
+        RunSettings.from_env({setting_env("scoring_uri"): "http://h/score", setting_env(field): raw})
     assert str(info.value).startswith(message) and "\n" not in str(info.value)
 
 
 def test_abort_rules_travel_as_their_canonical_text() -> None:
     rules = [parse_slo("failure_rate > 50% over 10s windows"), parse_slo("p99.9 >= 1.5s")]
-    text = protocol.encode_abort_rules([str(rule) for rule in rules])
-    assert [parse_slo(rule) for rule in protocol.decode_abort_rules(text)] == rules
-    assert protocol.decode_abort_rules("") == ()
+    settings = RunSettings("http://h/score", abort_on=tuple(str(rule) for rule in rules))
+    assert [parse_slo(rule) for rule in RunSettings.from_env(settings.to_env()).abort_on] == rules
 
 
 # --- remote workers ---------------------------------------------------------------------------------
@@ -157,6 +203,8 @@ def test_remote_worker_gets_its_share_and_nothing_of_the_masters_machine() -> No
     # Paths and what only the master does stay with the master.
     assert settings.rows_file is settings.result_file is settings.ca_bundle is settings.run_time_s is None
     assert settings.abort_on == () and not settings.stream_windows
+    assert settings.against_uri is settings.against_deployment is None and settings.objectives == ()
+    assert settings.progress_s == defaults.DEFAULT_PROGRESS_S
 
 
 def test_a_run_config_without_rows_is_refused() -> None:
@@ -181,8 +229,8 @@ def test_the_rows_file_carries_rows_expectations_and_labels() -> None:
 
 @pytest.mark.parametrize("raw", ["0", "-2", "1.5", "x"])
 def test_a_bad_batch_in_the_environment_is_named(raw: str) -> None:
-    with pytest.raises(ProtocolError, match="AKSLOAD_BATCH must be a whole number >= 1"):
-        RunSettings.from_env({**RunSettings("http://h/score").to_env(), protocol.ENV_BATCH: raw})
+    with pytest.raises(ProtocolError, match="AKSLOAD_CHILD_BATCH must be a whole number >= 1"):
+        RunSettings.from_env({**RunSettings("http://h/score").to_env(), setting_env("batch"): raw})
 
 
 # --- lines on stdout and stdin ------------------------------------------------------------------------

@@ -33,7 +33,8 @@ TARGETS = {
 
 # Every secret a user may have in the environment while running init.
 SECRETS = {
-    "AKS_KEY": "k3y-INIT-0123456789-abcdef",
+    "AKSLOAD_KEY": "k3y-INIT-0123456789-abcdef",
+    "AKS_KEY": "k3y-INIT-old-name-0123456789",
     "AZURE_CLIENT_SECRET": "s3cret-INIT-azure-client",
     "AZUREML_SERVICE_PRINCIPAL_PASSWORD": "s3cret-INIT-sdk-v1",
 }
@@ -116,7 +117,7 @@ def test_the_next_command_says_what_to_install_and_where_the_key_goes(
     monkeypatch.chdir(tmp_path)
     assert main(["init", "--scoring-uri", "https://scoring.example.org/score"]) == 0
     last = capsys.readouterr().out.splitlines()[-1]
-    assert last == "Next: pytest gates (with the endpoint's key in the environment variable AKS_KEY)"
+    assert last == "Next: pytest gates (with the endpoint's key in the environment variable AKSLOAD_KEY)"
     # An SDK the target needs and this environment lacks is named with its extra.
     monkeypatch.setattr("pytest_aksload.scaffold.init.installed", lambda module: False)
     assert main(["init", "--aml-endpoint", "criteo-ep", "--dir", "other project"]) == 0
@@ -136,7 +137,7 @@ def steps(recipe: dict[str, Any], key: str) -> list[dict[str, Any]]:
 # The environment variables the gate reads its secret(s) from, per target.
 GATE_ENV = {
     "local": set(),
-    "scoring-uri": {"AKS_KEY"},
+    "scoring-uri": {"AKSLOAD_KEY"},
     "aks-service": {
         "AZUREML_SERVICE_PRINCIPAL_TENANT_ID",
         "AZUREML_SERVICE_PRINCIPAL_ID",
@@ -279,7 +280,7 @@ def test_a_url_carrying_a_credential_is_refused_without_echoing_it(
 ) -> None:
     code, out, err = init(tmp_path, capsys, "--scoring-uri", uri)
     assert code == 2 and written(tmp_path) == {}
-    assert "the URL carries a credential" in err and "AKS_KEY" in err
+    assert "the URL carries a credential" in err and "AKSLOAD_KEY" in err
     assert "hunter2" not in out + err
 
 

@@ -16,6 +16,8 @@ from loopback_servers import ScoringServer, closed_port, self_signed_certificate
 
 from pytest_aksload.config.profile import profile_from_marker
 from pytest_aksload.config.settings import Settings
+from pytest_aksload.protocol import SampleRows
+from pytest_aksload.run.plan import RunPlan
 from pytest_aksload.run.runner import run_load
 from pytest_aksload.targets.target import Credential, Target
 
@@ -178,7 +180,7 @@ def test_tls_load_generator_verifies_certificates(gates: Gates, certificate: tup
     )
     with ScoringServer(tls=certificate) as server:
         target = Target(server.url, name="tls", kind="scoring-uri", credential=Credential.key(KEY))
-        result = run_load(target, profile, [{"x": 1}])
+        result = run_load(RunPlan(target, profile, SampleRows([{"x": 1}])))
         assert not server.scoring_requests()
     assert not wait_until_gone(gates.tag)
     assert result.requests == result.failures > 0

@@ -59,7 +59,7 @@ def test_truncated_result_file_is_an_error(gates: Gates) -> None:
 
         @events.quit.add_listener
         def truncate(**_kwargs):
-            path = os.environ["AKSLOAD_RESULT_FILE"]
+            path = os.environ["AKSLOAD_CHILD_RESULT_FILE"]
             with open(path, "r+") as file:
                 file.truncate(os.path.getsize(path) // 2)
         """

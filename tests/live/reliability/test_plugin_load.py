@@ -15,7 +15,9 @@ from loopback_servers import ScoringServer
 
 from pytest_aksload.config.profile import profile_from_marker
 from pytest_aksload.config.settings import Settings
+from pytest_aksload.protocol import SampleRows
 from pytest_aksload.run.fdlimit import open_files_problem
+from pytest_aksload.run.plan import RunPlan
 from pytest_aksload.run.runner import run_load
 from pytest_aksload.targets.target import Credential, Target
 
@@ -38,7 +40,7 @@ def test_two_thousand_users_for_thirty_seconds(tmp_path: Path) -> None:
     with ScoringServer() as server:
         target = Target(server.url, name="load", kind="scoring-uri", credential=Credential.key(KEY))
         started = time.monotonic()
-        result = run_load(target, profile, [{"x": 1}])
+        result = run_load(RunPlan(target, profile, SampleRows([{"x": 1}])))
         elapsed = time.monotonic() - started
         served = len(server.scoring_requests())
         connections = len({r.client_port for r in server.scoring_requests()})
