@@ -187,8 +187,8 @@ ENV_WORKER_HOME = "AKSLOAD_WORKER_HOME"  # aksload-worker's own temp directory: 
 
 # --- the locustfiles of the command line (child-only code; only their paths are named here) ---------
 _LOCUST_DIR = Path(__file__).resolve().parent / "_locust"
-RECORDER_PATH = _LOCUST_DIR / "recorder.py"
-"""Locustfile that attaches the recorder; goes first in `-f recorder.py,<locustfile>`."""
+RECORDER_PATH = _LOCUST_DIR / "recorder_locustfile.py"
+"""Locustfile that attaches the recorder; goes first in `-f recorder_locustfile.py,<locustfile>`."""
 DEFAULT_LOCUSTFILE_PATH = _LOCUST_DIR / "locustfile.py"
 """The packaged user that posts the sample rows to the scoring endpoint."""
 OPEN_MODEL_LOCUSTFILE_PATH = _LOCUST_DIR / "open_model.py"
@@ -594,7 +594,7 @@ class Stats(TypedDict):
     histogram: str
 
 
-class ErrorGroup(TypedDict):
+class ErrorGroupRecord(TypedDict):
     """Failed requests grouped by (kind, status, message)."""
 
     kind: str
@@ -626,7 +626,7 @@ class Window(_WindowRequired, total=False):
     rows: int  # sample rows sent in the window's successful requests
     correctness: dict[str, Any] | None  # stats.correctness.CorrectnessTally.to_dict(); null: nothing to compare
     endpoints: dict[str, WindowEndpoint]  # detailed windows only (AKSLOAD_WINDOW_DETAIL)
-    errors: list[ErrorGroup]  # detailed windows only
+    errors: list[ErrorGroupRecord]  # detailed windows only
 
 
 class LocustView(TypedDict):
@@ -696,7 +696,7 @@ class _ResultFileRequired(TypedDict):
     total: TotalStats  # merged from the endpoints
     endpoints: dict[str, Stats]  # "{request_type} {name}", at most 50
     windows: list[Window]
-    errors: list[ErrorGroup]  # measured part, at most 50 groups
+    errors: list[ErrorGroupRecord]  # measured part, at most 50 groups
 
 
 class Agreement(TypedDict):
@@ -752,7 +752,7 @@ def check_result(data: Any) -> None:
         if not 0 <= counts["failures"] <= counts["requests"]:
             raise ProtocolError(f"{where}: {counts['failures']} failures of {counts['requests']} requests")
     for position, group in enumerate(data["errors"]):
-        extra = set(group) - set(_hints(ErrorGroup))
+        extra = set(group) - set(_hints(ErrorGroupRecord))
         if extra:
             raise ProtocolError(f"errors[{position}] has unknown fields {sorted(extra)}")
     if data["window_s"] <= 0:
