@@ -33,6 +33,15 @@ from pytest_aksload.stats.sequential import LookSchedule, look_confidence
 from pytest_aksload.verdicts.slo import FAIL, PASS, evaluate
 
 
+def watch_for(role: str, objectives: Sequence[str], settle_max_s: float) -> DecisionWatch | None:
+    """The watch of a side-by-side run in process `role` ("local", "master" or "worker"), None
+    when it must not stop early: no objectives, or worker processes (looks need every request's
+    start time, and a worker's stay in the worker: such a run goes to its duration)."""
+    if role != "local" or not objectives:
+        return None
+    return DecisionWatch(objectives, settle_max_s)
+
+
 class DecisionWatch:
     """Judges the run so far at each look; `outcome()` is the result file's `"sequential"`."""
 

@@ -96,10 +96,9 @@ class ChildSession:
             self.recorder.other = _new_recorder(self.settings)
         self.aborted: protocol.Aborted | None = None
         # Side by side: the test's objectives, judged at each look; the run ends once they are decided.
-        # Looks need every request's start time: worker processes keep theirs, so they run to the end.
-        objectives = self.settings.objectives if self.role == "local" else ()
-        settle_s = self.settings.request_timeout_s
-        self.decision = sequential_decision.DecisionWatch(objectives, settle_s) if objectives else None
+        self.decision = sequential_decision.watch_for(
+            self.role, self.settings.objectives, self.settings.request_timeout_s
+        )
         rules = [parse_slo(rule) for rule in self.settings.abort_on]
         self.abort_watch = abort.AbortWatch(rules, self.recorder.window_s, self.recorder.warmup_s)
         # The parent judges the run while it goes on (--aks-inconclusive=extend): closed windows on stdout.
