@@ -111,7 +111,7 @@ from pytest_aksload.defaults import (
 # The result file's definition; these names are read through `protocol` too.
 from pytest_aksload.result_schema import RESULT_FORMAT as RESULT_FORMAT
 from pytest_aksload.result_schema import Aborted as Aborted
-from pytest_aksload.result_schema import ErrorGroup as ErrorGroup
+from pytest_aksload.result_schema import ErrorGroupRecord as ErrorGroupRecord
 from pytest_aksload.result_schema import ProtocolError as ProtocolError
 from pytest_aksload.result_schema import ResultFile as ResultFile
 from pytest_aksload.result_schema import Stats as Stats

@@ -35,7 +35,7 @@ class Stats(TypedDict):
     histogram: str
 
 
-class ErrorGroup(TypedDict):
+class ErrorGroupRecord(TypedDict):
     """Failed requests grouped by (kind, status, message)."""
 
     kind: str
@@ -67,7 +67,7 @@ class Window(_WindowRequired, total=False):
     rows: int  # sample rows sent in the window's successful requests
     correctness: dict[str, Any] | None  # stats.correctness.CorrectnessTally.to_dict(); null: nothing to compare
     endpoints: dict[str, WindowEndpoint]  # detailed windows only (RunSettings.window_detail)
-    errors: list[ErrorGroup]  # detailed windows only
+    errors: list[ErrorGroupRecord]  # detailed windows only
 
 
 class LocustView(TypedDict):
@@ -137,7 +137,7 @@ class _ResultFileRequired(TypedDict):
     total: TotalStats  # merged from the endpoints
     endpoints: dict[str, Stats]  # "{request_type} {name}", at most 50
     windows: list[Window]
-    errors: list[ErrorGroup]  # measured part, at most 50 groups
+    errors: list[ErrorGroupRecord]  # measured part, at most 50 groups
 
 
 class Agreement(TypedDict):
@@ -193,7 +193,7 @@ def check_result(data: Any) -> None:
         if not 0 <= counts["failures"] <= counts["requests"]:
             raise ProtocolError(f"{where}: {counts['failures']} failures of {counts['requests']} requests")
     for position, group in enumerate(data["errors"]):
-        extra = set(group) - set(_hints(ErrorGroup))
+        extra = set(group) - set(_hints(ErrorGroupRecord))
         if extra:
             raise ProtocolError(f"errors[{position}] has unknown fields {sorted(extra)}")
     if data["window_s"] <= 0:

@@ -36,6 +36,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from pytest_aksload import child, protocol
 from pytest_aksload.child import ChildContext
 from pytest_aksload.protocol import MSG_CONFIG, MSG_FINAL, MSG_HEADERS, MSG_HELLO, REPORT_KEY
+from pytest_aksload.stats.recording import Recorder
 
 logger = logging.getLogger("pytest_aksload.distributed")
 
@@ -56,7 +57,7 @@ def role(environment: Any) -> str:
     return "local"
 
 
-def attach_worker(environment: Any, hooks: Any, recorder: Any, configured: Callable[[], None]) -> None:
+def attach_worker(environment: Any, hooks: Any, recorder: Recorder, configured: Callable[[], None]) -> None:
     """Ship the worker's recorder to the master; ask for the run's settings if it has none."""
     runner = environment.runner
 
@@ -101,7 +102,7 @@ def _quit_when_master_is_silent(runner: Any) -> None:
 
 
 def attach_master(
-    environment: Any, hooks: Any, recorder: Any, run_time_s: float
+    environment: Any, hooks: Any, recorder: Recorder, run_time_s: float
 ) -> tuple[Callable[[], None], Callable[[], None]]:
     """Merge worker reports, answer remote workers, end the run after `run_time_s`.
 

@@ -29,7 +29,8 @@ from locust import events
 
 from pytest_aksload import child, protocol
 from pytest_aksload._locust import locustfile as base
-from pytest_aksload._locust.recorder import INTENDED_KEY
+from pytest_aksload._locust import wiring
+from pytest_aksload._locust.wiring import INTENDED_KEY
 
 LATE_S = 0.02  # a request sent later than this after its time counts as off schedule
 
@@ -100,7 +101,7 @@ class Schedule:
 
 
 def _count(key: str, value: float, maximum: bool = False) -> None:
-    recorder = events.aksload_recorder
+    recorder = wiring.session().recorder
     if recorder.schedule is None:
         recorder.schedule = dict.fromkeys(("intended", "sent", "late", "max_lag_ms", "backlogged", "missed", "pool"), 0)
     old = recorder.schedule.get(key, 0)

@@ -27,9 +27,19 @@ from typing import Any
 
 from pytest_aksload.config.objectives import parse_slo
 from pytest_aksload.stats.confidence import DEFAULT_CONFIDENCE
+from pytest_aksload.stats.recording import Recorder
 from pytest_aksload.stats.result import LoadResult
 from pytest_aksload.stats.sequential import LookSchedule, look_confidence
 from pytest_aksload.verdicts.slo import FAIL, PASS, evaluate
+
+
+def watch_for(role: str, objectives: Sequence[str], settle_max_s: float) -> DecisionWatch | None:
+    """The watch of a side-by-side run in process `role` ("local", "master" or "worker"), None
+    when it must not stop early: no objectives, or worker processes (looks need every request's
+    start time, and a worker's stay in the worker: such a run goes to its duration)."""
+    if role != "local" or not objectives:
+        return None
+    return DecisionWatch(objectives, settle_max_s)
 
 
 class DecisionWatch:
@@ -45,7 +55,7 @@ class DecisionWatch:
         self._confirm_at_s = 0.0
         self._windowed = any(slo.window_s is not None for slo in self.slos)
 
-    def look(self, recorder: Any, generator: Callable[[], dict[str, Any]]) -> bool:
+    def look(self, recorder: Recorder, generator: Callable[[], dict[str, Any]]) -> bool:
         """At a closed window: True once the objectives are decided (the run should end now)."""
         if self.decided_at_s is not None:
             return True
@@ -68,21 +78,21 @@ class DecisionWatch:
             _measure_until(recorder, now)
         return False
 
-    def _decided(self, recorder: Any, generator: Callable[[], dict[str, Any]], until: float) -> bool:
+    def _decided(self, recorder: Recorder, generator: Callable[[], dict[str, Any]], until: float) -> bool:
         snapshot = recorder.result(generator(), True, None, ended_at=until)
         result = LoadResult.from_dict(snapshot)
         verdicts = evaluate(self.slos, result, look_confidence(self.confidence, self.schedule.looks))
         failed = any(verdict.verdict == FAIL for verdict in verdicts)
         return failed or (all(verdict.verdict == PASS for verdict in verdicts) and not self._windowed)
 
-    def outcome(self, recorder: Any) -> dict[str, Any]:
+    def outcome(self, recorder: Recorder) -> dict[str, Any]:
         """Decided: the deciding look; otherwise the final judgement is one more look (at run end)."""
         if self.decided_at_s is not None:
             return {"looks": self.schedule.looks, "decided_at_s": self.decided_at_s}
         return {"looks": self.schedule.finish(_per_side(recorder)), "decided_at_s": None}
 
 
-def _per_side(recorder: Any) -> int:
+def _per_side(recorder: Recorder) -> int:
     """Measured requests of the side that has fewer (looks follow the weaker evidence)."""
     requests = recorder.measured_requests()
     if recorder.other is not None:
@@ -90,12 +100,12 @@ def _per_side(recorder: Any) -> int:
     return requests
 
 
-def _slowest_s(recorder: Any) -> float:
+def _slowest_s(recorder: Recorder) -> float:
     sides = [recorder] if recorder.other is None else [recorder, recorder.other]
     return max((side.total().latencies.max_ms() for side in sides if side.measured_requests()), default=0.0) / 1000
 
 
-def _measure_until(recorder: Any, until: float) -> None:
+def _measure_until(recorder: Recorder, until: float) -> None:
     recorder.measure_end = until
     if recorder.other is not None:
         recorder.other.measure_end = until

