@@ -139,8 +139,8 @@ ENV_RATE = setting_env("rate")
 
 # --- the locustfiles of the command line (child-only code; only their paths are named here) ---------
 _LOCUST_DIR = Path(__file__).resolve().parent / "_locust"
-RECORDER_PATH = _LOCUST_DIR / "recorder.py"
-"""Locustfile that attaches the recorder; goes first in `-f recorder.py,<locustfile>`."""
+RECORDER_PATH = _LOCUST_DIR / "recorder_locustfile.py"
+"""Locustfile that attaches the recorder; goes first in `-f recorder_locustfile.py,<locustfile>`."""
 DEFAULT_LOCUSTFILE_PATH = _LOCUST_DIR / "locustfile.py"
 """The packaged user that posts the sample rows to the scoring endpoint."""
 OPEN_MODEL_LOCUSTFILE_PATH = _LOCUST_DIR / "open_model.py"

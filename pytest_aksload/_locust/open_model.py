@@ -3,8 +3,8 @@
 Locust's users are a closed model: a user sends its next request only after the previous one
 returned, so when the service slows down the load generator slows down with it and the
 requests that *would* have been sent during a stall are never measured (coordinated omission).
-Here a scheduler greenlet produces intended send times at `AKSLOAD_RATE` per second
-(`AKSLOAD_ARRIVALS`: evenly spaced "constant", or "poisson" with exponential gaps) and hands
+Here a scheduler greenlet produces intended send times at `RunSettings.rate` per second
+(`RunSettings.arrivals`: evenly spaced "constant", or "poisson" with exponential gaps) and hands
 each to an idle user, most recently idle first, so only as many users (and connections) are
 busy as the service needs; a time with no idle user waits in a backlog for the next one to
 free up. The recorder measures each request from its intended time (the latency a client
