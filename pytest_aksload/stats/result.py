@@ -25,6 +25,7 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
+from pytest_aksload.config.metrics import METRICS, PERCENTILE, RELATIVE, Metric, parse_metric
 from pytest_aksload.protocol import RESULT_FORMAT, ProtocolError, check_result
 from pytest_aksload.stats import confidence, histograms, sequential
 from pytest_aksload.stats.comparison import Comparison, compare
@@ -32,10 +33,8 @@ from pytest_aksload.stats.correctness import CorrectnessTally, Mismatch
 from pytest_aksload.stats.histograms import Latencies, check_quantile
 
 _STANDARD_QUANTILES = (50, 95, 99)
-# Metrics whose confidence intervals `to_dict()` reports.
-_CI_METRICS = (
-    "p50", "p95", "p99", "p99.9", "mean", "failure_rate", "rps", "rows_per_s", "mismatch_rate", "auc", "logloss",
-)  # fmt: skip
+# The percentiles whose confidence intervals `to_dict()` reports, beside every other estimated metric.
+_REPORTED_PERCENTILES = ("p50", "p95", "p99", "p99.9")
 # What the predictions under load are measured by (correctness.py); NaN when they cannot be.
 CORRECTNESS_METRICS = ("mismatch_rate", "max_abs_error", "auc", "logloss")
 # What the pytest side adds to a measurement: the keys GatedResult.to_dict() writes them under.
@@ -150,7 +149,9 @@ class LatencyStats:
         return [] if self.correctness is None else list(self.correctness.examples)
 
     def unmeasured(self, metric: str) -> str | None:
-        """Why a correctness `metric` has no value, in one line (None when it has one)."""
+        """Why `metric` has no value, in one line (None when it has one)."""
+        if metric == "rows_per_s" and not self.rows:
+            return "no row was predicted (no successful request measured)"
         if metric not in CORRECTNESS_METRICS or not math.isnan(float(getattr(self, metric))):
             return None
         tally = self.correctness
@@ -210,37 +211,31 @@ class LatencyStats:
 
     def ci(self, metric: str, level: float = confidence.DEFAULT_CONFIDENCE) -> tuple[float, float]:
         """Confidence interval `(low, high)` of a metric as SLOs name it (`"p95"`, `"p99.9"`, `"mean"`,
-        `"failure_rate"`, `"rps"`; `"max"`/`"requests"` are facts: `(value, value)`).
+        `"failure_rate"`, `"rps"`, ...; an exact metric such as `"max"` or `"requests"` is `(value, value)`).
 
-        Percentiles: distribution-free order-statistic bounds; failure_rate: Wilson; mean:
-        normal approximation; rps: see `_rps_ci`. An unknowable side is 0 or `inf` (see confidence.py).
+        The metric registry (config/metrics.py) names each metric's estimator, one `_ci_<name>`
+        method here. An unknowable side is 0 or `inf` (see confidence.py); an unmeasured metric NaN.
         """
-        if metric.startswith("p") and metric[1:2].isdigit():
-            return confidence.percentile_interval(self._latencies, float(metric[1:]), level)
-        if metric == "failure_rate":
-            return confidence.wilson_interval(self.failures, self.requests, level)
-        if metric == "mean":
-            return _mean_ci(self._latencies, level)
-        if metric == "rps":
-            return self._rps_ci(level)
-        if metric == "rows_per_s":
-            return self._rows_per_s_ci(level)
-        if metric in CORRECTNESS_METRICS and self.correctness is None:
-            return math.nan, math.nan
-        if metric == "mismatch_rate":
-            return self.correctness.mismatch_rate_interval(level)  # type: ignore[union-attr]
-        if metric == "auc":
-            return self.correctness.auc_interval(level, self._sample_rows)  # type: ignore[union-attr]
-        if metric == "logloss":
-            return self.correctness.logloss_interval(level, self._sample_rows)  # type: ignore[union-attr]
-        if metric in ("max", "requests", "max_abs_error"):
-            value = float(getattr(self, {"max": "max_ms"}.get(metric, metric)))
+        parsed = parse_metric(metric)
+        if parsed.entry.exact:
+            value = parsed.value_of(self)
             return value, value
-        raise ValueError(
-            f"no confidence interval for {metric!r}; use one of {', '.join(_CI_METRICS)}, max, requests, max_abs_error"
-        )
+        estimator = getattr(self, "_ci_" + parsed.entry.interval.replace(" ", "_"), None)  # type: ignore[union-attr]
+        if estimator is None:
+            raise ValueError(f"no confidence interval for {metric!r} in {type(self).__name__}")
+        return estimator(parsed, level)
 
-    def _rps_ci(self, level: float) -> tuple[float, float]:
+    def _ci_order_statistics(self, metric: Metric, level: float) -> tuple[float, float]:
+        # Distribution-free order-statistic bounds.
+        return confidence.percentile_interval(self._latencies, metric.quantile, level)
+
+    def _ci_wilson(self, metric: Metric, level: float) -> tuple[float, float]:
+        return confidence.wilson_interval(self.failures, self.requests, level)
+
+    def _ci_normal(self, metric: Metric, level: float) -> tuple[float, float]:
+        return _mean_ci(self._latencies, level)
+
+    def _ci_request_rate(self, metric: Metric, level: float) -> tuple[float, float]:
         # One interval without a time series: Poisson counts, normal approximation.
         if self.duration_s <= 0:
             return 0.0, math.inf
@@ -248,39 +243,39 @@ class LatencyStats:
         half = z * math.sqrt(max(self.requests, 1))
         return max(0.0, self.requests - half) / self.duration_s, (self.requests + half) / self.duration_s
 
-    def _rows_per_s_ci(self, level: float) -> tuple[float, float]:
+    def _ci_row_rate(self, metric: Metric, level: float) -> tuple[float, float]:
         # Rows come in fixed batches: the request rate's interval, scaled by rows per successful request.
         ok = self.requests - self.failures
         low, high = self.ci("rps", level)
         return (low * self.rows / ok, high * self.rows / ok) if ok else (0.0, math.inf)
 
+    def _ci_mismatches(self, metric: Metric, level: float) -> tuple[float, float]:
+        return (math.nan, math.nan) if self.correctness is None else self.correctness.mismatch_rate_interval(level)
+
+    def _ci_auc(self, metric: Metric, level: float) -> tuple[float, float]:
+        if self.correctness is None:
+            return math.nan, math.nan
+        return self.correctness.auc_interval(level, self._sample_rows)
+
+    def _ci_logloss(self, metric: Metric, level: float) -> tuple[float, float]:
+        if self.correctness is None:
+            return math.nan, math.nan
+        return self.correctness.logloss_interval(level, self._sample_rows)
+
     def cis(self, level: float = confidence.DEFAULT_CONFIDENCE) -> dict[str, list[float | None]]:
         """Every reported metric's interval, JSON-safe (an unbounded side or an unmeasured metric is None)."""
-        return {metric: [v if math.isfinite(v) else None for v in self.ci(metric, level)] for metric in _CI_METRICS}
+        return {metric: [v if math.isfinite(v) else None for v in self.ci(metric, level)] for metric in _reported()}
 
     def summary(self) -> dict[str, Any]:
-        """The headline numbers, JSON-safe (NaN -> None)."""
-        return {
-            "requests": self.requests,
-            "failures": self.failures,
-            "failure_rate": self.failure_rate,
-            "rps": _json_number(self.rps),
-            "p50_ms": _json_number(self.p50_ms),
-            "p95_ms": _json_number(self.p95_ms),
-            "p99_ms": _json_number(self.p99_ms),
-            "mean_ms": _json_number(self.mean_ms),
-            "max_ms": _json_number(self.max_ms),
-            "rows": self.rows,
-            "rows_per_s": _json_number(self.rows_per_s),
-            "mismatch_rate": _json_number(self.mismatch_rate),
-            "max_abs_error": _json_number(self.max_abs_error),
-            "auc": _json_number(self.auc),
-            "logloss": _json_number(self.logloss),
-            "mismatches": [{"row": m.row, "expected": m.expected, "got": m.got} for m in self.mismatches],
-        }
-
-    def _raw(self) -> dict[str, Any]:
-        return {**self._latencies.to_dict(), "failures": self.failures}
+        """The headline numbers, JSON-safe (NaN -> None): counts, the standard percentiles, and every
+        one-sided metric of the registry under the attribute that holds it (`mean_ms`, `rps`, ...)."""
+        figures: dict[str, Any] = {"requests": self.requests, "failures": self.failures, "rows": self.rows}
+        figures.update({f"p{q}_ms": _json_number(self._standard[q]) for q in _STANDARD_QUANTILES})
+        for entry in METRICS:
+            if entry.name != PERCENTILE and entry.kind != RELATIVE:
+                figures[entry.value] = _json_number(getattr(self, entry.value))
+        figures["mismatches"] = [{"row": m.row, "expected": m.expected, "got": m.got} for m in self.mismatches]
+        return figures
 
     def __repr__(self) -> str:
         return (
@@ -438,14 +433,12 @@ class LoadResult(LatencyStats):
             return sequential.look_confidence(confidence.DEFAULT_CONFIDENCE, self.looks)
         return confidence.DEFAULT_CONFIDENCE
 
-    def ci(self, metric: str, level: float = confidence.DEFAULT_CONFIDENCE) -> tuple[float, float]:
-        """As `LatencyStats.ci`, plus `"agreement"`: Wilson on the compared rows (NaN: none compared)."""
-        if metric == "agreement":
-            tally = self.agreement_tally
-            if not tally or not tally["compared"]:
-                return math.nan, math.nan
-            return confidence.wilson_interval(tally["agreeing"], tally["compared"], level)
-        return super().ci(metric, level)
+    def _ci_agreement(self, metric: Metric, level: float) -> tuple[float, float]:
+        # Wilson on the compared rows (NaN: none compared).
+        tally = self.agreement_tally
+        if not tally or not tally["compared"]:
+            return math.nan, math.nan
+        return confidence.wilson_interval(tally["agreeing"], tally["compared"], level)
 
     def unmeasured(self, metric: str) -> str | None:
         if metric == "agreement" and math.isnan(self.agreement):
@@ -462,11 +455,10 @@ class LoadResult(LatencyStats):
         if other is None:
             return {}
         level = self.judging_confidence if level is None else level
-        metrics = ["p50", "p95", "p99", "mean", "failure_rate", "rps"]
-        if self.rows and other.rows:
-            metrics.append("rows_per_s")
-        if not math.isnan(self.mismatch_rate) and not math.isnan(other.mismatch_rate):
-            metrics.append("mismatch_rate")
+        # The registry's metrics with a relative form that both sides measured; of the percentiles the standard ones.
+        named = [entry.name for entry in METRICS if entry.relative and entry.name != PERCENTILE]
+        measured = [name for name in named if not (self.unmeasured(name) or other.unmeasured(name))]
+        metrics = [f"p{q}" for q in _STANDARD_QUANTILES] + measured
         comparisons = {metric: compare(metric, self, other, level) for metric in metrics}
         if not math.isnan(self.agreement):
             low, high = self.ci("agreement", level)
@@ -521,11 +513,11 @@ class LoadResult(LatencyStats):
             )
         return spans
 
-    def _rps_ci(self, level: float) -> tuple[float, float]:
+    def _ci_request_rate(self, metric: Metric, level: float) -> tuple[float, float]:
         # Batch means over the recorded windows; the last, partial window is too short to be a batch.
         full = [w for w in self._measured_windows() if w["duration_s"] >= self.window_s / 2]
         if len(full) < 2:
-            return super()._rps_ci(level)
+            return super()._ci_request_rate(metric, level)
         return confidence.rps_interval([w["requests"] for w in full], [w["duration_s"] for w in full], level)
 
     def with_warmup(self, warmup_s: float, method: str) -> LoadResult:
@@ -727,6 +719,12 @@ def latencies_of_windows(windows: Sequence[Mapping[str, Any]]) -> Latencies:
         latencies.sum_us = round(histograms.moments_us(merged)[0] * latencies.count)
         latencies.min_us, latencies.max_us = merged.get_min_value(), merged.get_max_value()
     return latencies
+
+
+def _reported() -> tuple[str, ...]:
+    """The metrics whose intervals a summary reports: the registry's estimates of one side."""
+    one_sided = (e.name for e in METRICS if not e.exact and e.name != PERCENTILE and e.kind != RELATIVE)
+    return (*_REPORTED_PERCENTILES, *one_sided)
 
 
 def _mean_ci(latencies: Latencies, level: float) -> tuple[float, float]:

@@ -24,15 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_aksload.config.metrics import format_metric_value, parse_metric
+from pytest_aksload.config.metrics import METRICS, PERCENTILE, PROPORTION, entry_of, format_metric_value, parse_metric
 from pytest_aksload.config.tolerances import Tolerance
 from pytest_aksload.stats.confidence import DEFAULT_CONFIDENCE
 from pytest_aksload.stats.result import LoadResult, ResultFileError
 
 BASELINE_FORMAT = "pytest-aksload-baseline/1"
 
-# Metrics a baseline compares when no tolerance names them (shown, never failing).
-DEFAULT_METRICS = ("p50", "p95", "p99", "rps", "failure_rate")
+# Metrics a baseline compares when no tolerance names them (shown, never failing): the registry's
+# metrics that take a tolerance, of the percentiles the standard ones.
+DEFAULT_METRICS = ("p50", "p95", "p99", *(e.name for e in METRICS if e.tolerances and e.name != PERCENTILE))
 
 OK, NOISE, REGRESSED = "ok", "within noise", "REGRESSED"
 
@@ -59,7 +60,7 @@ class Comparison:
 
     @property
     def change(self) -> str:
-        if self.metric == "failure_rate":
+        if entry_of(self.metric).kind == PROPORTION:
             return f"{(self.now - self.baseline) * 100:+.2f}pp"
         if self.baseline == 0 or math.isnan(self.baseline) or math.isnan(self.now):
             return "n/a"
@@ -134,7 +135,7 @@ def _beyond_tolerance(
     now_interval: tuple[float, float],
 ) -> tuple[bool, bool]:
     """(point estimate worse than the tolerance allows, and significantly so)."""
-    if metric == "rps":  # lower is worse; the tolerance is relative
+    if entry_of(metric).higher_is_better:  # lower is worse; the tolerance is relative
         factor = 1 - tolerance.amount
         return now_value < base_value * factor, now_interval[1] < base_interval[0] * factor
     if tolerance.unit == "%":
@@ -145,13 +146,7 @@ def _beyond_tolerance(
 
 def _estimate(metric: str, result: LoadResult) -> tuple[float, tuple[float, float]]:
     """Point estimate and confidence interval of `metric` over the measured (post-warm-up) part of `result`."""
-    if metric in ("rps", "failure_rate"):
-        value = result.rps if metric == "rps" else result.failure_rate
-    else:
-        q = parse_metric(metric).quantile
-        assert q is not None, metric  # parse_tolerances admits nothing else
-        value = result.percentile(q)
-    return value, result.ci(metric, DEFAULT_CONFIDENCE)
+    return parse_metric(metric).value_of(result), result.ci(metric, DEFAULT_CONFIDENCE)
 
 
 def _show_interval(metric: str, interval: tuple[float, float]) -> str:

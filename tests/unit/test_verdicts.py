@@ -138,7 +138,7 @@ def test_result_exposes_intervals_in_ci_and_to_dict() -> None:
         *("rows_per_s", "mismatch_rate", "auc", "logloss"),  # what the predictions were measured by
     }
     assert summary["ci"]["mismatch_rate"] == [None, None]  # nothing to compare: no interval
-    with pytest.raises(ValueError, match="no confidence interval for 'median'"):
+    with pytest.raises(ValueError, match="unknown metric 'median'"):
         result.ci("median")
 
 
