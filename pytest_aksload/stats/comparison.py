@@ -48,8 +48,8 @@ from pytest_aksload.config.objectives import DIFFERENCE, RATIO
 from pytest_aksload.stats.histograms import Latencies, moments_us
 
 __all__ = [
-    "Comparison",
-    "compare",
+    "SideBySideComparison",
+    "compare_sides",
     "mean_ratio",
     "quantile_ratio",
     "rate_difference",
@@ -81,7 +81,7 @@ class SideStats(Protocol):
 
 
 @dataclass(frozen=True)
-class Comparison:
+class SideBySideComparison:
     """One metric on both sides: ``candidate`` and ``other`` in the metric's units, ``value`` their
     ratio (``relative == "x"``) or difference (``"pp"``, as a fraction) with its interval
     ``low..high``; ``agreement`` has no other value (``relative`` None, ``value`` the fraction).
@@ -193,7 +193,7 @@ def rate_difference(candidate: SideStats, other: SideStats, metric: str, confide
     return difference, max(-1.0, low), min(1.0, high)
 
 
-def compare(metric: str, candidate: SideStats, other: SideStats, confidence: float) -> Comparison:
+def compare_sides(metric: str, candidate: SideStats, other: SideStats, confidence: float) -> SideBySideComparison:
     """``metric`` (``"p95"``, ``"mean"``, ``"rps"``, ``"rows_per_s"``, ``"failure_rate"``,
     ``"mismatch_rate"``) of both sides: the ratio or difference and its ``confidence`` interval."""
     if not 0 < confidence < 1:
@@ -210,7 +210,7 @@ def compare(metric: str, candidate: SideStats, other: SideStats, confidence: flo
     else:
         value, low, high = mean_ratio(candidate, other, confidence)
     values = _value(candidate, parsed), _value(other, parsed)
-    return Comparison(parsed.name, values[0], values[1], parsed.entry.relative, value, low, high, confidence)
+    return SideBySideComparison(parsed.name, values[0], values[1], parsed.entry.relative, value, low, high, confidence)
 
 
 def _value(stats: SideStats, metric: Metric) -> float:

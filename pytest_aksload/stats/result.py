@@ -9,8 +9,9 @@ An undefined latency statistic (no requests) is NaN: NaN fails every comparison,
 run can never pass a latency SLO by accident. `to_dict()` writes it as null.
 
 A `LoadResult` never changes after parsing (a cut warm-up is a new result, `with_warmup`). What
-the pytest side learns while taking it (generator health, tests that ran beside it, a capacity
-search) is added by wrapping it in a `GatedResult`, which is what the `load_result` fixture gives.
+the gate concludes from it (verdicts, baseline and side-by-side comparisons, generator health, a
+capacity search) lives in a `verdicts.gated.GatedResult` that holds it: what the `load_result`
+fixture gives.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Any
 from pytest_aksload.config.metrics import METRICS, PERCENTILE, RELATIVE, Metric, parse_metric
 from pytest_aksload.protocol import RESULT_FORMAT, ProtocolError, check_result
 from pytest_aksload.stats import confidence, histograms, sequential
-from pytest_aksload.stats.comparison import Comparison, compare
+from pytest_aksload.stats.comparison import SideBySideComparison, compare_sides
 from pytest_aksload.stats.correctness import CorrectnessTally, Mismatch
 from pytest_aksload.stats.histograms import Latencies, check_quantile
 
@@ -37,8 +38,6 @@ _STANDARD_QUANTILES = (50, 95, 99)
 _REPORTED_PERCENTILES = ("p50", "p95", "p99", "p99.9")
 # What the predictions under load are measured by (correctness.py); NaN when they cannot be.
 CORRECTNESS_METRICS = ("mismatch_rate", "max_abs_error", "auc", "logloss")
-# What the pytest side adds to a measurement: the keys GatedResult.to_dict() writes them under.
-GATE_FIELDS = ("generator_issues", "overlapping_tests", "capacity")
 
 
 class ResultFileError(Exception):
@@ -71,6 +70,10 @@ class WindowStats:
     p95_ms: float
     p99_ms: float
     mean_ms: float
+    # Failed requests by kind when the child detailed the window (warmup="auto"), else None.
+    failures_by_kind: dict[str, int] | None = None
+    # Of the rows checked in the window, the fraction predicted wrong (NaN: none checked).
+    mismatch_rate: float = math.nan
 
 
 class LatencyStats:
@@ -92,7 +95,7 @@ class LatencyStats:
             requests=latencies.count,
             failures=failures,
             duration_s=duration_s,
-            # Rows sent in the successful requests; a result from before batches: one per request.
+            # Rows sent in the successful requests; an endpoint records none: one per successful request.
             rows=latencies.count - failures if rows is None else rows,
             correctness=correctness,
             _sample_rows=sample_rows,
@@ -318,7 +321,7 @@ class LoadResult(LatencyStats):
     Side by side (`--aks-against`): `against` (the other deployment's `LoadResult`, measured in the
     same run; None otherwise), `agreement` (fraction of the rows predicted on both sides whose
     predictions agree; NaN when none were compared), `agreement_tally` (`compared`, `agreeing`,
-    `max_abs_difference`), `comparison` (metric -> `Comparison`: both values, the ratio or
+    `max_abs_difference`), `comparison` (metric -> `SideBySideComparison`: both values, the ratio or
     difference and its interval), and for a run judged while it ran, `looks` (how many) and
     `decided_at_s` (when the outcome was decided, seconds from the start; None: ran to the end).
     """
@@ -394,10 +397,7 @@ class LoadResult(LatencyStats):
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LoadResult:
-        """Build from the result JSON (or `to_dict()` output); ResultFileError if malformed. The
-        gate's fields of a dumped `GatedResult` are not part of the measurement and are left out."""
-        if isinstance(data, Mapping):
-            data = {key: value for key, value in data.items() if key not in GATE_FIELDS}
+        """Build from the result JSON (or `to_dict()` output); ResultFileError if malformed."""
         return cls(_validated(data))
 
     @classmethod
@@ -447,7 +447,7 @@ class LoadResult(LatencyStats):
             return "no row was predicted on both sides (agreement needs a contract that yields predictions)"
         return super().unmeasured(metric)
 
-    def compare(self, level: float | None = None) -> dict[str, Comparison]:
+    def compare_sides(self, level: float | None = None) -> dict[str, SideBySideComparison]:
         """Each metric of both sides (p50, p95, p99, mean, failure_rate, rps; rows_per_s,
         mismatch_rate and agreement when measured): value, ratio or difference, interval at `level`
         (default `judging_confidence`). Empty without an other side."""
@@ -459,26 +459,23 @@ class LoadResult(LatencyStats):
         named = [entry.name for entry in METRICS if entry.relative and entry.name != PERCENTILE]
         measured = [name for name in named if not (self.unmeasured(name) or other.unmeasured(name))]
         metrics = [f"p{q}" for q in _STANDARD_QUANTILES] + measured
-        comparisons = {metric: compare(metric, self, other, level) for metric in metrics}
+        comparisons = {metric: compare_sides(metric, self, other, level) for metric in metrics}
         if not math.isnan(self.agreement):
             low, high = self.ci("agreement", level)
             value = self.agreement
-            comparisons["agreement"] = Comparison("agreement", value, math.nan, None, value, low, high, level)
+            comparisons["agreement"] = SideBySideComparison("agreement", value, math.nan, None, value, low, high, level)
         return comparisons
 
     @cached_property
-    def comparison(self) -> dict[str, Comparison]:
-        """`compare()` at `judging_confidence` (verdicts left None: verdicts/slo.py fills them)."""
-        return self.compare()
+    def comparison(self) -> dict[str, SideBySideComparison]:
+        """`compare_sides()` at `judging_confidence` (verdicts left None: verdicts/slo.py fills them)."""
+        return self.compare_sides()
 
     @property
     def failures_by_kind(self) -> dict[str, int]:
         """Measured failures per kind, most frequent first: throttling (429/503) apart from
         model errors (`http`, `validation`) and transport errors (`connection`, `timeout`)."""
-        counts: dict[str, int] = {}
-        for group in self.errors:
-            counts[group.kind] = counts.get(group.kind, 0) + group.count
-        return dict(sorted(counts.items(), key=lambda item: -item[1]))
+        return _kinds((group.kind, group.count) for group in self.errors)
 
     def _measured_windows(self) -> list[dict[str, Any]]:
         """The recorded windows that start after the warm-up (raw result-file form)."""
@@ -527,13 +524,17 @@ class LoadResult(LatencyStats):
         are detailed (the child splits them by endpoint for warmup="auto"), `endpoints` and
         `errors` are recomputed too; otherwise they keep the child's view.
         """
-        data = copy.deepcopy(self._data)
-        data["warmup_s"] = warmup_s
-        data["measure_start"] = self.started_at + warmup_s
-        data["warmup_method"] = method
-        kept = _after_warmup(data["windows"], warmup_s)
-        data["total"] = _total_of_windows(kept)
-        if kept and all("endpoints" in w for w in data["windows"]):
+        # A new top level over the same (never changed) windows: nothing is copied but what the cut changes.
+        windows = self._data["windows"]
+        kept = _after_warmup(windows, warmup_s)
+        data = {
+            **self._data,
+            "warmup_s": warmup_s,
+            "measure_start": self.started_at + warmup_s,
+            "warmup_method": method,
+            "total": _total_of_windows(kept),
+        }
+        if kept and all("endpoints" in w for w in windows):
             data["endpoints"] = _endpoints_of_windows(kept)
             data["errors"] = _errors_of_windows(kept)
         if self.against is not None:
@@ -563,11 +564,15 @@ class LoadResult(LatencyStats):
         }
         return LoadResult(data)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The result file's content (encoded histograms included, so it can be re-analysed
-        and merged) plus a `summary` of the headline numbers and their confidence intervals; JSON-safe."""
-        data = copy.deepcopy(self._data)
-        data["summary"] = {
+    def result_file(self) -> dict[str, Any]:
+        """The result file's content as read (encoded histograms included, so it can be re-analysed
+        and merged), without any derived `summary`; a copy, JSON-safe."""
+        return copy.deepcopy(self._data)
+
+    def figures(self) -> dict[str, Any]:
+        """This side's headline numbers (`summary()`) with their intervals (`ci`, at `confidence`),
+        `duration_s`, `failures_by_kind` and each endpoint's headline numbers; JSON-safe."""
+        return {
             **self.summary(),
             "ci": self.cis(),
             "confidence": confidence.DEFAULT_CONFIDENCE,
@@ -575,85 +580,23 @@ class LoadResult(LatencyStats):
             "failures_by_kind": self.failures_by_kind,
             "endpoints": {name: stats.summary() for name, stats in self.endpoints.items()},
         }
+
+    def other_side_figures(self) -> dict[str, Any] | None:
+        """Side by side: the other side's headline numbers with their intervals (None: no other side)."""
+        return None if self.against is None else {**self.against.summary(), "ci": self.against.cis()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """`result_file()` plus a `summary`: `figures()`, and side by side the other side's figures,
+        `agreement` and each metric `comparison`; JSON-safe."""
+        summary = self.figures()
         if self.against is not None:
-            data["summary"]["against"] = {**self.against.summary(), "ci": self.against.cis()}
-            data["summary"]["agreement"] = _json_number(self.agreement)
-            data["summary"]["comparison"] = {metric: c.to_dict() for metric, c in self.comparison.items()}
-        return data
+            summary["against"] = self.other_side_figures()
+            summary["agreement"] = _json_number(self.agreement)
+            summary["comparison"] = {metric: c.to_dict() for metric, c in self.comparison.items()}
+        return {**self.result_file(), "summary": summary}
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-
-
-class GatedResult(LoadResult):
-    """What the `load_result` fixture gives a test: the child's measurement (the same read-only
-    `LoadResult`) plus what the gate found while taking it.
-
-    `generator_issues`: why the load generator's figures cannot be trusted (health.py; then every
-    verdict is INCONCLUSIVE); `overlapping_tests`: other tests seen running during the load under
-    pytest-xdist (load_lock.py); `capacity`: `{"capacity_rps", "bounded", "steps"}` of a capacity
-    search (capacity.py), whose `capacity_rps` is also a field. `to_dict()` adds these to the result
-    file's keys and `from_dict()` reads them back, so a dumped `load_result` round-trips.
-    """
-
-    def __init__(
-        self,
-        result: LoadResult,
-        *,
-        generator_issues: Sequence[str] = (),
-        overlapping_tests: Sequence[str] = (),
-        capacity: Mapping[str, Any] | None = None,
-        comparison: Mapping[str, Comparison] | None = None,
-    ) -> None:
-        # The same parsed measurement, shared: neither side can change it.
-        self.__dict__.update(result.__dict__)
-        self._set(
-            generator_issues=list(generator_issues),
-            overlapping_tests=list(overlapping_tests),
-            capacity=None if capacity is None else copy.deepcopy(dict(capacity)),
-        )
-        if comparison is not None:  # side by side, judged: each compared metric with its objective's verdict
-            self._set(comparison=dict(comparison))
-
-    generator_issues: list[str]
-    overlapping_tests: list[str]
-    capacity: dict[str, Any] | None
-
-    def with_comparison(self, comparison: Mapping[str, Comparison]) -> GatedResult:
-        """A copy of this result whose side-by-side `comparison` carries its objectives' verdicts."""
-        judged = copy.copy(self)  # every field, whatever fields are added later; this one stays read-only
-        judged._set(comparison=dict(comparison))
-        return judged
-
-    @property
-    def capacity_rps(self) -> float | None:
-        """Capacity search only: the highest arrival rate (requests/s) that met every SLO."""
-        return None if self.capacity is None else self.capacity["capacity_rps"]
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GatedResult:
-        """Read `to_dict()` output back (a plain result file has none of the gate's fields)."""
-        if not isinstance(data, Mapping):
-            raise ResultFileError(f"result must be a JSON object, not {type(data).__name__}")
-        for name in ("generator_issues", "overlapping_tests"):
-            values = data.get(name, [])
-            if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
-                raise ResultFileError(f"result.{name} must be a list of strings")
-        capacity = data.get("capacity")
-        if capacity is not None and not (isinstance(capacity, Mapping) and "capacity_rps" in capacity):
-            raise ResultFileError("result.capacity must be null or an object with capacity_rps")
-        return cls(
-            LoadResult.from_dict(data),
-            generator_issues=data.get("generator_issues", []),
-            overlapping_tests=data.get("overlapping_tests", []),
-            capacity=capacity,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        gate = {"generator_issues": list(self.generator_issues), "overlapping_tests": list(self.overlapping_tests)}
-        if self.capacity is not None:
-            gate["capacity"] = copy.deepcopy(self.capacity)
-        return {**super().to_dict(), **gate}
 
 
 def _endpoints_of_windows(windows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -774,7 +717,22 @@ def _window_stats(window: dict[str, Any]) -> WindowStats:
         p95_ms=values[95],
         p99_ms=values[99],
         mean_ms=mean_ms,
+        failures_by_kind=_kinds((g["kind"], g["count"]) for g in window["errors"]) if "errors" in window else None,
+        mismatch_rate=_window_mismatch_rate(window),
     )
+
+
+def _kinds(counted: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Failures per kind, most frequent first."""
+    counts: dict[str, int] = {}
+    for kind, count in counted:
+        counts[kind] = counts.get(kind, 0) + count
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
+def _window_mismatch_rate(window: Mapping[str, Any]) -> float:
+    tally = _tally(window.get("correctness"), f"windows[{window['index']}]")
+    return tally.mismatch_rate if tally is not None and tally.checked else math.nan
 
 
 def _validated(data: Any) -> dict[str, Any]:
@@ -786,12 +744,6 @@ def _validated(data: Any) -> dict[str, Any]:
         raise ResultFileError(str(exc)) from None
     data = dict(data)
     data.pop("summary", None)  # derived by to_dict(); always recomputed
-    overlapping = data.get("overlapping_tests", [])
-    if not isinstance(overlapping, list) or not all(isinstance(nodeid, str) for nodeid in overlapping):
-        raise ResultFileError("result.overlapping_tests must be a list of test ids")
-    issues = data.get("generator_issues", [])
-    if not isinstance(issues, list) or not all(isinstance(issue, str) for issue in issues):
-        raise ResultFileError("result.generator_issues must be a list of strings")
     return data
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ class BaselineError(Exception):
 
 
 @dataclass(frozen=True)
-class Comparison:
+class BaselineComparison:
     """One metric of one test: baseline and current value, their intervals and the judgement."""
 
     metric: str
@@ -95,16 +95,16 @@ class Comparison:
         }
 
 
-def compare(
+def compare_with_baseline(
     baseline: LoadResult, now: LoadResult, tolerances: Mapping[str, Tolerance] | None = None
-) -> list[Comparison]:
+) -> list[BaselineComparison]:
     """Compare every tolerated metric (or DEFAULT_METRICS, informational) of `now` with `baseline`."""
     tolerances = dict(tolerances or {})
     metrics = list(tolerances) or list(DEFAULT_METRICS)
     return [_compare_metric(metric, baseline, now, tolerances.get(metric)) for metric in metrics]
 
 
-def regression_message(comparisons: list[Comparison]) -> str | None:
+def regression_message(comparisons: Sequence[BaselineComparison]) -> str | None:
     """The failure message when any comparison regressed significantly, else None."""
     regressed = [c for c in comparisons if c.regressed]
     if not regressed:
@@ -113,7 +113,9 @@ def regression_message(comparisons: list[Comparison]) -> str | None:
     return "\n".join(lines + [c.describe() for c in comparisons])
 
 
-def _compare_metric(metric: str, baseline: LoadResult, now: LoadResult, tolerance: Tolerance | None) -> Comparison:
+def _compare_metric(
+    metric: str, baseline: LoadResult, now: LoadResult, tolerance: Tolerance | None
+) -> BaselineComparison:
     base_value, base_interval = _estimate(metric, baseline)
     now_value, now_interval = _estimate(metric, now)
     status = OK
@@ -123,7 +125,7 @@ def _compare_metric(metric: str, baseline: LoadResult, now: LoadResult, toleranc
             status = REGRESSED
         elif beyond:
             status = NOISE
-    return Comparison(metric, base_value, now_value, base_interval, now_interval, tolerance, status)
+    return BaselineComparison(metric, base_value, now_value, base_interval, now_interval, tolerance, status)
 
 
 def _beyond_tolerance(

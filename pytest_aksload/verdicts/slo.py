@@ -38,7 +38,7 @@ from typing import Any, Protocol
 from pytest_aksload.config.metrics import LATENCY, format_metric_value, parse_metric
 from pytest_aksload.config.objectives import RATIO, Slo, SloSpec, parse_slos
 from pytest_aksload.config.units import format_duration
-from pytest_aksload.stats.comparison import Comparison, compare
+from pytest_aksload.stats.comparison import SideBySideComparison, compare_sides
 from pytest_aksload.stats.confidence import DEFAULT_CONFIDENCE
 
 __all__ = [
@@ -287,7 +287,7 @@ def _judge_relative(slo: Slo, result: Measurements, confidence: float) -> SloVer
         against, missing = _scoped(slo, against, " on the other side")
     if missing is not None:
         return SloVerdict(slo, math.nan, math.nan, FAIL, reason=missing)
-    comparison = compare(slo.metric, subject, against, confidence)
+    comparison = compare_sides(slo.metric, subject, against, confidence)
     sides = {"candidate": comparison.candidate, "other": comparison.other}
     if math.isnan(comparison.value):
         empty = "the candidate" if math.isnan(comparison.candidate) or not subject.requests else "the other side"
@@ -357,7 +357,7 @@ def _seconds_text(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def comparisons_judged(result: Any, verdicts: Sequence[SloVerdict]) -> dict[str, Comparison]:
+def comparisons_judged(result: Any, verdicts: Sequence[SloVerdict]) -> dict[str, SideBySideComparison]:
     """``result.comparison`` with each metric's verdict filled from the whole-run relative objectives
     judged on it (the worst one when several; an endpoint-scoped objective is not the run's)."""
     comparisons = dict(getattr(result, "comparison", None) or {})

@@ -18,9 +18,9 @@ from pytest_aksload.config.settings import Settings
 from pytest_aksload.reports.html import render_session_page
 from pytest_aksload.reports.record import SPECTRUM_QUANTILES, build_record, spectrum
 from pytest_aksload.stats.correctness import CorrectnessTally
-from pytest_aksload.stats.result import GatedResult, LoadResult
+from pytest_aksload.stats.result import LoadResult
 from pytest_aksload.verdicts import baseline
-from pytest_aksload.verdicts.decision import conclude
+from pytest_aksload.verdicts.decision import judge_gate
 
 
 def profile(**marker: Any) -> LoadProfile:
@@ -42,10 +42,10 @@ def page_data(*entries: dict[str, Any]) -> list[dict[str, Any] | None]:
 
 def gate_record(result: LoadResult, marker: dict[str, Any], stored: LoadResult | None = None) -> dict[str, Any]:
     gate = profile(**marker)
-    comparisons = [] if stored is None else baseline.compare(stored, result)
-    outcome = conclude(gate, GatedResult(result), "fail", comparisons, compared=stored is not None)
+    comparisons = [] if stored is None else baseline.compare_with_baseline(stored, result)
+    gated = judge_gate(gate, result, "fail", comparisons, compared=stored is not None)
     return dict(
-        build_record("t.py::test_gate", gate.describe(), "PASS", outcome=outcome, load_profile=gate, baseline=stored)
+        build_record("t.py::test_gate", gate.describe(), "PASS", gated=gated, load_profile=gate, baseline=stored)
     )
 
 
