@@ -25,7 +25,7 @@ import random
 
 from pytest_aksload.stats.comparison import compare_sides
 from pytest_aksload.stats.histograms import Latencies
-from pytest_aksload.stats.result import LatencyStats
+from pytest_aksload.stats.latency_stats import LatencyStats
 from pytest_aksload.stats.sequential import LookSchedule, look_confidence
 
 

@@ -29,9 +29,10 @@ from importlib import metadata, resources
 from typing import Any
 
 from pytest_aksload.config.metrics import LATENCY, format_metric_value, parse_metric
-from pytest_aksload.reports.record import SPECTRUM_QUANTILES
+from pytest_aksload.reports.record import ERROR, INTERRUPTED, SKIP, SPECTRUM_QUANTILES
 from pytest_aksload.reports.terminal import comparison_text
 from pytest_aksload.verdicts.baseline import NOISE, OK, REGRESSED
+from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE, PASS
 
 # Series colours, also what the browser test looks for in the screenshot. Sides of the spectrum
 # take `sides` in order (this run, then the baseline, then any other side).
@@ -49,12 +50,12 @@ COLOURS = {
     "sides": ["#17becf", "#8c564b", "#393b79"],
 }
 VERDICT_COLOURS = {
-    "PASS": "#1a7f37",
-    "FAIL": "#a40e26",
-    "INCONCLUSIVE": "#9a6700",
-    "ERROR": "#6639ba",
-    "SKIP": "#57606a",
-    "INTERRUPTED": "#57606a",
+    PASS: "#1a7f37",
+    FAIL: "#a40e26",
+    INCONCLUSIVE: "#9a6700",
+    ERROR: "#6639ba",
+    SKIP: "#57606a",
+    INTERRUPTED: "#57606a",
 }
 
 
@@ -199,15 +200,15 @@ def _line(verdict: str, text: str) -> str:
 
 
 # A baseline comparison's status shown in a verdict's colour.
-_COMPARISON_VERDICTS = {OK: "PASS", NOISE: "INCONCLUSIVE", REGRESSED: "FAIL"}
+_COMPARISON_VERDICTS = {OK: PASS, NOISE: INCONCLUSIVE, REGRESSED: FAIL}
 
 
 def _section(index: int, entry: Mapping[str, Any]) -> str:
     """A test's verdict with its reasons (objectives, baseline, generator), its figures and charts."""
     lines = [_line(slo["verdict"], slo.get("description", slo["objective"])) for slo in entry.get("slos", [])]
     lines += [_line(_COMPARISON_VERDICTS[c["status"]], comparison_text(c)) for c in entry.get("comparisons", [])]
-    lines += [_line("INCONCLUSIVE", f"load generator: {issue}") for issue in entry.get("generator_issues", [])]
-    lines += [_line("INCONCLUSIVE", f"ran beside {other}") for other in entry.get("overlapping_tests", [])]
+    lines += [_line(INCONCLUSIVE, f"load generator: {issue}") for issue in entry.get("generator_issues", [])]
+    lines += [_line(INCONCLUSIVE, f"ran beside {other}") for other in entry.get("overlapping_tests", [])]
     metrics = entry.get("metrics") or {}
     correctness = [
         f"{name} {format_metric_value(name, metrics[name])}"
@@ -247,7 +248,7 @@ def _session_header(entries: Sequence[Mapping[str, Any]]) -> str:
     troubled = [entry["nodeid"] for entry in entries if entry.get("generator_issues")]
     peaks = [r["generator"]["cpu_percent_peak"] for r in results if r["generator"].get("cpu_percent_peak") is not None]
     if troubled:
-        health = f'<b style="color:{VERDICT_COLOURS["INCONCLUSIVE"]}">overloaded in {len(troubled)} test(s)</b>: '
+        health = f'<b style="color:{VERDICT_COLOURS[INCONCLUSIVE]}">overloaded in {len(troubled)} test(s)</b>: '
         health += html.escape(", ".join(troubled))
     else:
         health = "healthy in every test" + (f" (CPU peak {max(peaks):.0f} %)" if peaks else "")

@@ -19,7 +19,8 @@ from typing import Any, TypedDict
 
 from pytest_aksload.config.metrics import LATENCY, parse_metric
 from pytest_aksload.config.profile import LoadProfile
-from pytest_aksload.stats.result import LatencyStats, LoadResult
+from pytest_aksload.stats.latency_stats import LatencyStats
+from pytest_aksload.stats.result import LoadResult
 from pytest_aksload.verdicts.gated import GatedResult
 from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE, PASS, SloVerdict
 

@@ -150,3 +150,12 @@ def test_a_run_that_measured_nothing_draws_thresholds_without_bands() -> None:
     (test,) = page_data(gate_record(result_from_windows([([], 0)] * 3), {"slo": "p95 < 300ms"}))
     assert test["objectives"] == [{"label": "p95 < 300ms", "value": 300.0, "verdict": "FAIL", "x": 20.0}]
     assert test["spectrum"][0]["ms"] == [None] * 41 and test["latency"][0]["p95"] == [None] * 3
+
+
+def test_outputs_read_records_only() -> None:
+    """Every output but the record's builder reads report records, never a measurement."""
+    reports = Path(__file__).parents[2] / "pytest_aksload" / "reports"
+    for module in reports.glob("*.py"):
+        if module.name != "record.py":
+            text = module.read_text(encoding="utf-8")
+            assert "from pytest_aksload.stats" not in text and "LoadResult.from_dict(" not in text, module.name

@@ -17,7 +17,8 @@ from pytest_aksload.config.profile import profile_from_marker
 from pytest_aksload.config.settings import Settings
 from pytest_aksload.stats.comparison import compare_sides, mean_ratio, quantile_ratio, rate_difference
 from pytest_aksload.stats.histograms import Latencies
-from pytest_aksload.stats.result import LatencyStats, LoadResult, ResultFileError
+from pytest_aksload.stats.latency_stats import LatencyStats
+from pytest_aksload.stats.result import LoadResult, ResultFileError
 from pytest_aksload.stats.sequential import FIRST_LOOK_REQUESTS, LOOK_GROWTH, LookSchedule, look_confidence
 from pytest_aksload.verdicts.decision import slo_verdicts
 from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE, PASS, comparisons_judged, evaluate
