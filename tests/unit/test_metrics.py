@@ -137,6 +137,7 @@ def test_every_entry_is_measured_and_bounded_by_a_result(entry: MetricEntry) -> 
     result = side_by_side(candidate, result_from_windows([([12_000] * 50, 0)] * 4))
     name = "p95" if entry.name == PERCENTILE else entry.name
     metric = parse_metric(name)
+    assert hasattr(result, entry.value), f"LoadResult has no {entry.value} for {entry.name}"
     value = metric.value_of(result)
     low, high = result.ci(name)
     if entry.exact:
