@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -220,7 +221,7 @@ def parse_metric(name: str) -> Metric:
     return Metric("p" + plain_number(quantile), LATENCY, quantile)
 
 
-def valid_names(accepts: Any) -> str:
+def valid_names(accepts: Callable[[MetricEntry], bool]) -> str:
     """The metrics whose entry `accepts`, as error messages list them: ``"p<q>, mean and rps"``."""
     names = [entry.name for entry in METRICS if accepts(entry)]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -7,23 +7,20 @@ verdicts/slo.py judges them against a result.
 Grammar (whitespace- and case-insensitive)::
 
     objective := metric [scope] op value [over D windows]
-    metric    := pQ            0 < Q <= 100, e.g. p50, p95, p99.9 (p100 is max)
-               | mean | max                         latency metrics
-               | failure_rate | rps | requests
-               | mismatch_rate | rows_per_s | auc | logloss | max_abs_error   predictions
-               | agreement                          side by side: rows predicted alike on both sides
+    metric    := a name or alias of the metric registry (config/metrics.py: pQ with 0 < Q <= 100,
+                 mean, max, failure_rate, rps, ...; docs/reference.md's table lists them)
     scope     := "[" endpoint "]"   one endpoint, named as a key of result.endpoints ("POST score");
-                                    for pQ, mean, max, failure_rate, rps, requests
+                                    for the metrics whose entry has `per_endpoint`
     op        := <  |  <=  |  >  |  >=
     value     := number [unit]                      absolute: the candidate's own value
-               | number "x"                         ratio candidate / other side: pQ, mean, rps, rows_per_s
+               | number "x"                         ratio candidate / other side (entry `relative` "x")
                | [+|-] number "pp"                  difference candidate - other side in percentage
-                                                    points: failure_rate, mismatch_rate
+                                                    points (entry `relative` "pp")
     number    := digits with an optional decimal fraction (no exponent; a sign only before pp)
-    unit      := ms | s        latency metrics: required (a bare 300 could be ms or s)
-               | % | none      failure_rate, mismatch_rate, agreement: percent, or a bare fraction 0..1
-               | none | rps | /s    rps, rows_per_s
-               | none          requests: a whole number; auc, logloss, max_abs_error: a number
+    unit      := ms | s        latency: required (a bare 300 could be ms or s)
+               | % | none      proportion, relative: percent, or a bare fraction 0..1
+               | none | rps | /s    rate
+               | none          count: a whole number; prediction quality: a number
 
 Thresholds are held in canonical units: latency in ms, failure_rate as a fraction 0..1,
 rps per second, requests as a count; a ratio as the ratio, a pp difference as a fraction
@@ -320,10 +317,11 @@ def parse_slos(value: SloSpec) -> list[Slo]:
     """Objectives from the marker's ``slo=``: None, a string, a list/tuple of strings, or a dict.
 
     Dict form: ``{"p95": "300ms", "failure_rate": "1%", "rps": "> 50"}``. A value without an
-    operator means ``<`` for latency and failure_rate and ``>=`` for rps and requests. A
-    number value is read like the same number written bare in a string: a fraction for
-    failure_rate, per second for rps, a count for requests; latency needs a string with a
-    unit (``{"p95": 300}`` is an error, as ``"p95 < 300"`` is). ``Slo`` objects pass through.
+    operator gets its metric's default operator (the registry's: ``<`` for latency and
+    failure_rate, ``>=`` for rps and requests). A number value is read like the same number
+    written bare in a string: a fraction for failure_rate, per second for rps, a count for
+    requests; latency needs a string with a unit (``{"p95": 300}`` is an error, as
+    ``"p95 < 300"`` is). ``Slo`` objects pass through.
     """
     if value is None:
         return []
