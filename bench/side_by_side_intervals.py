@@ -23,9 +23,9 @@ import argparse
 import math
 import random
 
-from pytest_aksload.stats.comparison import compare
+from pytest_aksload.stats.comparison import compare_sides
 from pytest_aksload.stats.histograms import Latencies
-from pytest_aksload.stats.result import LatencyStats
+from pytest_aksload.stats.latency_stats import LatencyStats
 from pytest_aksload.stats.sequential import LookSchedule, look_confidence
 
 
@@ -56,7 +56,7 @@ def coverage(runs: int) -> None:
             widths = dict.fromkeys(misses, 0.0)
             for seed in range(runs):
                 candidate, other = _sides(seed * 7 + n, n, sigma)
-                compared = {m: compare(m, candidate, other, 0.95) for m in ("p50", "p95", "p99", "mean")}
+                compared = {m: compare_sides(m, candidate, other, 0.95) for m in ("p50", "p95", "p99", "mean")}
                 intervals = {m: (c.low, c.high) for m, c in compared.items()}
                 intervals["p95 bonferroni"] = _bonferroni(candidate, other, "p95")
                 for name, (low, high) in intervals.items():
@@ -83,7 +83,7 @@ def looks(runs: int, n_max: int = 3000) -> None:
                     b.record(_draw(rng, 0.5))
                     if schedule.due(n):
                         level = look_confidence(0.95, schedule.looks) if sequential else 0.95
-                        c = compare(metric, LatencyStats(a, 0, n / 50), LatencyStats(b, 0, n / 50), level)
+                        c = compare_sides(metric, LatencyStats(a, 0, n / 50), LatencyStats(b, 0, n / 50), level)
                         if not c.low <= 1.0 <= c.high:
                             false_runs += 1
                             break

@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 # Public name -> the module that defines it.
 _EXPORTS = {
     "LoadResult": "pytest_aksload.stats.result",
-    "GatedResult": "pytest_aksload.stats.result",  # what the load_result fixture gives a test
+    "GatedResult": "pytest_aksload.verdicts.gated",  # what the load_result fixture gives a test
     "ErrorGroup": "pytest_aksload.stats.result",
     "Target": "pytest_aksload.targets.target",
     "AuthHeaders": "pytest_aksload.targets.target",
@@ -65,7 +65,8 @@ __all__ = [  # the keys of _EXPORTS and the version (tests/unit/test_public_api.
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports on first use
     from pytest_aksload.config.objectives import Slo, SloError, parse_slo, parse_slos
-    from pytest_aksload.stats.result import ErrorGroup, GatedResult, LoadResult
+    from pytest_aksload.stats.result import ErrorGroup, LoadResult
+    from pytest_aksload.verdicts.gated import GatedResult
     from pytest_aksload.targets.target import AuthHeaders, Target
     from pytest_aksload.verdicts.slo import (
         FAIL,

@@ -22,8 +22,8 @@ from pytest_aksload.session import AksloadSession, LoadTestState
 
 if TYPE_CHECKING:
     from pytest_aksload.reports.record import Record
-    from pytest_aksload.stats.result import GatedResult
     from pytest_aksload.targets.target import AuthHeaders, OtherSide, Target
+    from pytest_aksload.verdicts.gated import GatedResult
 
 session_key = pytest.StashKey[AksloadSession]()
 load_test_key = pytest.StashKey[LoadTestState]()
@@ -228,7 +228,7 @@ def _aksload_run(request: pytest.FixtureRequest) -> None:
     state.against_name = None if against is None else against.name
     printer = ProgressPrinter(request.config, item.name, gate.progress_duration_s(state.profile, session.settings))
     try:
-        state.outcome = gate.run_gate(
+        state.gated = gate.run_gate(
             target, state.profile, sample, session.settings, nodeid=item.nodeid,
             lock_dir=load_lock.shared_dir(request.config), stored_baseline=session.baseline,
             on_progress=printer, html_report=state.locust_html, against=against,
@@ -241,7 +241,7 @@ def _aksload_run(request: pytest.FixtureRequest) -> None:
         raise
     finally:
         printer.finish()
-    for warning in state.outcome.warnings:
+    for warning in state.gated.warnings:
         item.warn(pytest.PytestWarning(warning))
 
 
@@ -260,9 +260,9 @@ def _other_side(request: pytest.FixtureRequest, target: Target, against: str | N
 def load_result(request: pytest.FixtureRequest, _aksload_run: None) -> GatedResult:
     """The exact result of this test's @pytest.mark.load_test run (plus what the gate found)."""
     state = request.node.stash.get(load_test_key, None)
-    if state is None or state.outcome is None:
+    if state is None or state.gated is None:
         pytest.fail(f"load_result needs @pytest.mark.{MARKER}(...) on the test", pytrace=False)
-    return state.outcome.result
+    return state.gated
 
 
 # -- verdicts and reporting -----------------------------------------------------------------
@@ -270,12 +270,12 @@ def load_result(request: pytest.FixtureRequest, _aksload_run: None) -> GatedResu
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
-    """After the test body passed, apply the gate's outcome: its failure (SLOs, regression) fails the test."""
+    """After the test body passed, apply the gate's conclusion: its failure (SLOs, regression) fails the test."""
     outcome = yield
     state = item.stash.get(load_test_key, None)
-    if state is not None and state.outcome is not None and state.outcome.failure is not None:
+    if state is not None and state.gated is not None and state.gated.failure is not None:
         state.failed_by_gate = True
-        pytest.fail(state.outcome.failure, pytrace=False)
+        pytest.fail(state.gated.failure, pytrace=False)
     return outcome
 
 
@@ -288,7 +288,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     from pytest_aksload.reports import files, record
 
-    verdict = record.verdict_of(report.failed, state.outcome, failed_by_gate=state.failed_by_gate)
+    verdict = record.verdict_of(report.failed, state.gated, failed_by_gate=state.failed_by_gate)
     report.aksload = entry = _record(item, state, verdict)  # type: ignore[attr-defined]
     # --junitxml writes the properties from the teardown report, which copies these.
     item.user_properties.extend(files.junit_properties(entry))
@@ -300,10 +300,10 @@ def _record(item: pytest.Item, state: LoadTestState, verdict: str, **measured: A
 
     html = state.locust_html.name if state.locust_html is not None else None
     stored = _session(item.config).baseline
-    compared = None if stored is None or state.outcome is None else stored.get(item.nodeid)
+    compared = None if stored is None or state.gated is None else stored.get(item.nodeid)
     return build_record(
         item.nodeid, state.profile.describe(), verdict,
-        target=state.target_name, outcome=state.outcome, locust_html=html,
+        target=state.target_name, gated=state.gated, locust_html=html,
         load_profile=state.profile, baseline=compared, against=state.against_name, **measured,
     )  # fmt: skip
 

@@ -16,7 +16,7 @@ from pytest_aksload.run.interrupts import SigtermAsInterrupt
 if TYPE_CHECKING:
     from pytest_aksload.reports.record import Record
     from pytest_aksload.stats.result import LoadResult
-    from pytest_aksload.verdicts.decision import GateOutcome
+    from pytest_aksload.verdicts.gated import GatedResult
 
 
 @dataclass
@@ -49,5 +49,5 @@ class LoadTestState:
     target_name: str | None = None
     against_name: str | None = None  # side by side: what the test compared with
     locust_html: Path | None = None
-    outcome: GateOutcome | None = None
-    failed_by_gate: bool = False  # the body passed and the outcome's failure failed the test
+    gated: GatedResult | None = None  # what the load measured and the gate concluded: the load_result fixture
+    failed_by_gate: bool = False  # the body passed and the gate's failure failed the test

@@ -7,23 +7,20 @@ verdicts/slo.py judges them against a result.
 Grammar (whitespace- and case-insensitive)::
 
     objective := metric [scope] op value [over D windows]
-    metric    := pQ            0 < Q <= 100, e.g. p50, p95, p99.9 (p100 is max)
-               | mean | max                         latency metrics
-               | failure_rate | rps | requests
-               | mismatch_rate | rows_per_s | auc | logloss | max_abs_error   predictions
-               | agreement                          side by side: rows predicted alike on both sides
+    metric    := a name or alias of the metric registry (config/metrics.py: pQ with 0 < Q <= 100,
+                 mean, max, failure_rate, rps, ...; docs/reference.md's table lists them)
     scope     := "[" endpoint "]"   one endpoint, named as a key of result.endpoints ("POST score");
-                                    for pQ, mean, max, failure_rate, rps, requests
+                                    for the metrics whose entry has `per_endpoint`
     op        := <  |  <=  |  >  |  >=
     value     := number [unit]                      absolute: the candidate's own value
-               | number "x"                         ratio candidate / other side: pQ, mean, rps, rows_per_s
+               | number "x"                         ratio candidate / other side (entry `relative` "x")
                | [+|-] number "pp"                  difference candidate - other side in percentage
-                                                    points: failure_rate, mismatch_rate
+                                                    points (entry `relative` "pp")
     number    := digits with an optional decimal fraction (no exponent; a sign only before pp)
-    unit      := ms | s        latency metrics: required (a bare 300 could be ms or s)
-               | % | none      failure_rate, mismatch_rate, agreement: percent, or a bare fraction 0..1
-               | none | rps | /s    rps, rows_per_s
-               | none          requests: a whole number; auc, logloss, max_abs_error: a number
+    unit      := ms | s        latency: required (a bare 300 could be ms or s)
+               | % | none      proportion, relative: percent, or a bare fraction 0..1
+               | none | rps | /s    rate
+               | none          count: a whole number; prediction quality: a number
 
 Thresholds are held in canonical units: latency in ms, failure_rate as a fraction 0..1,
 rps per second, requests as a count; a ratio as the ratio, a pp difference as a fraction
@@ -37,7 +34,7 @@ its last 10 s window. ``requests`` has no windowed form (use ``rps``); relative,
 and agreement objectives are judged on the whole run (windows record neither side apart nor
 endpoints apart).
 
-Plain stdlib only: no pytest, locust or pandas (see DESIGN.md, hard rule 1).
+Plain stdlib only: no pytest, locust or pandas (docs/architecture.md: the pytest process never imports locust).
 """
 
 from __future__ import annotations
@@ -50,16 +47,21 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from pytest_aksload.config.metrics import (
-    AGREEMENT,
-    FAILURE_RATE,
+    COUNT,
+    DIFFERENCE_FORM,
     LATENCY,
-    REQUESTS,
-    RPS,
-    SCORE,
+    PROPORTION,
+    RATE,
+    RATIO_FORM,
+    RELATIVE,
     VALID_METRICS,
+    MetricEntry,
     MetricError,
+    entry_of,
     format_metric_value,
     parse_metric,
+    threshold_units,
+    valid_names,
 )
 from pytest_aksload.config.units import (
     NUMBER,
@@ -76,45 +78,18 @@ __all__ = ["OPERATORS", "RATIO", "DIFFERENCE", "Slo", "SloError", "SloSpec", "pa
 OPERATORS = ("<", "<=", ">", ">=")
 _UPPER_BOUNDS = ("<", "<=")  # objectives that cap a value; the others set a floor
 
-# Lower-case unit -> factor to canonical units. Latency has no "" entry on purpose:
-# durations elsewhere default to seconds, latencies are read in ms; a bare number is ambiguous.
-_UNITS: dict[str, dict[str, int | Fraction]] = {
-    LATENCY: {"ms": 1, "s": 1000},
-    FAILURE_RATE: {"%": Fraction(1, 100), "": 1},
-    AGREEMENT: {"%": Fraction(1, 100), "": 1},
-    RPS: {"": 1, "rps": 1, "/s": 1},
-    REQUESTS: {"": 1},
-    SCORE: {"": 1},
-}
-_UNIT_HINT = {
-    LATENCY: "latency metrics take ms or s (e.g. 'p95 < 300ms')",
-    FAILURE_RATE: "failure_rate takes % or a bare fraction 0..1 (e.g. 'failure_rate < 1%')",
-    RPS: "rps takes a plain number of requests per second (e.g. 'rps >= 100')",
-    REQUESTS: "requests takes a plain whole number (e.g. 'requests >= 1000')",
-    SCORE: "auc, logloss and max_abs_error take a plain number (e.g. 'auc >= 0.75', 'logloss <= 0.45')",
-    AGREEMENT: "agreement takes % or a bare fraction 0..1 (e.g. 'agreement >= 99.9%')",
-}
-# A dict value without an operator gets the usual direction: latency and errors are
-# ceilings, throughput and volume are floors.
-_METRIC_HINT = {
-    "mismatch_rate": "mismatch_rate takes % or a bare fraction 0..1 (e.g. 'mismatch_rate < 0.1%')",
-    "rows_per_s": "rows_per_s takes a plain number of rows per second (e.g. 'rows_per_s >= 500')",
-}
-_DEFAULT_OP = {LATENCY: "<", FAILURE_RATE: "<", RPS: ">=", REQUESTS: ">=", SCORE: "<", AGREEMENT: ">="}
-_DEFAULT_OP_OF_METRIC = {"auc": ">="}  # a score where more is better
 _VALID_OPERATORS = " ".join(OPERATORS)
 
 # Relative forms: a ratio candidate/other ("p95 <= 1.10x") or a difference candidate - other in
-# percentage points ("failure_rate <= +0.5pp"), and which metrics have each.
-RATIO, DIFFERENCE = "x", "pp"
-_RATIO_HINT = "a ratio to the other side (x) is for p<q>, mean, rps and rows_per_s, e.g. 'p95 <= 1.10x'"
+# percentage points ("failure_rate <= +0.5pp"); the registry says which metrics have each.
+RATIO, DIFFERENCE = RATIO_FORM, DIFFERENCE_FORM
+_RATIO_HINT = f"a ratio to the other side (x) is for {valid_names(lambda e: e.relative == RATIO)}, e.g. 'p95 <= 1.10x'"
 _DIFFERENCE_HINT = (
-    "a difference from the other side in percentage points (pp) is for failure_rate and mismatch_rate, "
-    "e.g. 'failure_rate <= +0.5pp'"
+    "a difference from the other side in percentage points (pp) is for "
+    f"{valid_names(lambda e: e.relative == DIFFERENCE)}, e.g. 'failure_rate <= +0.5pp'"
 )
 # What an endpoint's statistics give (no rows or predictions are kept per endpoint).
-_SCOPED_METRICS = ("failure_rate", "rps", "requests")
-_SCOPED_HINT = "per-endpoint objectives are for p<q>, mean, max, failure_rate, rps and requests"
+_SCOPED_HINT = f"per-endpoint objectives are for {valid_names(lambda e: e.per_endpoint)}"
 
 
 # Deliberately lenient: every non-empty string matches, and each part is then validated on
@@ -155,12 +130,17 @@ class Slo:
     @property
     def compares(self) -> bool:
         """True when judging needs another deployment's figures (a relative objective or agreement)."""
-        return self.relative is not None or self.metric == "agreement"
+        return self.relative is not None or self.kind == RELATIVE
+
+    @property
+    def entry(self) -> MetricEntry:
+        """The metric's registry entry (config/metrics.py)."""
+        return parse_metric(self.metric).entry
 
     @property
     def kind(self) -> str:
-        """``"latency"``, ``"failure_rate"``, ``"rps"``, ``"requests"``, ``"score"`` or ``"agreement"``
-        (of the metric: a relative objective's value is a ratio or difference, see ``relative``)."""
+        """The metric's kind: ``"latency"``, ``"rate"``, ``"count"``, ``"proportion"``, ``"prediction quality"``
+        or ``"relative"`` (of the metric: a relative objective's value is a ratio or difference, see ``relative``)."""
         return parse_metric(self.metric).kind
 
     @property
@@ -175,7 +155,7 @@ class Slo:
     @property
     def objective(self) -> str:
         """The right-hand side as shown to people, e.g. ``"< 300ms"``, ``">= 100/s"``, ``"<= 1.10x"``."""
-        suffix = "/s" if self.kind == RPS and self.relative is None else ""
+        suffix = "/s" if self.kind == RATE and self.relative is None else ""
         return f"{self.op} {_threshold_text(self)}{suffix}"
 
     @property
@@ -216,36 +196,21 @@ def parse_slo(text: str) -> Slo:
         metric = parse_metric(shape["metric"])
     except MetricError as error:
         raise _error(text, str(error)) from None
-    kind = metric.kind
-    hint = _METRIC_HINT.get(metric.name, _UNIT_HINT[kind])
-    endpoint = _parse_scope(shape, metric.name, kind, text)
-
+    entry = metric.entry
+    endpoint = _parse_scope(shape, metric.name, entry, text)
     op = shape["op"]
     if not op:
         raise _error(text, f"missing operator after {shape['metric']!r}; use one of {_VALID_OPERATORS}")
     if op not in OPERATORS:
         raise _error(text, f"unknown operator {op!r}; use one of {_VALID_OPERATORS}")
-
-    number, unit = shape["number"], shape["unit"]
-    if number is None:
-        problem = f"expected a number, got {shape['value']!r}" if shape["value"] else f"missing value after {op!r}"
-        raise _error(text, f"{problem}; {hint}")
-    relative = unit.lower() if unit.lower() in (RATIO, DIFFERENCE) else None
-    if relative is not None:
-        threshold = _relative_threshold(metric.name, relative, shape["sign"], number, text)
-    else:
-        if shape["sign"] == "-":
-            raise _error(text, f"threshold must not be negative; {hint}")
-        if shape["sign"] == "+":
-            raise _error(text, f"a sign (+/-) is only for a difference in pp, e.g. 'failure_rate <= +0.5pp'; {hint}")
-        threshold = _absolute_threshold(metric.name, kind, number, unit, hint, text)
-    window_s = None if shape["window"] is None else _parse_window(shape["window"], kind, text)
+    threshold, relative = _parse_value(shape, metric.name, entry, text)
+    window_s = None if shape["window"] is None else _parse_window(shape["window"], metric.name, entry, text)
     if window_s is not None:
         # Windows record neither the two sides apart nor the endpoints apart.
         if relative is not None:
             raise _error(text, "relative objectives are judged on the whole run; drop 'over ...'")
-        if kind == AGREEMENT:
-            raise _error(text, "agreement is judged on the whole run; drop 'over ...'")
+        if not entry.windowed:
+            raise _error(text, f"{metric.name} is judged on the whole run; drop 'over ...'")
         if endpoint is not None:
             raise _error(text, "per-endpoint objectives are judged on the whole run; drop 'over ...'")
     return Slo(
@@ -260,7 +225,7 @@ def parse_slo(text: str) -> Slo:
     )
 
 
-def _parse_scope(shape: re.Match[str], metric: str, kind: str, text: str) -> str | None:
+def _parse_scope(shape: re.Match[str], metric: str, entry: MetricEntry, text: str) -> str | None:
     """The endpoint of ``metric[endpoint]``, None without a scope."""
     if shape["endpoint"] is None:
         return None
@@ -269,15 +234,31 @@ def _parse_scope(shape: re.Match[str], metric: str, kind: str, text: str) -> str
     endpoint = shape["endpoint"].strip()
     if not endpoint:
         raise _error(text, "empty endpoint in '[]': name one as in result.endpoints, e.g. 'p95[POST score] < 300ms'")
-    if kind != LATENCY and metric not in _SCOPED_METRICS:
+    if not entry.per_endpoint:
         raise _error(text, f"{metric} has no per-endpoint form; {_SCOPED_HINT}")
     return endpoint
 
 
-def _relative_threshold(metric: str, relative: str, sign: str, number: str, text: str) -> float:
-    kind = parse_metric(metric).kind
+def _parse_value(shape: re.Match[str], metric: str, entry: MetricEntry, text: str) -> tuple[float, str | None]:
+    """The threshold in canonical units, and the relative form (None: an absolute threshold)."""
+    number, unit, sign = shape["number"], shape["unit"], shape["sign"]
+    if number is None:
+        given = shape["value"]
+        problem = f"expected a number, got {given!r}" if given else f"missing value after {shape['op']!r}"
+        raise _error(text, f"{problem}; {entry.hint}")
+    relative = unit.lower() if unit.lower() in (RATIO, DIFFERENCE) else None
+    if relative is not None:
+        return _relative_threshold(metric, entry, relative, sign, number, text), relative
+    if sign == "-":
+        raise _error(text, f"threshold must not be negative; {entry.hint}")
+    if sign == "+":
+        raise _error(text, f"a sign (+/-) is only for a difference in pp, e.g. 'failure_rate <= +0.5pp'; {entry.hint}")
+    return _absolute_threshold(metric, entry, number, unit, text), None
+
+
+def _relative_threshold(metric: str, entry: MetricEntry, relative: str, sign: str, number: str, text: str) -> float:
     if relative == RATIO:
-        if not (kind == LATENCY and metric != "max") and kind != RPS:
+        if entry.relative != RATIO:
             raise _error(text, f"{metric} has no ratio form; {_RATIO_HINT}")
         if sign:
             raise _error(text, f"a ratio takes no sign (a sign is only for pp); {_RATIO_HINT}")
@@ -285,7 +266,7 @@ def _relative_threshold(metric: str, relative: str, sign: str, number: str, text
         if threshold <= 0:
             raise _error(text, f"a ratio must be above 0; {_RATIO_HINT}")
         return threshold
-    if kind != FAILURE_RATE:
+    if entry.relative != DIFFERENCE:
         raise _error(text, f"{metric} has no pp form; {_DIFFERENCE_HINT}")
     threshold = _number(number, Fraction(1, 100), text)
     if threshold > 1:
@@ -293,21 +274,21 @@ def _relative_threshold(metric: str, relative: str, sign: str, number: str, text
     return -threshold if sign == "-" else threshold
 
 
-def _absolute_threshold(metric: str, kind: str, number: str, unit: str, hint: str, text: str) -> float:
-    factor = _UNITS[kind].get(unit.lower())
+def _absolute_threshold(metric: str, entry: MetricEntry, number: str, unit: str, text: str) -> float:
+    factor = threshold_units(entry.kind).get(unit.lower())
     if factor is None:
         problem = f"unknown unit {unit!r}" if unit else "missing unit"
-        raise _error(text, f"{problem}; {hint}")
+        raise _error(text, f"{problem}; {entry.hint}")
     threshold = _number(number, factor, text)
-    if kind in (FAILURE_RATE, AGREEMENT) and threshold > 1:
+    if entry.kind in (PROPORTION, RELATIVE) and threshold > 1:
         problem = (
             f"a bare {metric} is a fraction 0..1; for a percentage write {number}%"
             if not unit
             else f"{metric} cannot exceed 100%"
         )
         raise _error(text, problem)
-    if kind == REQUESTS and exact_fraction(number).denominator != 1:
-        raise _error(text, f"requests must be a whole number, got {number!r}")
+    if entry.kind == COUNT and exact_fraction(number).denominator != 1:
+        raise _error(text, f"{metric} must be a whole number, got {number!r}")
     return threshold
 
 
@@ -318,10 +299,10 @@ def _number(number: str, factor: int | Fraction, text: str) -> float:
         raise _error(text, f"value {number!r} is too large") from None
 
 
-def _parse_window(text_after_over: str, kind: str, text: str) -> float:
-    if kind == REQUESTS:
+def _parse_window(text_after_over: str, metric: str, entry: MetricEntry, text: str) -> float:
+    if entry.kind == COUNT:
         raise _error(
-            text, "requests has no windowed form; bound throughput per window with 'rps >= N over 10s windows'"
+            text, f"{metric} has no windowed form; bound throughput per window with 'rps >= N over 10s windows'"
         )
     match = _WINDOW_RE.fullmatch(text_after_over)
     if match is None or not match["duration"]:
@@ -336,10 +317,11 @@ def parse_slos(value: SloSpec) -> list[Slo]:
     """Objectives from the marker's ``slo=``: None, a string, a list/tuple of strings, or a dict.
 
     Dict form: ``{"p95": "300ms", "failure_rate": "1%", "rps": "> 50"}``. A value without an
-    operator means ``<`` for latency and failure_rate and ``>=`` for rps and requests. A
-    number value is read like the same number written bare in a string: a fraction for
-    failure_rate, per second for rps, a count for requests; latency needs a string with a
-    unit (``{"p95": 300}`` is an error, as ``"p95 < 300"`` is). ``Slo`` objects pass through.
+    operator gets its metric's default operator (the registry's: ``<`` for latency and
+    failure_rate, ``>=`` for rps and requests). A number value is read like the same number
+    written bare in a string: a fraction for failure_rate, per second for rps, a count for
+    requests; latency needs a string with a unit (``{"p95": 300}`` is an error, as
+    ``"p95 < 300"`` is). ``Slo`` objects pass through.
     """
     if value is None:
         return []
@@ -389,8 +371,8 @@ def _parse_entry(key: object, value: object) -> Slo:
 
 def _default_op(key: str) -> str:
     try:
-        metric = parse_metric(key.partition("[")[0].strip())  # "p95[POST score]": the metric decides
-        return _DEFAULT_OP_OF_METRIC.get(metric.name, _DEFAULT_OP[metric.kind])
+        # "p95[POST score]": the metric decides
+        return entry_of(key.partition("[")[0].strip()).default_op
     except MetricError:
         return "<"  # unknown metric: parse_slo reports it with the full text
 
@@ -404,7 +386,7 @@ def _threshold_text(slo: Slo) -> str:
         return ("-" if slo.threshold < 0 else "+") + plain_number(abs(slo.threshold), 2) + "pp"
     if slo.kind == LATENCY:
         return plain_number(slo.threshold, -3) + "s" if slo.threshold >= 1000 else plain_number(slo.threshold) + "ms"
-    if slo.kind in (FAILURE_RATE, AGREEMENT):
+    if slo.kind in (PROPORTION, RELATIVE):
         return plain_number(slo.threshold, 2) + "%"
     return plain_number(slo.threshold)
 

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aksload.redact import redact
-from pytest_aksload.reports.record import ERROR, FAIL, INCONCLUSIVE
+from pytest_aksload.reports.record import ERROR
 from pytest_aksload.verdicts.baseline import REGRESSED
+from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE
 
 SUMMARY_FILE = "pytest-aksload.md"
 """The summary page titles the section with the file's name, so it names the tool."""

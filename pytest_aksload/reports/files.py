@@ -25,6 +25,7 @@ from typing import Any
 from pytest_aksload.config.settings import Settings
 from pytest_aksload.reports import azure_pipelines
 from pytest_aksload.reports.html import render_session_page
+from pytest_aksload.reports.record import result_document
 from pytest_aksload.reports.terminal import (
     comparison_cell,
     comparison_notes,
@@ -59,10 +60,14 @@ def junit_properties(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
     if entry.get("target"):
         properties.append(("aksload.target", entry["target"]))
     for name, value in (entry.get("metrics") or {}).items():
+        if name == "endpoints":  # per-endpoint figures are in the --aks-report files
+            continue
         if isinstance(value, Mapping):  # e.g. failures_by_kind
             properties += [(f"aksload.{name}.{key}", _plain(count)) for key, count in value.items()]
         else:
             properties.append((f"aksload.{name}", _plain(value)))
+    if entry.get("metrics") is not None:
+        properties.append(("aksload.generator_issues", _plain(entry.get("generator_issues", []))))
     for slo in entry.get("slos", []):
         properties.append((f"aksload.slo.{slo['objective']}", slo.get("description") or _plain(slo["measured"])))
     for comparison in entry.get("comparisons", []):
@@ -140,9 +145,10 @@ def write_report_dir(directory: str | Path, entries: Sequence[Mapping[str, Any]]
     tests = []
     for entry in entries:
         summary = {key: value for key, value in entry.items() if key != "result"}
-        if entry.get("result") is not None:
+        document = result_document(entry)
+        if document is not None:
             name = f"{file_stem(entry['nodeid'])}.json"
-            (directory / name).write_text(json.dumps(entry["result"], allow_nan=False), encoding="utf-8")
+            (directory / name).write_text(json.dumps(document, allow_nan=False), encoding="utf-8")
             summary["result_json"] = name
         tests.append(summary)
     summary_doc = {"format": SUMMARY_FORMAT, "tests": tests}

@@ -2,7 +2,8 @@
 
 Charts are drawn by uPlot (MIT, https://github.com/leeoniya/uPlot), vendored from the npm
 registry into `assets/` and inlined, so the page works offline and from a CI artifact store with
-no CDN. Everything comes from the report records (record.py) and our exact histograms:
+no CDN. Everything comes from the report records (record.py), which carry each window's figures
+and the percentile spectrum of our exact histograms; the page parses no result:
 
 * latency per window (p50/p95/p99), with each latency objective as a dashed threshold line, the
   whole-run confidence interval of its percentile as a band, and the cut warm-up shaded;
@@ -13,8 +14,8 @@ no CDN. Everything comes from the report records (record.py) and our exact histo
   detailed windows, i.e. warmup="auto"; otherwise one series named with the run's kinds);
 * wrong predictions per window, where the test checked predictions.
 
-Latency over time and the spectrum take a list of named sides (`_sides`), so another deployment
-measured beside this one is one more entry there.
+Latency over time and the spectrum take a list of named sides (`_sides`): another deployment
+measured beside this one is the record's `against`, with its own timeline and spectrum.
 """
 
 from __future__ import annotations
@@ -28,11 +29,10 @@ from importlib import metadata, resources
 from typing import Any
 
 from pytest_aksload.config.metrics import LATENCY, format_metric_value, parse_metric
-from pytest_aksload.reports.record import SPECTRUM_QUANTILES, spectrum
+from pytest_aksload.reports.record import ERROR, INTERRUPTED, SKIP, SPECTRUM_QUANTILES
 from pytest_aksload.reports.terminal import comparison_text
-from pytest_aksload.stats.correctness import CorrectnessTally
-from pytest_aksload.stats.result import LoadResult
 from pytest_aksload.verdicts.baseline import NOISE, OK, REGRESSED
+from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE, PASS
 
 # Series colours, also what the browser test looks for in the screenshot. Sides of the spectrum
 # take `sides` in order (this run, then the baseline, then any other side).
@@ -50,12 +50,12 @@ COLOURS = {
     "sides": ["#17becf", "#8c564b", "#393b79"],
 }
 VERDICT_COLOURS = {
-    "PASS": "#1a7f37",
-    "FAIL": "#a40e26",
-    "INCONCLUSIVE": "#9a6700",
-    "ERROR": "#6639ba",
-    "SKIP": "#57606a",
-    "INTERRUPTED": "#57606a",
+    PASS: "#1a7f37",
+    FAIL: "#a40e26",
+    INCONCLUSIVE: "#9a6700",
+    ERROR: "#6639ba",
+    SKIP: "#57606a",
+    INTERRUPTED: "#57606a",
 }
 
 
@@ -67,15 +67,15 @@ def _number(value: float | None, digits: int = 3) -> float | None:
     return None if value is None or math.isnan(value) or math.isinf(value) else round(value, digits)
 
 
-def _sides(result: LoadResult) -> list[tuple[str, LoadResult]]:
+def _sides(entry: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
     """The measurements shown side by side on latency over time and the spectrum: the run, and the
-    other side of a side-by-side gate."""
-    if result.against is None:
-        return [("this run", result)]
-    return [("candidate", result), ("other side", result.against)]
+    other side of a side-by-side gate (each with its `timeline` and `spectrum`)."""
+    if entry.get("against") is None:
+        return [("this run", entry)]
+    return [("candidate", entry), ("other side", entry["against"])]
 
 
-def _objectives(entry: Mapping[str, Any], result: LoadResult, kind: str) -> list[dict[str, Any]]:
+def _objectives(entry: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
     """Threshold lines of the test's objectives of one kind; latency ones carry the whole-run
     interval of their metric (a band) and, for a percentile, where it sits on the spectrum."""
     marks = []
@@ -84,8 +84,8 @@ def _objectives(entry: Mapping[str, Any], result: LoadResult, kind: str) -> list
         if (metric.kind if kind == LATENCY else metric.name) != kind:
             continue
         mark: dict[str, Any] = {"label": slo["objective"], "value": slo["threshold"], "verdict": slo["verdict"]}
-        if kind == LATENCY and metric.name != "max" and result.requests:
-            low, high = result.ci(metric.name)  # an unbounded side (too few requests) reaches the chart's edge
+        if slo.get("run_ci") is not None:
+            low, high = slo["run_ci"]  # an unbounded side (too few requests) reaches the chart's edge
             mark["band"] = [_number(low) or 0.0, _number(high)]
         if metric.quantile is not None and metric.quantile < 100:
             mark["x"] = round(1.0 / (1.0 - metric.quantile / 100.0), 4)
@@ -102,59 +102,60 @@ def _load(shape: Mapping[str, Any] | None, ends: Sequence[float]) -> dict[str, A
     return {"label": "users", "values": [min(shape["users"], math.floor(shape["spawn_rate"] * t)) for t in ends]}
 
 
-def _failures(result: LoadResult, windows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _failures(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Failed requests per window by kind, most frequent kind first; one series of all kinds
     when the windows do not say which kind each failure was."""
+    timeline = entry["timeline"]
     kinds: dict[str, list[int]] = {}
-    if all("errors" in w for w in windows):
-        for index, window in enumerate(windows):
-            for group in window["errors"]:
-                kinds.setdefault(group["kind"], [0] * len(windows))[index] += group["count"]
+    if all(w["failures_by_kind"] is not None for w in timeline):
+        for index, window in enumerate(timeline):
+            for kind, count in window["failures_by_kind"].items():
+                kinds.setdefault(kind, [0] * len(timeline))[index] += count
     if kinds:
         ordered = sorted(kinds.items(), key=lambda item: -sum(item[1]))
         return [{"label": kind, "values": values} for kind, values in ordered]
-    seen = ", ".join(f"{kind} {count}" for kind, count in result.failures_by_kind.items())
-    return [{"label": f"failures ({seen})" if seen else "failures", "values": [w["failures"] for w in windows]}]
+    by_kind = (entry.get("metrics") or {}).get("failures_by_kind") or {}
+    seen = ", ".join(f"{kind} {count}" for kind, count in by_kind.items())
+    return [{"label": f"failures ({seen})" if seen else "failures", "values": [w["failures"] for w in timeline]}]
 
 
-def _mismatch(windows: Sequence[Mapping[str, Any]]) -> list[float | None] | None:
+def _mismatch(timeline: Sequence[Mapping[str, Any]]) -> list[float | None] | None:
     """Wrong predictions per window (% of checked rows), or None when no window checked any."""
-    tallies = [None if w.get("correctness") is None else CorrectnessTally.from_dict(w["correctness"]) for w in windows]
-    if not any(tally is not None and tally.checked for tally in tallies):
+    shares = [w["mismatch_percent"] for w in timeline]
+    if all(share is None for share in shares):
         return None
-    return [None if t is None or not t.checked else _number(100.0 * t.mismatch_rate, 4) for t in tallies]
+    return [None if share is None else round(share, 4) for share in shares]
 
 
 def _charts(entry: Mapping[str, Any]) -> dict[str, Any] | None:
     """Chart data of one test, or None when it produced no result."""
     if entry.get("result") is None:
         return None
-    result = LoadResult.from_dict(entry["result"])
-    windows = entry["result"]["windows"]
-    ends = [w.start_offset_s + w.duration_s for w in result.timeline]
-    sides = _sides(result)
-    spectra = [(name, spectrum(side)) for name, side in sides]
+    timeline = entry["timeline"]
+    ends = [w["end_s"] for w in timeline]
+    sides = _sides(entry)
+    spectra = [(name, side["spectrum"]) for name, side in sides]
     if entry.get("baseline_spectrum"):
         spectra.insert(1, ("baseline", entry["baseline_spectrum"]))
     return {
-        "x": [round(end, 3) for end in ends],
-        "warmup_s": result.warmup_s,
-        "warmup_method": result.warmup_method,
-        "latency": [{"name": name, **_percentiles(side)} for name, side in sides],
-        "objectives": _objectives(entry, result, LATENCY),
-        "rps": [_number(w.rps) for w in result.timeline],
-        "rps_objectives": _objectives(entry, result, "rps"),
+        "x": ends,
+        "warmup_s": entry["result"]["warmup_s"],
+        "warmup_method": entry["result"].get("warmup_method", "fixed"),
+        "latency": [{"name": name, **_percentiles(side["timeline"])} for name, side in sides],
+        "objectives": _objectives(entry, LATENCY),
+        "rps": [_number(w["rps"]) for w in timeline],
+        "rps_objectives": _objectives(entry, "rps"),
         "load": _load(entry.get("load"), ends),
-        "failures": _failures(result, windows),
-        "mismatch": _mismatch(windows),
+        "failures": _failures(entry),
+        "mismatch": _mismatch(timeline),
         # x = 1/(1-q): the spectrum's log axis; every side has the same quantiles.
         "spectrum_x": [round(1.0 / (1.0 - q / 100.0), 4) for q in SPECTRUM_QUANTILES],
         "spectrum": [{"name": name, "ms": _aligned(points)} for name, points in spectra],
     }
 
 
-def _percentiles(result: LoadResult) -> dict[str, list[float | None]]:
-    return {p: [_number(getattr(w, f"{p}_ms")) for w in result.timeline] for p in ("p50", "p95", "p99")}
+def _percentiles(timeline: Sequence[Mapping[str, Any]]) -> dict[str, list[float | None]]:
+    return {p: [_number(w[f"{p}_ms"]) for w in timeline] for p in ("p50", "p95", "p99")}
 
 
 def _aligned(points: Sequence[Sequence[float]]) -> list[float | None]:
@@ -199,15 +200,15 @@ def _line(verdict: str, text: str) -> str:
 
 
 # A baseline comparison's status shown in a verdict's colour.
-_COMPARISON_VERDICTS = {OK: "PASS", NOISE: "INCONCLUSIVE", REGRESSED: "FAIL"}
+_COMPARISON_VERDICTS = {OK: PASS, NOISE: INCONCLUSIVE, REGRESSED: FAIL}
 
 
 def _section(index: int, entry: Mapping[str, Any]) -> str:
     """A test's verdict with its reasons (objectives, baseline, generator), its figures and charts."""
     lines = [_line(slo["verdict"], slo.get("description", slo["objective"])) for slo in entry.get("slos", [])]
     lines += [_line(_COMPARISON_VERDICTS[c["status"]], comparison_text(c)) for c in entry.get("comparisons", [])]
-    lines += [_line("INCONCLUSIVE", f"load generator: {issue}") for issue in entry.get("generator_issues", [])]
-    lines += [_line("INCONCLUSIVE", f"ran beside {other}") for other in entry.get("overlapping_tests", [])]
+    lines += [_line(INCONCLUSIVE, f"load generator: {issue}") for issue in entry.get("generator_issues", [])]
+    lines += [_line(INCONCLUSIVE, f"ran beside {other}") for other in entry.get("overlapping_tests", [])]
     metrics = entry.get("metrics") or {}
     correctness = [
         f"{name} {format_metric_value(name, metrics[name])}"
@@ -247,7 +248,7 @@ def _session_header(entries: Sequence[Mapping[str, Any]]) -> str:
     troubled = [entry["nodeid"] for entry in entries if entry.get("generator_issues")]
     peaks = [r["generator"]["cpu_percent_peak"] for r in results if r["generator"].get("cpu_percent_peak") is not None]
     if troubled:
-        health = f'<b style="color:{VERDICT_COLOURS["INCONCLUSIVE"]}">overloaded in {len(troubled)} test(s)</b>: '
+        health = f'<b style="color:{VERDICT_COLOURS[INCONCLUSIVE]}">overloaded in {len(troubled)} test(s)</b>: '
         health += html.escape(", ".join(troubled))
     else:
         health = "healthy in every test" + (f" (CPU peak {max(peaks):.0f} %)" if peaks else "")

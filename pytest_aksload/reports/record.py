@@ -2,22 +2,29 @@
 
 Built once, on the process that ran the test, and carried to the xdist controller on the test's
 report (pytest-xdist serialises a report's attributes). The terminal table, `summary.json`/`.md`,
-JUnit properties, the HTML page and `--aks-save-baseline` all read records, never a `LoadResult`
-or the pytest items, so a figure cannot differ between two outputs. Nothing in a record is NaN
-(summary.json is written strictly), and nothing is a secret: the target's name, never its headers.
+the per-test result files, JUnit properties, the HTML page, Azure Pipelines and
+`--aks-save-baseline` all read records, never a `LoadResult` or the pytest items, so a figure
+cannot differ between two outputs. Each figure is stored once: the headline numbers in `metrics`,
+the raw measurement (histograms included, no derived summary) in `result`, the side-by-side figures
+in `against`/`side_by_side`; `result_document` joins them into the `LoadResult.to_dict()` form.
+Nothing in a record is NaN (summary.json is written strictly), and nothing is a secret: the
+target's name, never its headers.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, TypedDict
 
+from pytest_aksload.config.metrics import LATENCY, parse_metric
 from pytest_aksload.config.profile import LoadProfile
-from pytest_aksload.stats.result import LatencyStats, LoadResult
-from pytest_aksload.verdicts.decision import GateOutcome
-from pytest_aksload.verdicts.slo import SloVerdict
+from pytest_aksload.stats.latency_stats import LatencyStats
+from pytest_aksload.stats.result import LoadResult
+from pytest_aksload.verdicts.gated import GatedResult
+from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE, PASS, SloVerdict
 
-PASS, FAIL, INCONCLUSIVE, ERROR, SKIP, INTERRUPTED = "PASS", "FAIL", "INCONCLUSIVE", "ERROR", "SKIP", "INTERRUPTED"
+ERROR, SKIP, INTERRUPTED = "ERROR", "SKIP", "INTERRUPTED"
 
 
 class Record(TypedDict):
@@ -25,32 +32,35 @@ class Record(TypedDict):
     profile: str  # LoadProfile.describe()
     verdict: str  # PASS, FAIL, INCONCLUSIVE, ERROR (nothing measured to the end), SKIP, INTERRUPTED
     target: str | None
-    metrics: dict[str, Any] | None  # headline figures with their intervals; None without a result
-    slos: list[dict[str, Any]]  # SloVerdict.to_dict() plus "passed" and "description"
-    comparisons: list[dict[str, Any]]  # baseline Comparison.to_dict()
+    metrics: dict[str, Any] | None  # LoadResult.figures(): headline figures with their intervals; None without a result
+    slos: list[dict[str, Any]]  # SloVerdict.to_dict() plus "passed", "description" and "run_ci" (below)
+    comparisons: list[dict[str, Any]]  # BaselineComparison.to_dict()
     compared: bool  # the --aks-compare baseline had an entry for this test
     generator_issues: list[str]
     overlapping_tests: list[str]
     capacity: dict[str, Any] | None
     locust_html: str | None  # file name inside the --aks-report directory
-    result: dict[str, Any] | None  # LoadResult.to_dict(): the measurement, histograms included
+    result: dict[str, Any] | None  # LoadResult.result_file(): the measurement, histograms included
+    timeline: list[dict[str, Any]]  # per recorded window (warm-up included): `window_figures`
+    spectrum: list[list[float]]  # `spectrum()` of this run
     load: dict[str, Any] | None  # the load asked for (`load_shape`): users and spawn rate, or the offered rate
     baseline_spectrum: list[list[float]] | None  # `spectrum()` of the --aks-compare baseline's entry
-    # Side by side: the other side's name and headline figures, each metric compared (LoadResult.comparison:
-    # both values, ratio or difference, interval, verdict), and when the run was decided (None: ran to the end).
+    # Side by side: the other side's name, headline figures, timeline and spectrum; each metric compared
+    # (GatedResult.comparison: both values, ratio or difference, interval, verdict), and when the run
+    # was decided (None: ran to the end).
     against: dict[str, Any] | None
     side_by_side: list[dict[str, Any]]
     decided_at_s: float | None
 
 
-def verdict_of(failed: bool, outcome: GateOutcome | None, *, failed_by_gate: bool) -> str:
+def verdict_of(failed: bool, gated: GatedResult | None, *, failed_by_gate: bool) -> str:
     """The one word a report shows for a finished test. `failed_by_gate`: the test body passed
     and the gate's own conclusion failed it (so INCONCLUSIVE can be told from FAIL)."""
-    if outcome is None:  # the load never ran to the end: a broken target or generator, or skipped
+    if gated is None:  # the load never ran to the end: a broken target or generator, or skipped
         return ERROR if failed else SKIP
     if not failed:
         return PASS
-    return INCONCLUSIVE if failed_by_gate and outcome.inconclusive else FAIL
+    return INCONCLUSIVE if failed_by_gate and gated.inconclusive else FAIL
 
 
 def build_record(
@@ -59,36 +69,37 @@ def build_record(
     verdict: str,
     *,
     target: str | None = None,
-    outcome: GateOutcome | None = None,
+    gated: GatedResult | None = None,
     partial: LoadResult | None = None,
     locust_html: str | None = None,
     load_profile: LoadProfile | None = None,
     baseline: LoadResult | None = None,
     against: str | None = None,
 ) -> Record:
-    """The record of one load test: from its gate outcome, or from the `partial` result of an
-    interrupted load (no outcome), or from nothing when the load never ran. `load_profile`: what
+    """The record of one load test: from its gated result, or from the `partial` result of an
+    interrupted load (nothing gated), or from nothing when the load never ran. `load_profile`: what
     the marker asked for; `baseline`: the --aks-compare baseline's result for this test."""
-    result = outcome.result if outcome is not None else partial
-    gated = outcome.result if outcome is not None else None
+    result = gated.measurement if gated is not None else partial
     return Record(
         nodeid=nodeid,
         profile=profile,
         verdict=verdict,
         target=target,
-        metrics=None if result is None else metrics(result, [] if gated is None else gated.generator_issues),
-        slos=[] if outcome is None else [_slo(verdict) for verdict in outcome.verdicts],
-        comparisons=[] if outcome is None else [comparison.to_dict() for comparison in outcome.comparisons],
-        compared=outcome is not None and outcome.compared,
+        metrics=None if result is None else result.figures(),
+        slos=[] if gated is None else [_slo(verdict, gated.measurement) for verdict in gated.verdicts],
+        comparisons=[] if gated is None else [comparison.to_dict() for comparison in gated.baseline_comparisons],
+        compared=gated is not None and gated.compared,
         generator_issues=[] if gated is None else list(gated.generator_issues),
         overlapping_tests=[] if gated is None else list(gated.overlapping_tests),
         capacity=None if gated is None else gated.capacity,
         locust_html=locust_html,
-        result=None if result is None else _measurement(result),
+        result=None if result is None else result.result_file(),
+        timeline=[] if result is None else window_figures(result),
+        spectrum=[] if result is None else spectrum(result),
         load=None if load_profile is None else load_shape(load_profile),
         baseline_spectrum=None if baseline is None else spectrum(baseline),
         against=_other_side(result, against),
-        side_by_side=[] if result is None else [c.to_dict() for c in result.comparison.values()],
+        side_by_side=_side_by_side(gated, result),
         decided_at_s=None if result is None else result.decided_at_s,
     )
 
@@ -96,26 +107,66 @@ def build_record(
 def _other_side(result: LoadResult | None, name: str | None) -> dict[str, Any] | None:
     if result is None or result.against is None:
         return None
-    return {"name": name or "the other side", "metrics": metrics(result.against, [])}
-
-
-def metrics(result: LoadResult, generator_issues: list[str]) -> dict[str, Any]:
-    """Headline figures (JSON-safe: an undefined statistic is None), failures by kind, intervals."""
+    other = result.against
     return {
-        **result.summary(),
-        "failures_by_kind": result.failures_by_kind,
-        "ci": result.cis(),
-        "generator_issues": list(generator_issues),
+        "name": name or "the other side",
+        "metrics": result.other_side_figures(),
+        "timeline": window_figures(other),
+        "spectrum": spectrum(other),
     }
 
 
-def _slo(verdict: SloVerdict) -> dict[str, Any]:
-    return {**verdict.to_dict(), "passed": verdict.passed, "description": verdict.describe()}
+def _side_by_side(gated: GatedResult | None, result: LoadResult | None) -> list[dict[str, Any]]:
+    """Each metric of both sides: judged when the gate judged it, else as measured (an interrupted run)."""
+    comparison = gated.comparison if gated is not None else {} if result is None else result.comparison
+    return [c.to_dict() for c in comparison.values()]
 
 
-def _measurement(result: LoadResult) -> dict[str, Any]:
-    # The measurement alone: a GatedResult's own fields are in the record itself.
-    return LoadResult.to_dict(result)
+def _slo(verdict: SloVerdict, result: LoadResult) -> dict[str, Any]:
+    """The verdict, plus for a latency objective the whole-run interval of its metric (`run_ci`, the
+    page's band; None: not a latency objective, or nothing measured)."""
+    metric = parse_metric(verdict.slo.metric)
+    run_ci = None
+    if metric.kind == LATENCY and not metric.entry.exact and result.requests:
+        run_ci = [_number(bound) for bound in result.ci(metric.name)]
+    return {**verdict.to_dict(), "passed": verdict.passed, "description": verdict.describe(), "run_ci": run_ci}
+
+
+def window_figures(result: LoadResult) -> list[dict[str, Any]]:
+    """Per recorded window (warm-up included): where it ends, its requests, failures (by kind when the
+    child detailed the windows), rps, p50/p95/p99 and the % of checked rows predicted wrong; JSON-safe."""
+    return [
+        {
+            "end_s": round(w.start_offset_s + w.duration_s, 3),
+            "requests": w.requests,
+            "failures": w.failures,
+            "failures_by_kind": w.failures_by_kind,
+            "rps": _number(w.rps),
+            "p50_ms": _number(w.p50_ms),
+            "p95_ms": _number(w.p95_ms),
+            "p99_ms": _number(w.p99_ms),
+            "mismatch_percent": _number(100.0 * w.mismatch_rate),
+        }
+        for w in result.timeline
+    ]
+
+
+def result_document(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The test's result in `LoadResult.to_dict()` form (what `LoadResult.from_file` reads back), from
+    the record alone; None without a result."""
+    if record["result"] is None:
+        return None
+    summary = dict(record["metrics"] or {})
+    if record["against"] is not None:
+        compared = {row["metric"]: row for row in record["side_by_side"]}
+        summary["against"] = record["against"]["metrics"]
+        summary["agreement"] = compared["agreement"]["value"] if "agreement" in compared else None
+        summary["comparison"] = compared
+    return {**record["result"], "summary": summary}
+
+
+def _number(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def load_shape(profile: LoadProfile) -> dict[str, Any]:

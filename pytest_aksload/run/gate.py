@@ -1,5 +1,5 @@
 """One load test, start to outcome: load slot, pre-flight, the run (plain, extended or a capacity
-search), then the gate's conclusions (`verdicts.decision.GateOutcome`).
+search), then the gate's conclusions: the one `verdicts.gated.GatedResult` of the test, built here once.
 
 No pytest here: `run_gate` raises `GateError` (the test ERRORs: the gate could not measure) or
 `LoadInterrupted` (Ctrl-C or SIGTERM, with the partial result); the plugin turns them into pytest's
@@ -21,11 +21,13 @@ from pytest_aksload.run.load_lock import LoadSlot, SerialWaitTimeout
 from pytest_aksload.run.plan import RunPlan
 from pytest_aksload.run.preflight import PreflightError, preflight
 from pytest_aksload.run.runner import LoadRunError, Progress, run_load
-from pytest_aksload.stats.result import GatedResult, LoadResult
+from pytest_aksload.stats import steady_state
+from pytest_aksload.stats.result import LoadResult
 from pytest_aksload.targets.resolve import key_hint
 from pytest_aksload.targets.target import OtherSide, Target
-from pytest_aksload.verdicts import baseline
-from pytest_aksload.verdicts.decision import GateOutcome, conclude, prepare
+from pytest_aksload.verdicts import baseline, health
+from pytest_aksload.verdicts.decision import judge_gate
+from pytest_aksload.verdicts.gated import GatedResult
 
 
 class GateError(Exception):
@@ -45,7 +47,7 @@ def run_gate(
     on_progress: Callable[[Progress], None] | None = None,
     html_report: Path | None = None,
     against: OtherSide | None = None,
-) -> GateOutcome:
+) -> GatedResult:
     """Run the test's load once, alone in the session (`load_lock`), and conclude: SLO verdicts
     under `settings.aks_inconclusive`, generator health, the `--aks-compare` comparison. `against`:
     the other side of a side-by-side gate (pre-flight checks it too; the load goes to both)."""
@@ -57,25 +59,23 @@ def run_gate(
             _preflight(target, plan.deployment, key_hint(settings), plan)
             if against is not None:
                 _preflight_other_side(against, plan, settings)
-            result, search = _measure(plan, settings, on_progress, html_report)
+            result, issues, search = _measure(plan, settings, on_progress, html_report)
         except (SerialWaitTimeout, PreflightError, LoadRunError, capacity.CapacityError) as error:
             raise GateError(str(error)) from None
     finally:
         slot.release()  # the test body and the verdicts are light: the next load may start
-    gated = GatedResult(
-        result, generator_issues=result.generator_issues, overlapping_tests=slot.overlapping_tests, capacity=search
-    )
     warnings = [f"aksload: {problem}"] if (problem := arrivals.schedule_problem(result.schedule)) else []
-    comparisons: list[baseline.Comparison] = []
+    comparisons: list[baseline.BaselineComparison] = []
     stored = None if stored_baseline is None else stored_baseline.get(nodeid)
     if stored is not None:
         tolerances = {tolerance.metric: tolerance for tolerance in settings.aks_max_regression}
-        comparisons = baseline.compare(stored, result, tolerances)
+        comparisons = baseline.compare_with_baseline(stored, result, tolerances)
     elif settings.aks_compare:
         warnings.append(baseline.missing_entry(nodeid, settings.aks_compare))
-    return conclude(
-        profile, gated, settings.aks_inconclusive, comparisons, compared=stored is not None, warnings=warnings
-    )
+    return judge_gate(
+        profile, result, settings.aks_inconclusive, comparisons, compared=stored is not None, warnings=warnings,
+        generator_issues=issues, overlapping_tests=slot.overlapping_tests, capacity=search,
+    )  # fmt: skip
 
 
 def _preflight(target: Target, deployment: str | None, hint: str, plan: RunPlan) -> None:
@@ -101,23 +101,31 @@ def _measure(
     settings: Settings,
     on_progress: Callable[[Progress], None] | None,
     html_report: Path | None,
-) -> tuple[GatedResult, dict[str, Any] | None]:
-    """The result to judge (`decision.prepare`d) and, for a capacity search, what the search found."""
+) -> tuple[LoadResult, list[str], dict[str, Any] | None]:
+    """The measurement to judge (warm-up cut), the load generator's health issues in it, and for a
+    capacity search what the search found."""
     profile, against = plan.profile, plan.against
+    health_of: list[tuple[LoadResult, list[str]]] = []  # each run's measurement and its generator's health
 
-    def run(piece: LoadProfile, stop_when: extend.StopWhen | None = None) -> GatedResult:
+    def run(piece: LoadProfile, stop_when: extend.StopWhen | None = None) -> LoadResult:
         raw = run_load(plan.with_profile(piece), on_progress=on_progress, html_report=html_report, stop_when=stop_when)
-        return prepare(raw, piece)
+        measured = steady_state.apply_auto_warmup(raw) if piece.warmup_auto else raw
+        health_of.append((measured, health.generator_issues(measured, piece)))
+        return measured
+
+    def issues_of(measured: LoadResult) -> list[str]:
+        return next(issues for result, issues in health_of if result is measured)
 
     if profile.capacity is not None:
         confirmed, search = capacity.find_capacity(profile, run, pool_size=arrivals.pool_size)
-        assert isinstance(confirmed, GatedResult)  # one of `run`'s results
-        return confirmed, search
+        return confirmed, issues_of(confirmed), search
     if extend.wants_extension(profile, settings.aks_inconclusive):
-        if against is not None:  # the child stops once decided, at anytime-valid looks
-            return run(extend.extended(profile)), None
-        return run(extend.extended(profile), extend.decided_after(profile)), None
-    return run(profile), None
+        # Side by side, the child stops once decided, at anytime-valid looks.
+        stop_when = None if against is not None else extend.decided_after(profile)
+        measured = run(extend.extended(profile), stop_when)
+    else:
+        measured = run(profile)
+    return measured, issues_of(measured), None
 
 
 def progress_duration_s(profile: LoadProfile, settings: Settings) -> float:

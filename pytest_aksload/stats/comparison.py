@@ -43,12 +43,13 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, Protocol
 
+from pytest_aksload.config.metrics import LATENCY, METRICS, RATE, Metric, parse_metric
 from pytest_aksload.config.objectives import DIFFERENCE, RATIO
 from pytest_aksload.stats.histograms import Latencies, moments_us
 
 __all__ = [
-    "Comparison",
-    "compare",
+    "SideBySideComparison",
+    "compare_sides",
     "mean_ratio",
     "quantile_ratio",
     "rate_difference",
@@ -57,8 +58,10 @@ __all__ = [
 
 Interval = tuple[float, float, float]  # (value, low, high)
 _UNBOUNDED: Interval = (math.nan, 0.0, math.inf)
-_RATE_METRICS = ("rps", "rows_per_s")
-_PROPORTION_METRICS = ("failure_rate", "mismatch_rate")
+# Of the metrics with a relative form (the registry's): rates compare as a ratio, proportions as a difference.
+_RATE_METRICS = tuple(entry.name for entry in METRICS if entry.relative == RATIO and entry.kind == RATE)
+_PROPORTION_METRICS = tuple(entry.name for entry in METRICS if entry.relative == DIFFERENCE)
+_COMPARED = ", ".join(entry.name for entry in METRICS if entry.relative)
 
 
 class SideStats(Protocol):
@@ -78,7 +81,7 @@ class SideStats(Protocol):
 
 
 @dataclass(frozen=True)
-class Comparison:
+class SideBySideComparison:
     """One metric on both sides: ``candidate`` and ``other`` in the metric's units, ``value`` their
     ratio (``relative == "x"``) or difference (``"pp"``, as a fraction) with its interval
     ``low..high``; ``agreement`` has no other value (``relative`` None, ``value`` the fraction).
@@ -190,32 +193,28 @@ def rate_difference(candidate: SideStats, other: SideStats, metric: str, confide
     return difference, max(-1.0, low), min(1.0, high)
 
 
-def compare(metric: str, candidate: SideStats, other: SideStats, confidence: float) -> Comparison:
+def compare_sides(metric: str, candidate: SideStats, other: SideStats, confidence: float) -> SideBySideComparison:
     """``metric`` (``"p95"``, ``"mean"``, ``"rps"``, ``"rows_per_s"``, ``"failure_rate"``,
     ``"mismatch_rate"``) of both sides: the ratio or difference and its ``confidence`` interval."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be a fraction between 0 and 1 (e.g. 0.95), not {confidence!r}")
-    if metric in _PROPORTION_METRICS:
-        relative, (value, low, high) = DIFFERENCE, rate_difference(candidate, other, metric, confidence)
-        values = float(getattr(candidate, metric)), float(getattr(other, metric))
-    elif metric in _RATE_METRICS:
-        relative, (value, low, high) = RATIO, rate_ratio(candidate, other, metric, confidence)
-        values = float(getattr(candidate, metric)), float(getattr(other, metric))
-    elif metric == "mean":
-        relative, (value, low, high) = RATIO, mean_ratio(candidate, other, confidence)
-        values = _latency(candidate, "mean"), _latency(other, "mean")
-    elif metric.startswith("p") and metric[1:2].isdigit():
-        q = float(metric[1:])
-        relative, (value, low, high) = RATIO, quantile_ratio(candidate, other, q, confidence)
-        values = _latency(candidate, metric), _latency(other, metric)
+    parsed = parse_metric(metric)
+    if parsed.entry.relative is None:
+        raise ValueError(f"no side-by-side comparison for {metric!r}; use {_COMPARED}")
+    if parsed.name in _PROPORTION_METRICS:
+        value, low, high = rate_difference(candidate, other, parsed.name, confidence)
+    elif parsed.name in _RATE_METRICS:
+        value, low, high = rate_ratio(candidate, other, parsed.name, confidence)
+    elif parsed.quantile is not None:
+        value, low, high = quantile_ratio(candidate, other, parsed.quantile, confidence)
     else:
-        raise ValueError(
-            f"no side-by-side comparison for {metric!r}; use p<q>, mean, rps, rows_per_s, failure_rate or mismatch_rate"
-        )
-    return Comparison(metric, values[0], values[1], relative, value, low, high, confidence)
+        value, low, high = mean_ratio(candidate, other, confidence)
+    values = _value(candidate, parsed), _value(other, parsed)
+    return SideBySideComparison(parsed.name, values[0], values[1], parsed.entry.relative, value, low, high, confidence)
 
 
-def _latency(stats: SideStats, metric: str) -> float:
-    if not stats.requests:
+def _value(stats: SideStats, metric: Metric) -> float:
+    # A latency of no requests is no latency (NaN), not 0 ms.
+    if metric.kind == LATENCY and not stats.requests:
         return math.nan
-    return stats.mean_ms if metric == "mean" else stats.percentile(float(metric[1:]))
+    return metric.value_of(stats)

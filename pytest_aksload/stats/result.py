@@ -9,8 +9,9 @@ An undefined latency statistic (no requests) is NaN: NaN fails every comparison,
 run can never pass a latency SLO by accident. `to_dict()` writes it as null.
 
 A `LoadResult` never changes after parsing (a cut warm-up is a new result, `with_warmup`). What
-the pytest side learns while taking it (generator health, tests that ran beside it, a capacity
-search) is added by wrapping it in a `GatedResult`, which is what the `load_result` fixture gives.
+the gate concludes from it (verdicts, baseline and side-by-side comparisons, generator health, a
+capacity search) lives in a `verdicts.gated.GatedResult` that holds it: what the `load_result`
+fixture gives.
 """
 
 from __future__ import annotations
@@ -18,34 +19,33 @@ from __future__ import annotations
 import copy
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any
 
+from pytest_aksload.config.metrics import METRICS, PERCENTILE, Metric
 from pytest_aksload.protocol import RESULT_FORMAT, ProtocolError, check_result
 from pytest_aksload.stats import confidence, histograms, sequential
-from pytest_aksload.stats.comparison import Comparison, compare
-from pytest_aksload.stats.correctness import CorrectnessTally, Mismatch
-from pytest_aksload.stats.histograms import Latencies, check_quantile
-from pytest_aksload.stats.windows import after_warmup as _after_warmup
-from pytest_aksload.stats.windows import answers_of_windows as _answers_of_windows
-from pytest_aksload.stats.windows import endpoints_of_windows as _endpoints_of_windows
-from pytest_aksload.stats.windows import errors_of_windows as _errors_of_windows
-from pytest_aksload.stats.windows import latencies_of_windows
-from pytest_aksload.stats.windows import total_of_windows as _total_of_windows
-
-_STANDARD_QUANTILES = (50, 95, 99)
-# Metrics whose confidence intervals `to_dict()` reports.
-_CI_METRICS = (
-    "p50", "p95", "p99", "p99.9", "mean", "failure_rate", "rps", "rows_per_s", "mismatch_rate", "auc", "logloss",
-)  # fmt: skip
-# What the predictions under load are measured by (correctness.py); NaN when they cannot be.
-CORRECTNESS_METRICS = ("mismatch_rate", "max_abs_error", "auc", "logloss")
-# What the pytest side adds to a measurement: the keys GatedResult.to_dict() writes them under.
-GATE_FIELDS = ("generator_issues", "overlapping_tests", "capacity")
+from pytest_aksload.stats.comparison import SideBySideComparison, compare_sides
+from pytest_aksload.stats.correctness import CorrectnessTally
+from pytest_aksload.stats.histograms import Latencies
+from pytest_aksload.stats.latency_stats import (
+    STANDARD_QUANTILES,
+    EndpointStats,
+    LatencyStats,
+    WindowSpan,
+    json_number,
+)
+from pytest_aksload.stats.windows import (
+    after_warmup,
+    answers_of_windows,
+    endpoints_of_windows,
+    errors_of_windows,
+    latencies_of_windows,
+    total_of_windows,
+)
 
 
 class ResultFileError(Exception):
@@ -78,239 +78,10 @@ class WindowStats:
     p95_ms: float
     p99_ms: float
     mean_ms: float
-
-
-class LatencyStats:
-    """Requests, failures and latency statistics of one endpoint or of the whole run (read-only),
-    and, for the run and its windows, the rows the answers carried and how right they were."""
-
-    def __init__(
-        self,
-        latencies: Latencies,
-        failures: int,
-        duration_s: float,
-        *,
-        rows: int | None = None,
-        correctness: CorrectnessTally | None = None,
-        sample_rows: int | None = None,
-    ) -> None:
-        self._set(
-            _latencies=latencies,
-            requests=latencies.count,
-            failures=failures,
-            duration_s=duration_s,
-            # Rows sent in the successful requests; a result from before batches: one per request.
-            rows=latencies.count - failures if rows is None else rows,
-            correctness=correctness,
-            _sample_rows=sample_rows,
-        )
-
-    def _set(self, **fields: Any) -> None:
-        """Set attributes while constructing; afterwards nothing can (see `__setattr__`)."""
-        self.__dict__.update(fields)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{type(self).__name__}.{name} is read-only: a measurement does not change")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{type(self).__name__}.{name} is read-only: a measurement does not change")
-
-    @property
-    def failure_rate(self) -> float:
-        """Failed / all measured requests, 0..1 (0 when there were none)."""
-        return self.failures / self.requests if self.requests else 0.0
-
-    @property
-    def rps(self) -> float:
-        """Measured requests per second of the measured interval (after warm-up)."""
-        return self.requests / self.duration_s if self.duration_s > 0 else 0.0
-
-    @property
-    def rows_per_s(self) -> float:
-        """Sample rows predicted per second (successful requests x rows each) of the measured interval."""
-        return self.rows / self.duration_s if self.duration_s > 0 else 0.0
-
-    @property
-    def mismatch_rate(self) -> float:
-        """Fraction of checked rows whose prediction was off by more than the tolerance (NaN: none checked)."""
-        return math.nan if self.correctness is None else self.correctness.mismatch_rate
-
-    @property
-    def max_abs_error(self) -> float:
-        """Largest |prediction - expected| over the checked rows (NaN: none checked)."""
-        return math.nan if self.correctness is None else self.correctness.max_abs_error
-
-    @property
-    def auc(self) -> float:
-        """ROC AUC of the predictions under load against the sample's labels (NaN: no labels)."""
-        return math.nan if self.correctness is None else self.correctness.auc
-
-    @property
-    def logloss(self) -> float:
-        """Log loss of the predictions under load against the sample's labels (NaN: no labels)."""
-        return math.nan if self.correctness is None else self.correctness.logloss
-
-    @property
-    def mismatches(self) -> list[Mismatch]:
-        """The first few wrong predictions: `row` (in the sample), `expected`, `got`."""
-        return [] if self.correctness is None else list(self.correctness.examples)
-
-    def unmeasured(self, metric: str) -> str | None:
-        """Why a correctness `metric` has no value, in one line (None when it has one)."""
-        if metric not in CORRECTNESS_METRICS or not math.isnan(float(getattr(self, metric))):
-            return None
-        tally = self.correctness
-        if metric in ("mismatch_rate", "max_abs_error"):
-            if tally is None or (tally.predicted and not tally.checked):
-                return (
-                    "no expected predictions to compare with: define the aks_expected_predictions fixture, "
-                    "give the sample an expected column (ini aks_expected_column), or use --aks-local"
-                )
-            return "no prediction was checked (no successful request measured)"
-        if tally is None or (tally.predicted and not tally.labelled):
-            return "the sample has no labels (ini aks_label_column, default 'label')"
-        if tally.non_probabilities and metric == "logloss":
-            return "a prediction under load was not a probability in [0, 1]"
-        return "the labelled predictions lack a positive or a negative row"
-
-    @cached_property
-    def _standard(self) -> dict[float, float]:
-        return self._latencies.percentiles_ms(_STANDARD_QUANTILES)
-
-    @property
-    def p50_ms(self) -> float:
-        return self._standard[50]
-
-    @property
-    def p95_ms(self) -> float:
-        return self._standard[95]
-
-    @property
-    def p99_ms(self) -> float:
-        return self._standard[99]
-
-    @property
-    def mean_ms(self) -> float:
-        return self._latencies.mean_ms()
-
-    @property
-    def max_ms(self) -> float:
-        return self._latencies.max_ms()
-
-    @property
-    def latencies(self) -> Latencies:
-        """The recorded latencies (HDR histogram, exact count, sum, min and max), for comparisons."""
-        return self._latencies
-
-    @property
-    def clamped(self) -> int:
-        """Latencies outside 1 µs .. 1 h, recorded at the nearest bound."""
-        return self._latencies.clamped
-
-    def percentile(self, q: float) -> float:
-        """Latency percentile `q` (0..100) in ms, nearest-rank; ValueError outside 0..100."""
-        check_quantile(q)
-        if q in _STANDARD_QUANTILES:
-            return self._standard[q]
-        return self._latencies.percentiles_ms([q])[q]
-
-    def ci(self, metric: str, level: float = confidence.DEFAULT_CONFIDENCE) -> tuple[float, float]:
-        """Confidence interval `(low, high)` of a metric as SLOs name it (`"p95"`, `"p99.9"`, `"mean"`,
-        `"failure_rate"`, `"rps"`; `"max"`/`"requests"` are facts: `(value, value)`).
-
-        Percentiles: distribution-free order-statistic bounds; failure_rate: Wilson; mean:
-        normal approximation; rps: see `_rps_ci`. An unknowable side is 0 or `inf` (see confidence.py).
-        """
-        if metric.startswith("p") and metric[1:2].isdigit():
-            return confidence.percentile_interval(self._latencies, float(metric[1:]), level)
-        if metric == "failure_rate":
-            return confidence.wilson_interval(self.failures, self.requests, level)
-        if metric == "mean":
-            return _mean_ci(self._latencies, level)
-        if metric == "rps":
-            return self._rps_ci(level)
-        if metric == "rows_per_s":
-            return self._rows_per_s_ci(level)
-        if metric in CORRECTNESS_METRICS and self.correctness is None:
-            return math.nan, math.nan
-        if metric == "mismatch_rate":
-            return self.correctness.mismatch_rate_interval(level)  # type: ignore[union-attr]
-        if metric == "auc":
-            return self.correctness.auc_interval(level, self._sample_rows)  # type: ignore[union-attr]
-        if metric == "logloss":
-            return self.correctness.logloss_interval(level, self._sample_rows)  # type: ignore[union-attr]
-        if metric in ("max", "requests", "max_abs_error"):
-            value = float(getattr(self, {"max": "max_ms"}.get(metric, metric)))
-            return value, value
-        raise ValueError(
-            f"no confidence interval for {metric!r}; use one of {', '.join(_CI_METRICS)}, max, requests, max_abs_error"
-        )
-
-    def _rps_ci(self, level: float) -> tuple[float, float]:
-        # One interval without a time series: Poisson counts, normal approximation.
-        if self.duration_s <= 0:
-            return 0.0, math.inf
-        z = NormalDist().inv_cdf(0.5 + level / 2.0)
-        half = z * math.sqrt(max(self.requests, 1))
-        return max(0.0, self.requests - half) / self.duration_s, (self.requests + half) / self.duration_s
-
-    def _rows_per_s_ci(self, level: float) -> tuple[float, float]:
-        # Rows come in fixed batches: the request rate's interval, scaled by rows per successful request.
-        ok = self.requests - self.failures
-        low, high = self.ci("rps", level)
-        return (low * self.rows / ok, high * self.rows / ok) if ok else (0.0, math.inf)
-
-    def cis(self, level: float = confidence.DEFAULT_CONFIDENCE) -> dict[str, list[float | None]]:
-        """Every reported metric's interval, JSON-safe (an unbounded side or an unmeasured metric is None)."""
-        return {metric: [v if math.isfinite(v) else None for v in self.ci(metric, level)] for metric in _CI_METRICS}
-
-    def summary(self) -> dict[str, Any]:
-        """The headline numbers, JSON-safe (NaN -> None)."""
-        return {
-            "requests": self.requests,
-            "failures": self.failures,
-            "failure_rate": self.failure_rate,
-            "rps": _json_number(self.rps),
-            "p50_ms": _json_number(self.p50_ms),
-            "p95_ms": _json_number(self.p95_ms),
-            "p99_ms": _json_number(self.p99_ms),
-            "mean_ms": _json_number(self.mean_ms),
-            "max_ms": _json_number(self.max_ms),
-            "rows": self.rows,
-            "rows_per_s": _json_number(self.rows_per_s),
-            "mismatch_rate": _json_number(self.mismatch_rate),
-            "max_abs_error": _json_number(self.max_abs_error),
-            "auc": _json_number(self.auc),
-            "logloss": _json_number(self.logloss),
-            "mismatches": [{"row": m.row, "expected": m.expected, "got": m.got} for m in self.mismatches],
-        }
-
-    def _raw(self) -> dict[str, Any]:
-        return {**self._latencies.to_dict(), "failures": self.failures}
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(requests={self.requests}, failures={self.failure_rate:.2%}, "
-            f"rps={self.rps:.1f}, p95={self.p95_ms:.1f}ms)"
-        )
-
-
-class EndpointStats(LatencyStats):
-    """Statistics of one endpoint (`"{request_type} {name}"`, e.g. `"POST /score"`)."""
-
-
-class WindowSpan(LatencyStats):
-    """Consecutive recorded windows merged into one window of a windowed objective."""
-
-    def __init__(
-        self, latencies: Latencies, failures: int, start_offset_s: float, duration_s: float, **answers: Any
-    ) -> None:
-        """`answers`: `rows`, `correctness`, `sample_rows` as `LatencyStats` takes them."""
-        super().__init__(latencies, failures, duration_s, **answers)
-        self._set(start_offset_s=start_offset_s)  # seconds from the start of the run (warm-up included)
-
-    def __repr__(self) -> str:
-        return f"{super().__repr__()[:-1]}, {self.start_offset_s:g}-{self.start_offset_s + self.duration_s:g}s)"
+    # Failed requests by kind when the child detailed the window (warmup="auto"), else None.
+    failures_by_kind: dict[str, int] | None = None
+    # Of the rows checked in the window, the fraction predicted wrong (NaN: none checked).
+    mismatch_rate: float = math.nan
 
 
 class LoadResult(LatencyStats):
@@ -329,7 +100,7 @@ class LoadResult(LatencyStats):
     Side by side (`--aks-against`): `against` (the other deployment's `LoadResult`, measured in the
     same run; None otherwise), `agreement` (fraction of the rows predicted on both sides whose
     predictions agree; NaN when none were compared), `agreement_tally` (`compared`, `agreeing`,
-    `max_abs_difference`), `comparison` (metric -> `Comparison`: both values, the ratio or
+    `max_abs_difference`), `comparison` (metric -> `SideBySideComparison`: both values, the ratio or
     difference and its interval), and for a run judged while it ran, `looks` (how many) and
     `decided_at_s` (when the outcome was decided, seconds from the start; None: ran to the end).
     """
@@ -405,10 +176,7 @@ class LoadResult(LatencyStats):
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LoadResult:
-        """Build from the result JSON (or `to_dict()` output); ResultFileError if malformed. The
-        gate's fields of a dumped `GatedResult` are not part of the measurement and are left out."""
-        if isinstance(data, Mapping):
-            data = {key: value for key, value in data.items() if key not in GATE_FIELDS}
+        """Build from the result JSON (or `to_dict()` output); ResultFileError if malformed."""
         return cls(_validated(data))
 
     @classmethod
@@ -444,14 +212,12 @@ class LoadResult(LatencyStats):
             return sequential.look_confidence(confidence.DEFAULT_CONFIDENCE, self.looks)
         return confidence.DEFAULT_CONFIDENCE
 
-    def ci(self, metric: str, level: float = confidence.DEFAULT_CONFIDENCE) -> tuple[float, float]:
-        """As `LatencyStats.ci`, plus `"agreement"`: Wilson on the compared rows (NaN: none compared)."""
-        if metric == "agreement":
-            tally = self.agreement_tally
-            if not tally or not tally["compared"]:
-                return math.nan, math.nan
-            return confidence.wilson_interval(tally["agreeing"], tally["compared"], level)
-        return super().ci(metric, level)
+    def _ci_agreement(self, metric: Metric, level: float) -> tuple[float, float]:
+        # Wilson on the compared rows (NaN: none compared).
+        tally = self.agreement_tally
+        if not tally or not tally["compared"]:
+            return math.nan, math.nan
+        return confidence.wilson_interval(tally["agreeing"], tally["compared"], level)
 
     def unmeasured(self, metric: str) -> str | None:
         if metric == "agreement" and math.isnan(self.agreement):
@@ -460,7 +226,7 @@ class LoadResult(LatencyStats):
             return "no row was predicted on both sides (agreement needs a contract that yields predictions)"
         return super().unmeasured(metric)
 
-    def compare(self, level: float | None = None) -> dict[str, Comparison]:
+    def compare_sides(self, level: float | None = None) -> dict[str, SideBySideComparison]:
         """Each metric of both sides (p50, p95, p99, mean, failure_rate, rps; rows_per_s,
         mismatch_rate and agreement when measured): value, ratio or difference, interval at `level`
         (default `judging_confidence`). Empty without an other side."""
@@ -468,35 +234,31 @@ class LoadResult(LatencyStats):
         if other is None:
             return {}
         level = self.judging_confidence if level is None else level
-        metrics = ["p50", "p95", "p99", "mean", "failure_rate", "rps"]
-        if self.rows and other.rows:
-            metrics.append("rows_per_s")
-        if not math.isnan(self.mismatch_rate) and not math.isnan(other.mismatch_rate):
-            metrics.append("mismatch_rate")
-        comparisons = {metric: compare(metric, self, other, level) for metric in metrics}
+        # The registry's metrics with a relative form that both sides measured; of the percentiles the standard ones.
+        named = [entry.name for entry in METRICS if entry.relative and entry.name != PERCENTILE]
+        measured = [name for name in named if not (self.unmeasured(name) or other.unmeasured(name))]
+        metrics = [f"p{q}" for q in STANDARD_QUANTILES] + measured
+        comparisons = {metric: compare_sides(metric, self, other, level) for metric in metrics}
         if not math.isnan(self.agreement):
             low, high = self.ci("agreement", level)
             value = self.agreement
-            comparisons["agreement"] = Comparison("agreement", value, math.nan, None, value, low, high, level)
+            comparisons["agreement"] = SideBySideComparison("agreement", value, math.nan, None, value, low, high, level)
         return comparisons
 
     @cached_property
-    def comparison(self) -> dict[str, Comparison]:
-        """`compare()` at `judging_confidence` (verdicts left None: verdicts/slo.py fills them)."""
-        return self.compare()
+    def comparison(self) -> dict[str, SideBySideComparison]:
+        """`compare_sides()` at `judging_confidence` (verdicts left None: verdicts/slo.py fills them)."""
+        return self.compare_sides()
 
     @property
     def failures_by_kind(self) -> dict[str, int]:
         """Measured failures per kind, most frequent first: throttling (429/503) apart from
         model errors (`http`, `validation`) and transport errors (`connection`, `timeout`)."""
-        counts: dict[str, int] = {}
-        for group in self.errors:
-            counts[group.kind] = counts.get(group.kind, 0) + group.count
-        return dict(sorted(counts.items(), key=lambda item: -item[1]))
+        return _kinds((group.kind, group.count) for group in self.errors)
 
     def _measured_windows(self) -> list[dict[str, Any]]:
         """The recorded windows that start after the warm-up (raw result-file form)."""
-        return _after_warmup(self._data["windows"], self.warmup_s)
+        return after_warmup(self._data["windows"], self.warmup_s)
 
     def windows(self, window_s: float) -> list[WindowSpan]:
         """The measured run cut into consecutive windows of about `window_s` (whole recorded
@@ -513,7 +275,7 @@ class LoadResult(LatencyStats):
             duration = sum(w["duration_s"] for w in group)
             latencies = latencies_of_windows(group)
             failures = sum(w["failures"] for w in group)
-            answers = _answers_of_windows(group)
+            answers = answers_of_windows(group)
             spans.append(
                 WindowSpan(
                     latencies,
@@ -527,11 +289,11 @@ class LoadResult(LatencyStats):
             )
         return spans
 
-    def _rps_ci(self, level: float) -> tuple[float, float]:
+    def _ci_request_rate(self, metric: Metric, level: float) -> tuple[float, float]:
         # Batch means over the recorded windows; the last, partial window is too short to be a batch.
         full = [w for w in self._measured_windows() if w["duration_s"] >= self.window_s / 2]
         if len(full) < 2:
-            return super()._rps_ci(level)
+            return super()._ci_request_rate(metric, level)
         return confidence.rps_interval([w["requests"] for w in full], [w["duration_s"] for w in full], level)
 
     def with_warmup(self, warmup_s: float, method: str) -> LoadResult:
@@ -541,15 +303,19 @@ class LoadResult(LatencyStats):
         are detailed (the child splits them by endpoint for warmup="auto"), `endpoints` and
         `errors` are recomputed too; otherwise they keep the child's view.
         """
-        data = copy.deepcopy(self._data)
-        data["warmup_s"] = warmup_s
-        data["measure_start"] = self.started_at + warmup_s
-        data["warmup_method"] = method
-        kept = _after_warmup(data["windows"], warmup_s)
-        data["total"] = _total_of_windows(kept)
-        if kept and all("endpoints" in w for w in data["windows"]):
-            data["endpoints"] = _endpoints_of_windows(kept)
-            data["errors"] = _errors_of_windows(kept)
+        # A new top level over the same (never changed) windows: nothing is copied but what the cut changes.
+        windows = self._data["windows"]
+        kept = after_warmup(windows, warmup_s)
+        data = {
+            **self._data,
+            "warmup_s": warmup_s,
+            "measure_start": self.started_at + warmup_s,
+            "warmup_method": method,
+            "total": total_of_windows(kept),
+        }
+        if kept and all("endpoints" in w for w in windows):
+            data["endpoints"] = endpoints_of_windows(kept)
+            data["errors"] = errors_of_windows(kept)
         if self.against is not None:
             # Both sides share the run's clock: the same cut keeps the comparison like for like.
             data["against"] = self.against.with_warmup(warmup_s, method)._data
@@ -570,18 +336,22 @@ class LoadResult(LatencyStats):
             "window_s": windows[0]["duration_s"],
             "users_peak": 0,
             "generator": {},
-            "total": _total_of_windows(_after_warmup(windows, warmup_s)),
+            "total": total_of_windows(after_warmup(windows, warmup_s)),
             "endpoints": {},
             "windows": [dict(w) for w in windows],
             "errors": [],
         }
         return LoadResult(data)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The result file's content (encoded histograms included, so it can be re-analysed
-        and merged) plus a `summary` of the headline numbers and their confidence intervals; JSON-safe."""
-        data = copy.deepcopy(self._data)
-        data["summary"] = {
+    def result_file(self) -> dict[str, Any]:
+        """The result file's content as read (encoded histograms included, so it can be re-analysed
+        and merged), without any derived `summary`; a copy, JSON-safe."""
+        return copy.deepcopy(self._data)
+
+    def figures(self) -> dict[str, Any]:
+        """This side's headline numbers (`summary()`) with their intervals (`ci`, at `confidence`),
+        `duration_s`, `failures_by_kind` and each endpoint's headline numbers; JSON-safe."""
+        return {
             **self.summary(),
             "ci": self.cis(),
             "confidence": confidence.DEFAULT_CONFIDENCE,
@@ -589,85 +359,23 @@ class LoadResult(LatencyStats):
             "failures_by_kind": self.failures_by_kind,
             "endpoints": {name: stats.summary() for name, stats in self.endpoints.items()},
         }
+
+    def other_side_figures(self) -> dict[str, Any] | None:
+        """Side by side: the other side's headline numbers with their intervals (None: no other side)."""
+        return None if self.against is None else {**self.against.summary(), "ci": self.against.cis()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """`result_file()` plus a `summary`: `figures()`, and side by side the other side's figures,
+        `agreement` and each metric `comparison`; JSON-safe."""
+        summary = self.figures()
         if self.against is not None:
-            data["summary"]["against"] = {**self.against.summary(), "ci": self.against.cis()}
-            data["summary"]["agreement"] = _json_number(self.agreement)
-            data["summary"]["comparison"] = {metric: c.to_dict() for metric, c in self.comparison.items()}
-        return data
+            summary["against"] = self.other_side_figures()
+            summary["agreement"] = json_number(self.agreement)
+            summary["comparison"] = {metric: c.to_dict() for metric, c in self.comparison.items()}
+        return {**self.result_file(), "summary": summary}
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-
-
-class GatedResult(LoadResult):
-    """What the `load_result` fixture gives a test: the child's measurement (the same read-only
-    `LoadResult`) plus what the gate found while taking it.
-
-    `generator_issues`: why the load generator's figures cannot be trusted (health.py; then every
-    verdict is INCONCLUSIVE); `overlapping_tests`: other tests seen running during the load under
-    pytest-xdist (load_lock.py); `capacity`: `{"capacity_rps", "bounded", "steps"}` of a capacity
-    search (capacity.py), whose `capacity_rps` is also a field. `to_dict()` adds these to the result
-    file's keys and `from_dict()` reads them back, so a dumped `load_result` round-trips.
-    """
-
-    def __init__(
-        self,
-        result: LoadResult,
-        *,
-        generator_issues: Sequence[str] = (),
-        overlapping_tests: Sequence[str] = (),
-        capacity: Mapping[str, Any] | None = None,
-        comparison: Mapping[str, Comparison] | None = None,
-    ) -> None:
-        # The same parsed measurement, shared: neither side can change it.
-        self.__dict__.update(result.__dict__)
-        self._set(
-            generator_issues=list(generator_issues),
-            overlapping_tests=list(overlapping_tests),
-            capacity=None if capacity is None else copy.deepcopy(dict(capacity)),
-        )
-        if comparison is not None:  # side by side, judged: each compared metric with its objective's verdict
-            self._set(comparison=dict(comparison))
-
-    generator_issues: list[str]
-    overlapping_tests: list[str]
-    capacity: dict[str, Any] | None
-
-    def with_comparison(self, comparison: Mapping[str, Comparison]) -> GatedResult:
-        """A copy of this result whose side-by-side `comparison` carries its objectives' verdicts."""
-        judged = copy.copy(self)  # every field, whatever fields are added later; this one stays read-only
-        judged._set(comparison=dict(comparison))
-        return judged
-
-    @property
-    def capacity_rps(self) -> float | None:
-        """Capacity search only: the highest arrival rate (requests/s) that met every SLO."""
-        return None if self.capacity is None else self.capacity["capacity_rps"]
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GatedResult:
-        """Read `to_dict()` output back (a plain result file has none of the gate's fields)."""
-        if not isinstance(data, Mapping):
-            raise ResultFileError(f"result must be a JSON object, not {type(data).__name__}")
-        for name in ("generator_issues", "overlapping_tests"):
-            values = data.get(name, [])
-            if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
-                raise ResultFileError(f"result.{name} must be a list of strings")
-        capacity = data.get("capacity")
-        if capacity is not None and not (isinstance(capacity, Mapping) and "capacity_rps" in capacity):
-            raise ResultFileError("result.capacity must be null or an object with capacity_rps")
-        return cls(
-            LoadResult.from_dict(data),
-            generator_issues=data.get("generator_issues", []),
-            overlapping_tests=data.get("overlapping_tests", []),
-            capacity=capacity,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        gate = {"generator_issues": list(self.generator_issues), "overlapping_tests": list(self.overlapping_tests)}
-        if self.capacity is not None:
-            gate["capacity"] = copy.deepcopy(self.capacity)
-        return {**super().to_dict(), **gate}
 
 
 def _tally(data: Mapping[str, Any] | None, where: str) -> CorrectnessTally | None:
@@ -677,16 +385,6 @@ def _tally(data: Mapping[str, Any] | None, where: str) -> CorrectnessTally | Non
         return CorrectnessTally.from_dict(data)
     except ValueError as exc:
         raise ResultFileError(f"{where}.correctness: {exc}") from None
-
-
-def _mean_ci(latencies: Latencies, level: float) -> tuple[float, float]:
-    # Central limit theorem on the histogram's spread; fine for the hundreds of requests a gate sees.
-    if latencies.count < 2:
-        return 0.0, math.inf
-    z = NormalDist().inv_cdf(0.5 + level / 2.0)
-    half = z * histograms.moments_us(latencies.histogram)[1] / math.sqrt(latencies.count) / 1000.0
-    mean = latencies.mean_ms()
-    return max(0.0, mean - half), mean + half
 
 
 def _latencies(stats: dict[str, Any], where: str) -> Latencies:
@@ -703,7 +401,7 @@ def _window_stats(window: dict[str, Any]) -> WindowStats:
     if encoded is None:
         if window["requests"]:
             raise ResultFileError(f"window {window['index']}: requests without a histogram")
-        values = {q: math.nan for q in _STANDARD_QUANTILES}
+        values = {q: math.nan for q in STANDARD_QUANTILES}
         mean_ms = math.nan
     else:
         try:
@@ -712,7 +410,7 @@ def _window_stats(window: dict[str, Any]) -> WindowStats:
             raise ResultFileError(f"window {window['index']}: {exc}") from None
         if histogram.get_total_count() != window["requests"]:
             raise ResultFileError(f"window {window['index']}: histogram and request count disagree")
-        values = {q: v / 1000.0 for q, v in histograms.percentiles_us(histogram, _STANDARD_QUANTILES).items()}
+        values = {q: v / 1000.0 for q, v in histograms.percentiles_us(histogram, STANDARD_QUANTILES).items()}
         mean_ms = histograms.moments_us(histogram)[0] / 1000.0
     duration = window["duration_s"]
     return WindowStats(
@@ -726,7 +424,22 @@ def _window_stats(window: dict[str, Any]) -> WindowStats:
         p95_ms=values[95],
         p99_ms=values[99],
         mean_ms=mean_ms,
+        failures_by_kind=_kinds((g["kind"], g["count"]) for g in window["errors"]) if "errors" in window else None,
+        mismatch_rate=_window_mismatch_rate(window),
     )
+
+
+def _kinds(counted: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Failures per kind, most frequent first."""
+    counts: dict[str, int] = {}
+    for kind, count in counted:
+        counts[kind] = counts.get(kind, 0) + count
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
+def _window_mismatch_rate(window: Mapping[str, Any]) -> float:
+    tally = _tally(window.get("correctness"), f"windows[{window['index']}]")
+    return tally.mismatch_rate if tally is not None and tally.checked else math.nan
 
 
 def _validated(data: Any) -> dict[str, Any]:
@@ -738,14 +451,4 @@ def _validated(data: Any) -> dict[str, Any]:
         raise ResultFileError(str(exc)) from None
     data = dict(data)
     data.pop("summary", None)  # derived by to_dict(); always recomputed
-    overlapping = data.get("overlapping_tests", [])
-    if not isinstance(overlapping, list) or not all(isinstance(nodeid, str) for nodeid in overlapping):
-        raise ResultFileError("result.overlapping_tests must be a list of test ids")
-    issues = data.get("generator_issues", [])
-    if not isinstance(issues, list) or not all(isinstance(issue, str) for issue in issues):
-        raise ResultFileError("result.generator_issues must be a list of strings")
     return data
-
-
-def _json_number(value: float) -> float | None:
-    return None if math.isnan(value) else value

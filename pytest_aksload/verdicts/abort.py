@@ -18,7 +18,8 @@ from typing import Any
 
 from pytest_aksload.config.metrics import format_metric_value
 from pytest_aksload.config.objectives import Slo
-from pytest_aksload.stats.result import WindowSpan, latencies_of_windows
+from pytest_aksload.stats.latency_stats import WindowSpan
+from pytest_aksload.stats.result import latencies_of_windows
 from pytest_aksload.verdicts.slo import PASS, evaluate
 
 

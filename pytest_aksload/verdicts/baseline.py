@@ -19,20 +19,21 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_aksload.config.metrics import format_metric_value, parse_metric
+from pytest_aksload.config.metrics import METRICS, PERCENTILE, PROPORTION, entry_of, format_metric_value, parse_metric
 from pytest_aksload.config.tolerances import Tolerance
 from pytest_aksload.stats.confidence import DEFAULT_CONFIDENCE
 from pytest_aksload.stats.result import LoadResult, ResultFileError
 
 BASELINE_FORMAT = "pytest-aksload-baseline/1"
 
-# Metrics a baseline compares when no tolerance names them (shown, never failing).
-DEFAULT_METRICS = ("p50", "p95", "p99", "rps", "failure_rate")
+# Metrics a baseline compares when no tolerance names them (shown, never failing): the registry's
+# metrics that take a tolerance, of the percentiles the standard ones.
+DEFAULT_METRICS = ("p50", "p95", "p99", *(e.name for e in METRICS if e.tolerances and e.name != PERCENTILE))
 
 OK, NOISE, REGRESSED = "ok", "within noise", "REGRESSED"
 
@@ -42,7 +43,7 @@ class BaselineError(Exception):
 
 
 @dataclass(frozen=True)
-class Comparison:
+class BaselineComparison:
     """One metric of one test: baseline and current value, their intervals and the judgement."""
 
     metric: str
@@ -59,7 +60,7 @@ class Comparison:
 
     @property
     def change(self) -> str:
-        if self.metric == "failure_rate":
+        if entry_of(self.metric).kind == PROPORTION:
             return f"{(self.now - self.baseline) * 100:+.2f}pp"
         if self.baseline == 0 or math.isnan(self.baseline) or math.isnan(self.now):
             return "n/a"
@@ -94,16 +95,16 @@ class Comparison:
         }
 
 
-def compare(
+def compare_with_baseline(
     baseline: LoadResult, now: LoadResult, tolerances: Mapping[str, Tolerance] | None = None
-) -> list[Comparison]:
+) -> list[BaselineComparison]:
     """Compare every tolerated metric (or DEFAULT_METRICS, informational) of `now` with `baseline`."""
     tolerances = dict(tolerances or {})
     metrics = list(tolerances) or list(DEFAULT_METRICS)
     return [_compare_metric(metric, baseline, now, tolerances.get(metric)) for metric in metrics]
 
 
-def regression_message(comparisons: list[Comparison]) -> str | None:
+def regression_message(comparisons: Sequence[BaselineComparison]) -> str | None:
     """The failure message when any comparison regressed significantly, else None."""
     regressed = [c for c in comparisons if c.regressed]
     if not regressed:
@@ -112,7 +113,9 @@ def regression_message(comparisons: list[Comparison]) -> str | None:
     return "\n".join(lines + [c.describe() for c in comparisons])
 
 
-def _compare_metric(metric: str, baseline: LoadResult, now: LoadResult, tolerance: Tolerance | None) -> Comparison:
+def _compare_metric(
+    metric: str, baseline: LoadResult, now: LoadResult, tolerance: Tolerance | None
+) -> BaselineComparison:
     base_value, base_interval = _estimate(metric, baseline)
     now_value, now_interval = _estimate(metric, now)
     status = OK
@@ -122,7 +125,7 @@ def _compare_metric(metric: str, baseline: LoadResult, now: LoadResult, toleranc
             status = REGRESSED
         elif beyond:
             status = NOISE
-    return Comparison(metric, base_value, now_value, base_interval, now_interval, tolerance, status)
+    return BaselineComparison(metric, base_value, now_value, base_interval, now_interval, tolerance, status)
 
 
 def _beyond_tolerance(
@@ -134,7 +137,7 @@ def _beyond_tolerance(
     now_interval: tuple[float, float],
 ) -> tuple[bool, bool]:
     """(point estimate worse than the tolerance allows, and significantly so)."""
-    if metric == "rps":  # lower is worse; the tolerance is relative
+    if entry_of(metric).higher_is_better:  # lower is worse; the tolerance is relative
         factor = 1 - tolerance.amount
         return now_value < base_value * factor, now_interval[1] < base_interval[0] * factor
     if tolerance.unit == "%":
@@ -145,13 +148,7 @@ def _beyond_tolerance(
 
 def _estimate(metric: str, result: LoadResult) -> tuple[float, tuple[float, float]]:
     """Point estimate and confidence interval of `metric` over the measured (post-warm-up) part of `result`."""
-    if metric in ("rps", "failure_rate"):
-        value = result.rps if metric == "rps" else result.failure_rate
-    else:
-        q = parse_metric(metric).quantile
-        assert q is not None, metric  # parse_tolerances admits nothing else
-        value = result.percentile(q)
-    return value, result.ci(metric, DEFAULT_CONFIDENCE)
+    return parse_metric(metric).value_of(result), result.ci(metric, DEFAULT_CONFIDENCE)
 
 
 def _show_interval(metric: str, interval: tuple[float, float]) -> str:

@@ -1,5 +1,6 @@
 """From a measurement to the test's outcome: generator health, early abort, the INCONCLUSIVE policy,
-an empty run and the baseline comparison, gathered in one read-only `GateOutcome`.
+an empty run and the baseline comparison, gathered in the one read-only `GatedResult` (gated.py)
+the `load_result` fixture gives.
 
 `--aks-inconclusive` decides what an INCONCLUSIVE verdict does: `fail` (the default: a deployment
 gate that cannot show the service meets its objectives must not let it through; a flaky FAIL costs
@@ -12,61 +13,35 @@ it stops where the objectives sit at their edge, so INCONCLUSIVE there is the fi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pytest_aksload.config.profile import LoadProfile
-from pytest_aksload.stats import steady_state
-from pytest_aksload.stats.result import GatedResult, LoadResult
+from pytest_aksload.stats.result import LoadResult
 from pytest_aksload.verdicts import health
-from pytest_aksload.verdicts.baseline import Comparison, regression_message
+from pytest_aksload.verdicts.baseline import BaselineComparison, regression_message
 from pytest_aksload.verdicts.diagnosis import failure_lines
+from pytest_aksload.verdicts.gated import GatedResult
 from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE, SloVerdict, comparisons_judged, evaluate, format_verdicts
 
 
 @dataclass(frozen=True)
-class Decision:
+class PolicyDecision:
+    """The SLO verdicts under the INCONCLUSIVE policy: what fails the test, and what is only said."""
+
     verdicts: list[SloVerdict]
     failure: str | None  # the test's failure message, None when it passes
     warning: str | None  # said when INCONCLUSIVE verdicts were let pass (--aks-inconclusive=pass)
 
 
-@dataclass(frozen=True)
-class GateOutcome:
-    """Everything the gate concluded about one load test (`run.gate.run_gate`); read-only.
-
-    `result` is what the test body gets as `load_result`; `failure` is the whole message the test
-    fails with after its body passed (None: the gate lets it pass); `warnings` are shown as
-    pytest warnings; `compared` says whether the `--aks-compare` baseline had an entry for the test.
-    """
-
-    result: GatedResult
-    verdicts: tuple[SloVerdict, ...] = ()
-    failure: str | None = None
-    inconclusive: bool = False  # the failure is INCONCLUSIVE verdicts failed by the policy, nothing worse
-    warnings: tuple[str, ...] = ()
-    comparisons: tuple[Comparison, ...] = ()
-    compared: bool = False
-
-
-def prepare(result: LoadResult, profile: LoadProfile) -> GatedResult:
-    """The child's result made ready to judge: warm-up cut (warmup="auto") and generator health checked."""
-    if profile.warmup_auto:
-        result = steady_state.apply_auto_warmup(result)
-    return GatedResult(result, generator_issues=health.generator_issues(result, profile))
-
-
-def _generator_issues(result: LoadResult) -> Sequence[str]:
-    return result.generator_issues if isinstance(result, GatedResult) else ()
-
-
-def judge(profile: LoadProfile, result: LoadResult) -> list[SloVerdict]:
-    """The marker's SLO verdicts, all INCONCLUSIVE when the load generator was unhealthy (`prepare`).
+def slo_verdicts(profile: LoadProfile, result: LoadResult, generator_issues: Sequence[str] = ()) -> list[SloVerdict]:
+    """The marker's SLO verdicts, all INCONCLUSIVE when the load generator was unhealthy (`generator_issues`).
 
     A run judged while it ran (`result.looks`, a side-by-side gate that may stop early) is judged at
     its last look's level, `sequential.look_confidence`: judging it at the plain level would spend
     the error rate the looks already spent (`LoadResult.judging_confidence`)."""
-    return health.doubt(evaluate(profile.slos, result, result.judging_confidence), _generator_issues(result))
+    return health.doubt(evaluate(profile.slos, result, result.judging_confidence), generator_issues)
 
 
 def undecided(verdicts: Sequence[SloVerdict]) -> bool:
@@ -79,29 +54,32 @@ def policy_for(profile: LoadProfile, policy: str) -> str:
     return "pass" if profile.capacity is not None else policy
 
 
-def decide(profile: LoadProfile, result: LoadResult, policy: str) -> Decision:
-    """The outcome of one load test under `policy` (fail | pass | extend)."""
-    verdicts = judge(profile, result)
+def apply_policy(
+    profile: LoadProfile, result: LoadResult, policy: str, generator_issues: Sequence[str] = ()
+) -> PolicyDecision:
+    """The SLO verdicts of one load test and what they do under `policy` (fail | pass | extend)."""
+    verdicts = slo_verdicts(profile, result, generator_issues)
     if result.aborted is not None:
-        return Decision(
-            verdicts, f"load aborted early after {result.aborted['at_s']:g}s: {result.aborted['reason']}", None
-        )
+        reason = f"load aborted early after {result.aborted['at_s']:g}s: {result.aborted['reason']}"
+        return PolicyDecision(verdicts, reason, None)
     failed = [v for v in verdicts if v.verdict == FAIL]
     unsure = [v for v in verdicts if v.verdict == INCONCLUSIVE]
     table = format_verdicts(verdicts)
     if failed:
-        return Decision(verdicts, f"{len(failed)} of {len(verdicts)} SLOs violated ({result!r})\n{table}", None)
+        return PolicyDecision(verdicts, f"{len(failed)} of {len(verdicts)} SLOs violated ({result!r})\n{table}", None)
     if not unsure:
-        return Decision(verdicts, None, None)
+        return PolicyDecision(verdicts, None, None)
     if policy == "pass":
-        return Decision(verdicts, None, f"{len(unsure)} SLOs INCONCLUSIVE, passed by --aks-inconclusive=pass\n{table}")
-    if _generator_issues(result):
+        warning = f"{len(unsure)} SLOs INCONCLUSIVE, passed by --aks-inconclusive=pass\n{table}"
+        return PolicyDecision(verdicts, None, warning)
+    if generator_issues:
         hint = "the load generator was the bottleneck: give it more CPU, or spread the load with workers="
     elif policy == "extend":
         hint = "the load ran to max_duration without deciding"
     else:
         hint = "run longer, or use --aks-inconclusive=extend with max_duration="
-    return Decision(verdicts, f"{len(unsure)} of {len(verdicts)} SLOs INCONCLUSIVE ({hint}; {result!r})\n{table}", None)
+    failure = f"{len(unsure)} of {len(verdicts)} SLOs INCONCLUSIVE ({hint}; {result!r})\n{table}"
+    return PolicyDecision(verdicts, failure, None)
 
 
 def nothing_measured(result: LoadResult) -> str | None:
@@ -129,38 +107,44 @@ def mismatch_lines(result: LoadResult) -> str:
     return head + "".join(f"\n  sample row {m.row}: expected {m.expected!r}, got {m.got!r}" for m in examples)
 
 
-def conclude(
+def judge_gate(
     profile: LoadProfile,
-    result: GatedResult,
+    result: LoadResult,
     policy: str,
-    comparisons: Sequence[Comparison] = (),
+    baseline_comparisons: Sequence[BaselineComparison] = (),
     *,
     compared: bool = False,
     warnings: Sequence[str] = (),
-) -> GateOutcome:
-    """The outcome of one load test: its SLO decision (if it has SLOs or was aborted), an empty run
-    failed as such, and a significant baseline regression, in one failure message."""
+    generator_issues: Sequence[str] = (),
+    overlapping_tests: Sequence[str] = (),
+    capacity: Mapping[str, Any] | None = None,
+) -> GatedResult:
+    """Everything the gate concludes about one measurement, in the one `GatedResult` the test gets:
+    its SLO decision (if it has SLOs or was aborted), an empty run failed as such, and a significant
+    baseline regression, in one failure message; side by side, each compared metric with the verdict
+    of its objective."""
     decision = (
-        decide(profile, result, policy_for(profile, policy))
+        apply_policy(profile, result, policy_for(profile, policy), generator_issues)
         if profile.slos or result.aborted is not None
-        else Decision([], None, None)
+        else PolicyDecision([], None, None)
     )
     parts = [message for message in (nothing_measured(result), decision.failure) if message]
     if decision.failure is not None:
         causes = "".join(f"\n  {line}" for line in failure_lines(result))
         parts[-1] += f"\nmost frequent failures:{causes}" if causes else ""
         parts[-1] += mismatch_lines(result)
-    regression = regression_message(list(comparisons))
-    failure = "\n".join(parts + ([regression] if regression else [])) or None
+    regression = regression_message(baseline_comparisons)
     only_undecided = decision.failure is not None and undecided(decision.verdicts) and result.requests > 0
-    if result.against is not None:  # side by side: each compared metric with the verdict of its objective
-        result = result.with_comparison(comparisons_judged(result, decision.verdicts))
-    return GateOutcome(
-        result=result,
+    return GatedResult(
+        result,
         verdicts=tuple(decision.verdicts),
-        failure=failure,
+        failure="\n".join(parts + ([regression] if regression else [])) or None,
         inconclusive=only_undecided and regression is None,
         warnings=tuple(warnings) + ((decision.warning,) if decision.warning else ()),
-        comparisons=tuple(comparisons),
+        baseline_comparisons=tuple(baseline_comparisons),
         compared=compared,
+        comparison=comparisons_judged(result, decision.verdicts),
+        generator_issues=generator_issues,
+        overlapping_tests=overlapping_tests,
+        capacity=capacity,
     )

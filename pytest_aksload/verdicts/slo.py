@@ -24,7 +24,8 @@ interval to clear the threshold if the measured value holds (``more_requests``, 
 measured rate). It is an estimate, not a promise: the value moves as the run grows, and a
 sequential run judges later looks at a stricter level.
 
-No pytest, locust or pandas here (see DESIGN.md, hard rule 1): the Locust child judges abort rules with it.
+No pytest, locust or pandas here (docs/architecture.md: the pytest process never imports locust);
+the Locust child judges abort rules with it.
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from pytest_aksload.config.metrics import FAILURE_RATE, LATENCY, REQUESTS, format_metric_value
+from pytest_aksload.config.metrics import LATENCY, format_metric_value, parse_metric
 from pytest_aksload.config.objectives import RATIO, Slo, SloSpec, parse_slos
 from pytest_aksload.config.units import format_duration
-from pytest_aksload.stats.comparison import Comparison, compare
+from pytest_aksload.stats.comparison import SideBySideComparison, compare_sides
 from pytest_aksload.stats.confidence import DEFAULT_CONFIDENCE
 
 __all__ = [
@@ -60,20 +61,6 @@ PASS = "PASS"
 FAIL = "FAIL"
 INCONCLUSIVE = "INCONCLUSIVE"
 
-_RESULT_ATTRIBUTE = {
-    "mean": "mean_ms",
-    "max": "max_ms",
-    "failure_rate": "failure_rate",
-    "rps": "rps",
-    "requests": "requests",
-    "rows_per_s": "rows_per_s",
-    "mismatch_rate": "mismatch_rate",
-    "max_abs_error": "max_abs_error",
-    "auc": "auc",
-    "logloss": "logloss",
-}
-# Facts of the run, not estimates: judged on the value (no interval).
-_FACTS = ("max", "max_abs_error")
 # Needing over this many times the run's load to decide is "too close to decide with more load".
 _HOPELESS_GROWTH = 100.0
 _NO_OTHER_SIDE = "no other side was measured: pass --aks-against NAME, --aks-against-uri URL or the marker's against="
@@ -266,7 +253,7 @@ def _judge(slo: Slo, result: Measurements, confidence: float) -> SloVerdict:
         return SloVerdict(slo, measured, math.nan, FAIL, reason=unmeasured(slo.metric) if unmeasured else None)
     margin = slo.margin(measured)
     ci = getattr(result, "ci", None)
-    if ci is None or slo.kind == REQUESTS or slo.metric in _FACTS:
+    if ci is None or slo.entry.exact:
         # Counts and the observed maximum are facts of the run, not estimates.
         verdict = PASS if _holds(slo, measured) else FAIL
         return SloVerdict(slo, measured, margin, verdict, measured, measured)
@@ -300,7 +287,7 @@ def _judge_relative(slo: Slo, result: Measurements, confidence: float) -> SloVer
         against, missing = _scoped(slo, against, " on the other side")
     if missing is not None:
         return SloVerdict(slo, math.nan, math.nan, FAIL, reason=missing)
-    comparison = compare(slo.metric, subject, against, confidence)
+    comparison = compare_sides(slo.metric, subject, against, confidence)
     sides = {"candidate": comparison.candidate, "other": comparison.other}
     if math.isnan(comparison.value):
         empty = "the candidate" if math.isnan(comparison.candidate) or not subject.requests else "the other side"
@@ -370,13 +357,13 @@ def _seconds_text(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def comparisons_judged(result: Any, verdicts: Sequence[SloVerdict]) -> dict[str, Comparison]:
+def comparisons_judged(result: Any, verdicts: Sequence[SloVerdict]) -> dict[str, SideBySideComparison]:
     """``result.comparison`` with each metric's verdict filled from the whole-run relative objectives
     judged on it (the worst one when several; an endpoint-scoped objective is not the run's)."""
     comparisons = dict(getattr(result, "comparison", None) or {})
     for verdict in verdicts:
         slo = verdict.slo
-        if slo.endpoint is None and slo.metric in comparisons and (slo.relative or slo.metric == "agreement"):
+        if slo.endpoint is None and slo.metric in comparisons and slo.compares:
             current = comparisons[slo.metric]
             if current.verdict is None or _SEVERITY[verdict.verdict] < _SEVERITY[current.verdict]:
                 comparisons[slo.metric] = replace(current, verdict=verdict.verdict)
@@ -420,13 +407,9 @@ def _nan_low(margin: float) -> float:
 
 def _measure(slo: Slo, result: Measurements) -> float:
     # With no requests, a latency of 0 or a failure rate of 0 would be a free pass.
-    if slo.kind in (LATENCY, FAILURE_RATE) and not result.requests and slo.metric != "mismatch_rate":
+    if slo.entry.needs_requests and not result.requests:
         return math.nan
-    if slo.quantile is not None:
-        return float(result.percentile(slo.quantile))
-    if slo.metric == "agreement":  # only a side-by-side result has it
-        return float(getattr(result, "agreement", math.nan))
-    return float(getattr(result, _RESULT_ATTRIBUTE[slo.metric]))
+    return parse_metric(slo.metric).value_of(result)  # where the registry says its value is
 
 
 def format_verdicts(verdicts: Sequence[SloVerdict]) -> str:

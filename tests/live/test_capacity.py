@@ -14,7 +14,7 @@ import pytest
 from loopback_servers import ScoringServer
 
 from pytest_aksload.run.capacity import MIN_THROUGHPUT
-from pytest_aksload.stats.result import GatedResult
+from pytest_aksload.verdicts.gated import GatedResult
 
 SLOTS = 4
 SERVICE_S = 0.04  # 4 slots x 40 ms: about 100 requests per second, no more

@@ -14,7 +14,7 @@ from synthetic_results import result_from_windows, steady_result
 
 from pytest_aksload.config.tolerances import parse_tolerances
 from pytest_aksload.stats.result import LoadResult
-from pytest_aksload.verdicts.baseline import NOISE, OK, REGRESSED, compare, regression_message
+from pytest_aksload.verdicts.baseline import NOISE, OK, REGRESSED, compare_with_baseline, regression_message
 
 # 20..58 ms, 100 requests a second for 10 s, no failures.
 SPREAD_US = [20_000 + 2_000 * (i % 20) for i in range(100)]
@@ -50,16 +50,16 @@ def test_saving_keeps_other_tests_of_the_baseline(tmp_path: Path) -> None:
 
 
 def statuses(baseline: LoadResult, now: LoadResult, tolerances: str) -> dict[str, str]:
-    return {c.metric: c.status for c in compare(baseline, now, parse_tolerances(tolerances))}
+    return {c.metric: c.status for c in compare_with_baseline(baseline, now, parse_tolerances(tolerances))}
 
 
 def test_an_unchanged_service_passes() -> None:
-    comparisons = compare(run(), run(), parse_tolerances("p95=10%,p50=1ms,rps=5%,failure_rate=0.5pp"))
+    comparisons = compare_with_baseline(run(), run(), parse_tolerances("p95=10%,p50=1ms,rps=5%,failure_rate=0.5pp"))
     assert [c.status for c in comparisons] == [OK] * 4 and regression_message(comparisons) is None
 
 
 def test_a_significant_regression_fails_naming_the_metric() -> None:
-    comparisons = compare(run(), run(1.3), parse_tolerances("p95=10%,rps=5%"))
+    comparisons = compare_with_baseline(run(), run(1.3), parse_tolerances("p95=10%,rps=5%"))
     assert [c.status for c in comparisons] == [REGRESSED, OK]
     message = regression_message(comparisons) or ""
     assert message.splitlines()[0] == "regression against the baseline: 1 of 2 metrics significantly worse"
@@ -69,7 +69,7 @@ def test_a_significant_regression_fails_naming_the_metric() -> None:
 def test_a_change_beyond_the_tolerance_within_noise_is_reported_and_passes() -> None:
     """60 requests a side: p95 is 15 % worse, but each interval spans most of the spread."""
     small = {"windows": 1, "per_window": 60}
-    (comparison,) = compare(run(**small), run(1.15, **small), parse_tolerances("p95=10%"))
+    (comparison,) = compare_with_baseline(run(**small), run(1.15, **small), parse_tolerances("p95=10%"))
     assert comparison.status == NOISE and not comparison.regressed
     assert comparison.describe().endswith("not failed") and "within noise (95% intervals" in comparison.describe()
     assert regression_message([comparison]) is None
@@ -112,7 +112,7 @@ def test_absolute_tolerances_parse_to_ms_and_fraction_points() -> None:
 def test_latency_ms_tolerance(now_ms: float, status: str) -> None:
     baseline, now = steady_result(50_000), steady_result(int(now_ms * 1000))
 
-    (p95,) = compare(baseline, now, {"p95": TOLERANCES["p95"]})
+    (p95,) = compare_with_baseline(baseline, now, {"p95": TOLERANCES["p95"]})
 
     assert p95.status == status
     assert p95.now == pytest.approx(now_ms, rel=0.02)
@@ -125,7 +125,7 @@ def test_latency_beyond_the_tolerance_on_too_few_requests_is_within_noise() -> N
     baseline = result_from_windows([([40_000 + 1_000 * i for i in range(10)], 0)])
     now = result_from_windows([([80_000 + 1_000 * i for i in range(10)], 0)])
 
-    (p95,) = compare(baseline, now, {"p95": TOLERANCES["p95"]})
+    (p95,) = compare_with_baseline(baseline, now, {"p95": TOLERANCES["p95"]})
 
     assert p95.status == NOISE and not p95.regressed
     assert p95.now - p95.baseline > TOLERANCES["p95"].amount
@@ -146,7 +146,7 @@ def test_failure_rate_pp_tolerance(failures: int, status: str) -> None:
     baseline = steady_result(50_000)
     now = steady_result(50_000, failures=failures)
 
-    (failure_rate,) = compare(baseline, now, {"failure_rate": TOLERANCES["failure_rate"]})
+    (failure_rate,) = compare_with_baseline(baseline, now, {"failure_rate": TOLERANCES["failure_rate"]})
 
     assert failure_rate.status == status
     assert failure_rate.change == f"{failures / 10:+.2f}pp"
@@ -159,7 +159,7 @@ def test_only_regressed_metrics_fail_and_the_message_lists_every_metric() -> Non
     baseline = steady_result(50_000)
     now = steady_result(80_000, failures=8)
 
-    comparisons = compare(baseline, now, TOLERANCES)
+    comparisons = compare_with_baseline(baseline, now, TOLERANCES)
 
     assert [(c.metric, c.status) for c in comparisons] == [("p95", REGRESSED), ("failure_rate", NOISE)]
     message = regression_message(comparisons)

@@ -51,12 +51,13 @@ def test_lag_at_or_over_the_limit_at_p95_is_an_issue(loop_lag_ms: dict[str, Any]
 
 def test_a_late_loop_makes_every_verdict_inconclusive_with_the_reason() -> None:
     load = profile()
-    healthy = decision.prepare(result_with_lag({"p50": 1.0, "p95": 2.0, "max": 5.0}), load)
-    lagging = decision.prepare(result_with_lag({"p50": 150.0, "p95": 250.0, "max": 400.0}), load)
+    healthy = result_with_lag({"p50": 1.0, "p95": 2.0, "max": 5.0})
+    lagging = result_with_lag({"p50": 150.0, "p95": 250.0, "max": 400.0})
+    issues = generator_issues(lagging, load)
 
-    assert [v.verdict for v in decision.judge(load, healthy)] == [PASS, PASS]
-    judged = decision.judge(load, lagging)
+    assert [v.verdict for v in decision.slo_verdicts(load, healthy, generator_issues(healthy, load))] == [PASS, PASS]
+    judged = decision.slo_verdicts(load, lagging, issues)
     assert [v.verdict for v in judged] == [INCONCLUSIVE, INCONCLUSIVE]
     assert all("untrustworthy measurement: load generator event loop ran 250 ms late" in v.reason for v in judged)
-    failure = decision.decide(load, lagging, "fail").failure  # --aks-inconclusive=fail
+    failure = decision.apply_policy(load, lagging, "fail", issues).failure  # --aks-inconclusive=fail
     assert failure is not None and "the load generator was the bottleneck" in failure

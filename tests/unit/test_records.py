@@ -14,11 +14,11 @@ from synthetic_results import result_from_windows
 from pytest_aksload.config.profile import LoadProfile, profile_from_marker
 from pytest_aksload.config.settings import Settings
 from pytest_aksload.reports.files import junit_properties, write_report_dir
-from pytest_aksload.reports.record import build_record, verdict_of
+from pytest_aksload.reports.record import build_record, result_document, verdict_of
 from pytest_aksload.reports.terminal import SUMMARY_COLUMNS, format_table, summary_rows
-from pytest_aksload.stats.result import GatedResult, LoadResult
+from pytest_aksload.stats.result import LoadResult
 from pytest_aksload.verdicts import baseline
-from pytest_aksload.verdicts.decision import conclude
+from pytest_aksload.verdicts.decision import judge_gate
 
 
 def profile(**marker: Any) -> LoadProfile:
@@ -31,13 +31,13 @@ def empty_run(**extra: object) -> LoadResult:
 
 
 def test_a_run_that_measured_nothing_fails_clearly_and_reports_valid_json(tmp_path: Path) -> None:
-    empty = GatedResult(empty_run())
+    empty = empty_run()
     for slos in ([], ["p95 < 300ms"]):
-        outcome = conclude(profile(slo=slos), empty, "fail")
+        outcome = judge_gate(profile(slo=slos), empty, "fail")
         assert outcome.failure is not None and outcome.failure.startswith("the load measured 0 requests: ")
         assert "no request that started after the 0s warm-up completed" in outcome.failure and not outcome.inconclusive
         verdict = verdict_of(True, outcome, failed_by_gate=True)
-        record = build_record("t.py::test_empty", "2 users", verdict, outcome=outcome)
+        record = build_record("t.py::test_empty", "2 users", verdict, gated=outcome)
         assert record["verdict"] == "FAIL"
         json.dumps(record, allow_nan=False)  # no NaN: summary.json is written strictly
     assert record["metrics"] is not None and record["metrics"]["p95_ms"] is None
@@ -56,14 +56,14 @@ def test_a_warm_up_as_long_as_the_run_is_named() -> None:
     data["warmup_s"] = 3.0
     data["measure_start"] = data["started_at"] + 3.0
     data["total"] = {**empty_run().to_dict()["total"]}
-    outcome = conclude(profile(), GatedResult(LoadResult.from_dict(data)), "fail")
+    outcome = judge_gate(profile(), LoadResult.from_dict(data), "fail")
     assert outcome.failure is not None and "warm-up (3s) lasted the whole" in outcome.failure
 
 
 def test_verdict_words() -> None:
     gate = profile(slo="p95 < 1s")
-    passing = conclude(gate, GatedResult(result_from_windows([([20_000] * 50, 0)] * 5)), "fail")
-    unsure = conclude(gate, GatedResult(result_from_windows([([20_000] * 3, 0)])), "fail")
+    passing = judge_gate(gate, result_from_windows([([20_000] * 50, 0)] * 5), "fail")
+    unsure = judge_gate(gate, result_from_windows([([20_000] * 3, 0)]), "fail")
     assert passing.failure is None and unsure.failure is not None and unsure.inconclusive
     assert verdict_of(False, passing, failed_by_gate=False) == "PASS"
     assert verdict_of(True, passing, failed_by_gate=False) == "FAIL"  # the test body failed
@@ -76,18 +76,25 @@ def test_verdict_words() -> None:
 def test_the_record_carries_what_the_gate_found_and_the_measurement_alone() -> None:
     measured = result_from_windows([([20_000] * 50, 0)] * 5)
     capacity = {"capacity_rps": 40.0, "bounded": False, "steps": []}
-    gated = GatedResult(measured, generator_issues=["busy"], overlapping_tests=["t.py::other"], capacity=capacity)
-    stored = {"t.py::test_gate": measured}
-    outcome = conclude(profile(), gated, "fail", baseline.compare(stored["t.py::test_gate"], measured), compared=True)
-    record = build_record("t.py::test_gate", "p", "PASS", target="svc", outcome=outcome, locust_html="x.html")
+    comparisons = baseline.compare_with_baseline(measured, measured)
+    gated = judge_gate(
+        profile(), measured, "fail", comparisons, compared=True,
+        generator_issues=["busy"], overlapping_tests=["t.py::other"], capacity=capacity,
+    )  # fmt: skip
+    record = build_record("t.py::test_gate", "p", "PASS", target="svc", gated=gated, locust_html="x.html")
     assert (record["generator_issues"], record["overlapping_tests"], record["capacity"]) == (
         ["busy"],
         ["t.py::other"],
         capacity,
     )
     assert record["compared"] and [c["metric"] for c in record["comparisons"]] == list(baseline.DEFAULT_METRICS)
-    assert record["result"] == measured.to_dict() and record["metrics"]["generator_issues"] == ["busy"]
+    # Each figure once: the measurement without a derived summary, the headline figures beside it,
+    # joined back into the LoadResult.to_dict() form for the --aks-report file.
+    assert "summary" not in record["result"] and record["metrics"] == measured.figures()
+    assert result_document(record) == measured.to_dict()
     assert LoadResult.from_dict(record["result"]).requests == 250
+    assert ("aksload.generator_issues", "['busy']") in junit_properties(record)
+    assert [w["end_s"] for w in record["timeline"]] == [1.0, 2.0, 3.0, 4.0, 5.0]
 
 
 def test_nothing_compared_lists_the_baselines_entries() -> None:
@@ -101,6 +108,6 @@ def test_nothing_compared_lists_the_baselines_entries() -> None:
 
 @pytest.mark.parametrize("policy", ["fail", "extend"])
 def test_a_capacity_search_lets_inconclusive_pass_with_a_warning(policy: str) -> None:
-    few = GatedResult(result_from_windows([([20_000] * 3, 0)]))
-    outcome = conclude(profile(slo="p95 < 1s", capacity={"start": 10}), few, policy)
+    few = result_from_windows([([20_000] * 3, 0)])
+    outcome = judge_gate(profile(slo="p95 < 1s", capacity={"start": 10}), few, policy)
     assert outcome.failure is None and any("INCONCLUSIVE" in warning for warning in outcome.warnings)

@@ -18,9 +18,9 @@ from pytest_aksload.config.settings import Settings
 from pytest_aksload.reports.html import render_session_page
 from pytest_aksload.reports.record import SPECTRUM_QUANTILES, build_record, spectrum
 from pytest_aksload.stats.correctness import CorrectnessTally
-from pytest_aksload.stats.result import GatedResult, LoadResult
+from pytest_aksload.stats.result import LoadResult
 from pytest_aksload.verdicts import baseline
-from pytest_aksload.verdicts.decision import conclude
+from pytest_aksload.verdicts.decision import judge_gate
 
 
 def profile(**marker: Any) -> LoadProfile:
@@ -42,10 +42,10 @@ def page_data(*entries: dict[str, Any]) -> list[dict[str, Any] | None]:
 
 def gate_record(result: LoadResult, marker: dict[str, Any], stored: LoadResult | None = None) -> dict[str, Any]:
     gate = profile(**marker)
-    comparisons = [] if stored is None else baseline.compare(stored, result)
-    outcome = conclude(gate, GatedResult(result), "fail", comparisons, compared=stored is not None)
+    comparisons = [] if stored is None else baseline.compare_with_baseline(stored, result)
+    gated = judge_gate(gate, result, "fail", comparisons, compared=stored is not None)
     return dict(
-        build_record("t.py::test_gate", gate.describe(), "PASS", outcome=outcome, load_profile=gate, baseline=stored)
+        build_record("t.py::test_gate", gate.describe(), "PASS", gated=gated, load_profile=gate, baseline=stored)
     )
 
 
@@ -150,3 +150,12 @@ def test_a_run_that_measured_nothing_draws_thresholds_without_bands() -> None:
     (test,) = page_data(gate_record(result_from_windows([([], 0)] * 3), {"slo": "p95 < 300ms"}))
     assert test["objectives"] == [{"label": "p95 < 300ms", "value": 300.0, "verdict": "FAIL", "x": 20.0}]
     assert test["spectrum"][0]["ms"] == [None] * 41 and test["latency"][0]["p95"] == [None] * 3
+
+
+def test_outputs_read_records_only() -> None:
+    """Every output but the record's builder reads report records, never a measurement."""
+    reports = Path(__file__).parents[2] / "pytest_aksload" / "reports"
+    for module in reports.glob("*.py"):
+        if module.name != "record.py":
+            text = module.read_text(encoding="utf-8")
+            assert "from pytest_aksload.stats" not in text and "LoadResult.from_dict(" not in text, module.name

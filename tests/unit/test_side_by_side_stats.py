@@ -15,11 +15,12 @@ from synthetic_results import endpoint_stats, result_from_windows, side_by_side,
 
 from pytest_aksload.config.profile import profile_from_marker
 from pytest_aksload.config.settings import Settings
-from pytest_aksload.stats.comparison import compare, mean_ratio, quantile_ratio, rate_difference
+from pytest_aksload.stats.comparison import compare_sides, mean_ratio, quantile_ratio, rate_difference
 from pytest_aksload.stats.histograms import Latencies
-from pytest_aksload.stats.result import LatencyStats, LoadResult, ResultFileError
+from pytest_aksload.stats.latency_stats import LatencyStats
+from pytest_aksload.stats.result import LoadResult, ResultFileError
 from pytest_aksload.stats.sequential import FIRST_LOOK_REQUESTS, LOOK_GROWTH, LookSchedule, look_confidence
-from pytest_aksload.verdicts.decision import judge
+from pytest_aksload.verdicts.decision import slo_verdicts
 from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE, PASS, comparisons_judged, evaluate
 
 
@@ -45,7 +46,7 @@ def lognormal_run(seed: int, median_ms: float, seconds: int = 20, per_second: in
 def test_identical_samples_compare_as_equal() -> None:
     run = steady_result(130_000)
     for metric in ("p50", "p95", "p99", "mean", "rps", "failure_rate"):
-        c = compare(metric, run, run, 0.95)
+        c = compare_sides(metric, run, run, 0.95)
         neutral = 0.0 if metric == "failure_rate" else 1.0
         assert c.value == neutral and c.low <= neutral <= c.high, c
 
@@ -53,14 +54,14 @@ def test_identical_samples_compare_as_equal() -> None:
 def test_two_draws_from_one_distribution_have_ratio_intervals_that_hold_one() -> None:
     candidate, other = lognormal_run(1, 130.0), lognormal_run(2, 130.0)
     for metric in ("p50", "p95", "p99", "mean"):
-        c = compare(metric, candidate, other, 0.95)
+        c = compare_sides(metric, candidate, other, 0.95)
         assert c.low < 1.0 < c.high and c.relative == "x", c
 
 
 def test_a_three_times_slower_sample_has_a_ratio_near_three() -> None:
     slow, fast = lognormal_run(1, 390.0), lognormal_run(2, 130.0)
     for metric in ("p50", "p95", "mean"):
-        c = compare(metric, slow, fast, 0.95)
+        c = compare_sides(metric, slow, fast, 0.95)
         assert 2.5 < c.low <= c.value <= c.high < 3.6, c
 
 
@@ -111,10 +112,10 @@ def test_a_difference_of_failure_rates_uses_newcombes_hybrid_score(
 def test_a_side_with_nothing_measured_compares_to_nothing() -> None:
     empty, run = stats([]), steady_result(100_000)
     for metric in ("p95", "mean", "failure_rate"):
-        c = compare(metric, empty, run, 0.95)
+        c = compare_sides(metric, empty, run, 0.95)
         assert math.isnan(c.value), c
     with pytest.raises(ValueError, match="no side-by-side comparison for 'max'; use p<q>, mean"):
-        compare("max", run, run, 0.95)
+        compare_sides("max", run, run, 0.95)
 
 
 # ---------------------------------------------------------------- what a result carries
@@ -207,12 +208,12 @@ def test_the_final_look_is_counted_once() -> None:
 def test_a_sequential_run_is_judged_at_its_last_looks_level() -> None:
     profile = profile_from_marker((), {"slo": ["p95 <= 1.10x", "p95 < 1s"], "against": "blue"}, Settings(), Path.cwd())
     result = side_by_side(steady_result(390_000), steady_result(130_000), sequential={"looks": 3, "decided_at_s": 2.0})
-    verdicts = judge(profile, result)
+    verdicts = slo_verdicts(profile, result)
     assert [v.verdict for v in verdicts] == [FAIL, PASS]
     assert [v.confidence for v in verdicts] == [pytest.approx(1 - 0.05 / 12)] * 2
     assert "(99.58% CI " in verdicts[0].describe()  # the level judged at, rounded down, never "100%"
     plain = side_by_side(steady_result(390_000), steady_result(130_000))
-    assert [v.confidence for v in judge(profile, plain)] == [0.95, 0.95]
+    assert [v.confidence for v in slo_verdicts(profile, plain)] == [0.95, 0.95]
 
 
 # ---------------------------------------------------------------- relative verdicts
