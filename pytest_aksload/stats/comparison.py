@@ -13,17 +13,16 @@ the two sides' own evidence:
   ``d + sqrt(log(high_c / c)^2 + log(o / low_o)^2)``. Each side's interval assumes nothing about
   the latency distribution (under load it is skewed, multi-modal, heavy-tailed), and MOVER
   combines the two as a normal approximation of the log ratio would, so the interval keeps each
-  side's asymmetry. Measured on log-normal latencies (sigma 0.5 and 1; p50, p95, p99; 200 to
-  3,000 requests a side; 400 runs each: bench/side_by_side_intervals.py) a 95 % interval missed
-  the true ratio in 0-4.8 % of runs. The alternative, each side at ``1 - alpha/2`` combined as
-  ``[low_c / high_o, high_c / low_o]`` (Bonferroni), missed 0.2 %, but its p95 interval was ~60 %
-  wider (log-width 0.32 vs 0.20 at 1,000 a side), i.e. it needs ~2.5x the requests to detect the
-  same regression: too high a price for a gate whose point is detecting small regressions fast.
+  side's asymmetry. The alternative, each side at ``1 - alpha/2`` combined as
+  ``[low_c / high_o, high_c / low_o]`` (Bonferroni), covers a little more often but is much
+  wider, so it needs several times the requests to detect the same regression: too high a price
+  for a gate whose point is detecting small regressions fast (coverage and widths of both, from
+  bench/side_by_side_intervals.py: docs/performance.md).
 * Means (``mean_ratio``): the delta method on the log of the ratio, ``se^2 = s_c^2 / (n_c m_c^2) +
   s_o^2 / (n_o m_o^2)``, interval ``ratio * exp(+-z se)``. The log scale keeps the interval
   positive and asymmetric as a ratio's should be; the central limit theorem needs the hundreds of
-  requests a gate has; a heavy tail makes it a little optimistic (same bench: misses 3.5-6.8 % at
-  95 %; prefer a percentile objective when the tail matters).
+  requests a gate has; a heavy tail makes it a little optimistic (docs/performance.md; prefer a
+  percentile objective when the tail matters).
 * Throughput (``rate_ratio``: rps, rows_per_s): each side's own rate interval (batch means over
   the recorded windows, stats/result.py), combined by MOVER as for percentiles.
 * Failure and mismatch rates (``rate_difference``): Newcombe's hybrid score interval for a

@@ -19,9 +19,8 @@ most alpha = 1 - confidence over the whole run (5 % at the default 95 %), given 
 interval is valid at its level. The price: look 1 is judged at 97.5 %, look 5 at 99.83 %, look
 10 at 99.95 %: decided runs need somewhat more requests than one fixed-size look would.
 
-Measured (bench/side_by_side_intervals.py, 400 runs of two equal log-normal sides growing to
-3,000 requests each, 9 looks): runs with any false verdict of a p95 ratio 0.5 % at these levels
-against 12.8 % when every look is judged at a plain 95 %; of a mean ratio 3.2 % against 21.5 %.
+The false-verdict rates this gives, against every look judged at a plain 95 %, are measured by
+bench/side_by_side_intervals.py (docs/performance.md).
 """
 
 from __future__ import annotations
