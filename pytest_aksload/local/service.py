@@ -14,6 +14,10 @@ Guarantees, each with a reason:
 - with `deployments` (``--aks-local-deployments``), one server hosts several deployments behind
   one endpoint and ``score.py`` routes each request by its ``azureml-model-deployment`` header,
   as an Azure ML managed online endpoint does (see there);
+- `settings` (`LocalServiceSettings`: ``--aks-local-instances``, ``--aks-local-max-concurrent``,
+  ``--aks-local-request-timeout``) are a managed online deployment's: one worker process per
+  instance (per deployment), and with a ceiling or a timeout a front (``front.py``) answers 429
+  above ``2 × max_concurrent × instances`` requests in flight and 408 at the timeout;
 - the key travels in the server's environment only (never argv, disk or logs) and ``repr``
   hides it;
 - the server runs in its own process group with its cwd and log file in a private temp dir, so
@@ -51,6 +55,7 @@ from types import TracebackType
 
 from pytest_aksload import lifeline
 from pytest_aksload.config.local_deployments import LocalDeployment, check_names
+from pytest_aksload.config.local_endpoint import LocalServiceSettings
 from pytest_aksload.redact import REDACTED
 
 HOST = "127.0.0.1"
@@ -63,6 +68,7 @@ MODEL_VERSION = "1"
 KEY_ENV = "AKSLOAD_LOCAL_KEY"  # read by score.py
 DEPLOYMENTS_ENV = "AKSLOAD_LOCAL_DEPLOYMENTS"  # read by score.py: JSON list of LocalDeployment fields
 WORKDIR_ENV = "AKSLOAD_LOCAL_WORKDIR"  # read by gunicorn_conf.py
+FRONT_ENV = "AKSLOAD_LOCAL_FRONT"  # read by gunicorn_conf.py and front.py: JSON, front.FrontConfig's fields
 LOG_NAME = "server.log"
 # Lines gunicorn_conf.py logs once the sockets exist / once a worker has loaded score.py.
 BOUND_LOG_MARK = "aksload: bound"
@@ -90,6 +96,7 @@ _SERVER_ENV_NAMES = frozenset(
         "PORT",
         "AKS_KEY",  # the user's real endpoint key has no business in this server
         DEPLOYMENTS_ENV,  # set only from `deployments`, never inherited
+        FRONT_ENV,  # set only from `settings`
     }
 )
 _REQUIRED_MODULES = ("azureml_inference_server_http", "lightgbm")
@@ -105,16 +112,23 @@ class LocalService:
     `port` None picks a free loopback port; `key` None generates a random one (read it from
     `key`). `deployments` (none: one deployment of the shipped model, as before) are hosted
     behind the one scoring URI and chosen by the ``azureml-model-deployment`` header; the first
-    takes requests without it. Use as a context manager, or call `start()` and `stop()`.
+    takes requests without it. `settings` are the deployments' instances, ceiling and timeout;
+    `workers` None runs one worker process per instance of each deployment (requests are not
+    pinned to workers: any worker scores for any deployment). Use as a context manager, or call
+    `start()` and `stop()`.
     """
 
     def __init__(
         self,
         port: int | None = None,
         key: str | None = None,
-        workers: int = 1,
+        workers: int | None = None,
         deployments: Sequence[LocalDeployment] = (),
+        settings: LocalServiceSettings | None = None,
     ) -> None:
+        settings = LocalServiceSettings() if settings is None else settings
+        if workers is None:
+            workers = settings.instances * max(1, len(deployments))
         if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535):
             raise ValueError(f"port must be an integer from 1 to 65535 or None, got {port!r}")
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -133,6 +147,7 @@ class LocalService:
         self._deployments = tuple(deployments)
         self._key = key if key is not None else secrets.token_urlsafe(32)
         self._workers = workers
+        self._settings = settings
         self._port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._workdir: Path | None = None
@@ -164,6 +179,10 @@ class LocalService:
     @property
     def deployments(self) -> tuple[LocalDeployment, ...]:
         return self._deployments
+
+    @property
+    def settings(self) -> LocalServiceSettings:
+        return self._settings
 
     @property
     def scoring_uri(self) -> str:
@@ -256,7 +275,10 @@ class LocalService:
     def __repr__(self) -> str:
         where = f"scoring_uri={self.scoring_uri!r}, pid={self.pid}" if self.running else "stopped"
         names = f", deployments={[d.name for d in self._deployments]!r}" if self._deployments else ""
-        return f"LocalService({where}, workers={self._workers}{names}, key={REDACTED!r})"
+        front = ""
+        if self._settings.front:
+            front = f", ceiling={self._settings.ceiling}, request_timeout_s={self._settings.request_timeout_s:g}"
+        return f"LocalService({where}, workers={self._workers}{names}{front}, key={REDACTED!r})"
 
     __str__ = __repr__
 
@@ -302,6 +324,15 @@ class LocalService:
         )
         if self._deployments:
             env[DEPLOYMENTS_ENV] = json.dumps([asdict(deployment) for deployment in self._deployments])
+        if self._settings.front:
+            env[FRONT_ENV] = json.dumps(
+                {
+                    "timeout_s": self._settings.request_timeout_s,
+                    "ceiling": self._settings.ceiling,
+                    "ceiling_reason": self._settings.ceiling_reason,
+                    "deployments": [deployment.name for deployment in self._deployments],
+                }
+            )
         with open(workdir / LOG_NAME, "wb") as log:
             self._process = subprocess.Popen(
                 command,
