@@ -37,6 +37,7 @@ import http.client
 import importlib.util
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -69,6 +70,7 @@ KEY_ENV = "AKSLOAD_LOCAL_KEY"  # read by score.py
 DEPLOYMENTS_ENV = "AKSLOAD_LOCAL_DEPLOYMENTS"  # read by score.py: JSON list of LocalDeployment fields
 WORKDIR_ENV = "AKSLOAD_LOCAL_WORKDIR"  # read by gunicorn_conf.py
 FRONT_ENV = "AKSLOAD_LOCAL_FRONT"  # read by gunicorn_conf.py and front.py: JSON, front.FrontConfig's fields
+FRONT_STATE_PATH = "/aksload/front"  # the front's own answer: its counts
 LOG_NAME = "server.log"
 # Lines gunicorn_conf.py logs once the sockets exist / once a worker has loaded score.py.
 BOUND_LOG_MARK = "aksload: bound"
@@ -353,7 +355,6 @@ class LocalService:
         body = json.dumps(_null_row()).encode()
         headers = {"Authorization": f"Bearer {self._key}", "Content-Type": "application/json"}
         last = "no answer"
-        bound_mark = f"{BOUND_LOG_MARK} {HOST}:{self.port}"
         while True:
             if _exited(self._process):
                 raise LocalServiceError(
@@ -370,20 +371,41 @@ class LocalService:
             # whatever else listens there could answer) and every worker has loaded the model
             # (a load test should not start against half the workers).
             log = self.log_path.read_text(encoding="utf-8", errors="replace")
-            if bound_mark not in log or log.count(WORKER_READY_LOG_MARK) < self._workers:
+            workers_port = self._workers_port(log)
+            if workers_port is None or log.count(WORKER_READY_LOG_MARK) < self._workers:
                 last = "server still booting"
                 time.sleep(0.1)
                 continue
             try:
-                status, answer = _post(self.port, "/score", body, headers, timeout=min(remaining, 5.0))
+                ready, last = self._probe(workers_port, body, headers, timeout=min(remaining, 5.0))
             except OSError as exc:  # not listening yet, or the worker is still booting
-                last = f"last attempt: {exc.__class__.__name__}"
-                time.sleep(0.1)
-                continue
-            if status == 200 and "result" in answer:
+                ready, last = False, f"last attempt: {exc.__class__.__name__}"
+            if ready:
                 return
-            last = f"last answer: HTTP {status}"
             time.sleep(0.1)
+
+    def _workers_port(self, log: str) -> int | None:
+        """Where the workers listen once the server holds its port: the scoring port, or the port
+        behind the front that ``gunicorn_conf.py`` logs; None before."""
+        bound_mark = f"{BOUND_LOG_MARK} {HOST}:{self.port}"
+        if not self._settings.front:
+            return self.port if f"{bound_mark}\n" in log or log.endswith(bound_mark) else None
+        found = re.search(rf"{re.escape(bound_mark)} \(front pid \d+; workers on {re.escape(HOST)}:(\d+)\)", log)
+        return int(found.group(1)) if found else None
+
+    def _probe(self, workers_port: int, body: bytes, headers: dict[str, str], timeout: float) -> tuple[bool, str]:
+        """Whether the workers score a request and the front, if any, answers; else what happened.
+
+        The scoring probe goes to the workers directly: through the front, a deployment slower
+        than the request timeout would answer 408 however ready it is.
+        """
+        status, answer = _request("POST", workers_port, "/score", body, headers, timeout)
+        if not (status == 200 and "result" in answer):
+            return False, f"last answer: HTTP {status}"
+        if workers_port == self.port:
+            return True, ""
+        status, answer = _request("GET", self.port, FRONT_STATE_PATH, b"", {}, timeout)
+        return status == 200 and "in_flight" in answer, f"last answer of the front: HTTP {status}"
 
 
 def _free_port() -> int:
@@ -398,12 +420,14 @@ def _null_row() -> dict[str, None]:
     return dict.fromkeys(spec["int_columns"] + spec["cat_columns"])
 
 
-def _post(port: int, path: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, dict]:
+def _request(
+    method: str, port: int, path: str, body: bytes, headers: dict[str, str], timeout: float
+) -> tuple[int, dict]:
     # http.client, not urllib/requests: those honour HTTP(S)_PROXY, and a proxy must not sit
     # between us and 127.0.0.1.
     connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
-        connection.request("POST", path, body=body, headers=headers)
+        connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
         raw = response.read()
     finally:
