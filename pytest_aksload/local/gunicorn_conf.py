@@ -35,7 +35,7 @@ import sys
 from typing import Any
 
 from pytest_aksload import lifeline
-from pytest_aksload.local.service import FRONT_ENV
+from pytest_aksload.local.service import FRONT_ENV, KEY_ENV
 
 LOOPBACK = "127.0.0.1"
 WORKDIR_ENV = "AKSLOAD_LOCAL_WORKDIR"
@@ -113,7 +113,9 @@ def _start_front(server: Any) -> None:
     assert _front_listener is not None
     upstream_port = server.LISTENERS[0].sock.getsockname()[1]
     fields = {**json.loads(os.environ.pop(FRONT_ENV)), "fd": _front_listener.fileno(), "upstream_port": upstream_port}
-    env = {**os.environ, FRONT_ENV: json.dumps(fields), **lifeline.parent_environment()}
+    # Not the key: the front only counts and relays; score.py checks it in the workers.
+    env = {name: value for name, value in os.environ.items() if name != KEY_ENV}
+    env.update({FRONT_ENV: json.dumps(fields), **lifeline.parent_environment()})
     front = subprocess.Popen(
         [sys.executable, "-m", "pytest_aksload.local.front"],
         env=env,

@@ -184,3 +184,14 @@ def test_a_gate_over_the_ceiling_fails_requests_as_throttling(pytester: pytest.P
         "--aks-local", "--aks-local-max-concurrent", "1", "--aks-local-instances", "1", "-p", "no:cacheprovider"
     )
     run.assert_outcomes(passed=2)
+
+
+def test_the_front_never_holds_the_key(throttled: LocalService) -> None:
+    fronts = [
+        child
+        for child in psutil.Process(throttled.pid).children()
+        if "pytest_aksload.local.front" in " ".join(child.cmdline())
+    ]
+    assert len(fronts) == 1
+    assert KEY not in " ".join(fronts[0].cmdline())
+    assert KEY not in " ".join(fronts[0].environ().values())
