@@ -25,7 +25,7 @@ psutil = pytest.importorskip("psutil")
 pytest.importorskip("azureml_inference_server_http")
 pytest.importorskip("lightgbm")
 
-from pytest_aksload.local import LocalService  # noqa: E402
+from pytest_aksload.local import LocalService, LocalServiceError  # noqa: E402
 
 KEY = "endpoint-key-6b2e9d4f1a8c3e5b7d0f"
 SCORING_S = 0.2  # each request keeps a worker busy this long, so both instances have to take some
@@ -195,3 +195,15 @@ def test_the_front_never_holds_the_key(throttled: LocalService) -> None:
     assert len(fronts) == 1
     assert KEY not in " ".join(fronts[0].cmdline())
     assert KEY not in " ".join(fronts[0].environ().values())
+
+
+def test_a_taken_port_is_named_with_a_front_too() -> None:
+    # The master binds the scoring port for the front itself, and says so in gunicorn's words.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        service = LocalService(port=port, settings=LocalServiceSettings(max_concurrent=1))
+        with pytest.raises(LocalServiceError, match=f"port {port} on 127.0.0.1 is already in use"):
+            service.start(timeout=60)
+    assert not service.running
