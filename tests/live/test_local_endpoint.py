@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
+import signal
 import socket
 import threading
 import time
@@ -207,3 +209,19 @@ def test_a_taken_port_is_named_with_a_front_too() -> None:
         with pytest.raises(LocalServiceError, match=f"port {port} on 127.0.0.1 is already in use"):
             service.start(timeout=60)
     assert not service.running
+
+
+def test_the_front_dies_with_a_sigkilled_master() -> None:
+    """The OOM killer may pick the server's master itself: its front must not accept connections on."""
+    service = LocalService(settings=LocalServiceSettings(max_concurrent=1))
+    service.start()
+    try:
+        children = psutil.Process(service.pid).children()
+        assert len(children) == 2  # the front and the worker
+        os.kill(service.pid, signal.SIGKILL)
+        _gone, alive = psutil.wait_procs(children, timeout=5)
+        assert alive == []
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", service.port), timeout=2).close()
+    finally:
+        service.stop()
