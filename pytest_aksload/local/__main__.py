@@ -125,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
         "--workers",
         type=_whole("workers"),
         default=None,
+        metavar="N",
         help="server worker processes in all (default: --instances per deployment)",
     )
     serve.add_argument(
