@@ -66,8 +66,8 @@ __all__ = [  # the keys of _EXPORTS and the version (tests/unit/test_public_api.
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports on first use
     from pytest_aksload.config.objectives import Slo, SloError, parse_slo, parse_slos
     from pytest_aksload.stats.result import ErrorGroup, LoadResult
-    from pytest_aksload.verdicts.gated import GatedResult
     from pytest_aksload.targets.target import AuthHeaders, Target
+    from pytest_aksload.verdicts.gated import GatedResult
     from pytest_aksload.verdicts.slo import (
         FAIL,
         INCONCLUSIVE,

@@ -33,6 +33,7 @@ from pytest_aksload.config.local_deployments import (
     locate_models,
     parse_local_deployments,
 )
+from pytest_aksload.config.local_endpoint import REQUEST_TIMEOUT_FORM, parse_request_timeout
 from pytest_aksload.config.tolerances import TOLERANCE_FORM, Tolerance
 from pytest_aksload.config.units import UnitError
 from pytest_aksload.defaults import DEFAULT_REQUEST_TIMEOUT_S
@@ -166,6 +167,31 @@ OPTIONS: tuple[Option, ...] = (
         parse_local_deployments,
         SPEC_FORM,
         "SPEC",
+    ),
+    Option(
+        "aks_local_instances",
+        "Instances of each deployment of the embedded local service, each one server worker process (default 1).",
+        parse.positive_int,
+        "a whole number >= 1",
+        "N",
+        1,
+    ),
+    Option(
+        "aks_local_max_concurrent",
+        "Max concurrent requests per instance of the embedded local service, as a managed online deployment's "
+        "max_concurrent_requests_per_instance: above 2 x N x instances requests in flight it answers 429 "
+        "(default: no ceiling).",
+        parse.positive_int,
+        "a whole number >= 1",
+        "N",
+    ),
+    Option(
+        "aks_local_request_timeout",
+        "Request timeout of the embedded local service: a request not answered within it gets 408, as from "
+        "Azure ML (default 5s, Azure's, with --aks-local-max-concurrent; none without).",
+        parse_request_timeout,
+        REQUEST_TIMEOUT_FORM,
+        "D",
     ),
     Option(
         "aks_ca_bundle",
@@ -345,6 +371,9 @@ class Settings:
     aks_scoring_uri: str | None = None
     aks_local: bool = False
     aks_local_deployments: tuple[LocalDeployment, ...] = ()
+    aks_local_instances: int = 1
+    aks_local_max_concurrent: int | None = None
+    aks_local_request_timeout: float | None = None
     aks_ca_bundle: str | None = None
     aks_users: int = DEFAULT_USERS
     aks_spawn_rate: float = DEFAULT_SPAWN_RATE

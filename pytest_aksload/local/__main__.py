@@ -5,7 +5,9 @@ The key comes from ``AKSLOAD_KEY`` (the variable the plugin reads for ``--aks-sc
 ``aksload-local serve`` in one terminal and ``pytest --aks-scoring-uri ...`` in another just
 work; without it a throwaway key is generated and printed once. There is deliberately no option
 that takes a key: argv is visible to every user of the machine. ``--deployments SPEC`` hosts several
-deployments behind the one endpoint, as ``--aks-local-deployments`` does for a pytest session.
+deployments behind the one endpoint, as ``--aks-local-deployments`` does for a pytest session, and
+``--instances``, ``--max-concurrent`` and ``--request-timeout`` are ``--aks-local-instances``,
+``--aks-local-max-concurrent`` and ``--aks-local-request-timeout``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import shlex
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
@@ -29,11 +31,17 @@ from pytest_aksload.config.local_deployments import (
     locate_models,
     parse_local_deployments,
 )
+from pytest_aksload.config.local_endpoint import (
+    REQUEST_TIMEOUT_FORM,
+    LocalServiceSettings,
+    parse_request_timeout,
+)
 from pytest_aksload.local.service import LocalService, LocalServiceError
 
 PROG = "aksload-local"
 KEY_ENV = "AKSLOAD_KEY"
 LEGACY_KEY_ENV = "AKS_KEY"
+WHOLE_FORM = "a whole number >= 1"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,14 +60,24 @@ def _port(text: str) -> int:
     return port
 
 
-def _workers(text: str) -> int:
+def _whole(what: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of {what}: {text!r}; expected {WHOLE_FORM}") from None
+        if number < 1:
+            raise argparse.ArgumentTypeError(f"{what} must be {WHOLE_FORM}, got {number}")
+        return number
+
+    return parse
+
+
+def _request_timeout(text: str) -> float:
     try:
-        workers = int(text)
+        return parse_request_timeout(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of workers: {text!r}") from None
-    if workers < 1:
-        raise argparse.ArgumentTypeError(f"workers must be at least 1, got {workers}")
-    return workers
+        raise argparse.ArgumentTypeError(f"cannot use {text!r}; expected {REQUEST_TIMEOUT_FORM}") from None
 
 
 def _deployments(text: str) -> tuple[LocalDeployment, ...]:
@@ -83,7 +101,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=_port, default=None, help="loopback port (default: a free one)")
     serve.add_argument(
-        "--workers", type=_workers, default=None, help="server worker processes (default: 1 per deployment)"
+        "--instances",
+        type=_whole("instances"),
+        default=1,
+        metavar="N",
+        help="instances of each deployment, each one server worker process (default: 1)",
+    )
+    serve.add_argument(
+        "--max-concurrent",
+        type=_whole("concurrent requests"),
+        default=None,
+        metavar="N",
+        help="max concurrent requests per instance: above 2 x N x instances requests in flight for a deployment "
+        "answer 429, as from a managed online endpoint (default: no ceiling)",
+    )
+    serve.add_argument(
+        "--request-timeout",
+        type=_request_timeout,
+        default=None,
+        metavar="D",
+        help="a request not answered within D gets 408, as from Azure ML, e.g. 5s, 500ms "
+        "(default: 5s with --max-concurrent, none without)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_whole("workers"),
+        default=None,
+        metavar="N",
+        help="server worker processes in all (default: --instances per deployment)",
     )
     serve.add_argument(
         "--deployments",
@@ -114,15 +159,18 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def serve(
-    port: int | None, workers: int | None, start_timeout: float, deployments: tuple[LocalDeployment, ...] = ()
+    port: int | None,
+    workers: int | None,
+    start_timeout: float,
+    deployments: tuple[LocalDeployment, ...] = (),
+    settings: LocalServiceSettings | None = None,
 ) -> int:
     key_env = KEY_ENV if os.environ.get(KEY_ENV) or not os.environ.get(LEGACY_KEY_ENV) else LEGACY_KEY_ENV
     key = os.environ.get(key_env) or None
     if key_env == LEGACY_KEY_ENV:
         print(f"{PROG}: note: ${LEGACY_KEY_ENV} is read under its old name; rename it {KEY_ENV}", file=sys.stderr)
-    workers = workers or max(1, len(deployments))
     try:
-        service = LocalService(port=port, key=key, workers=workers, deployments=deployments)
+        service = LocalService(port=port, key=key, workers=workers, deployments=deployments, settings=settings)
     except ValueError as exc:
         print(f"{PROG}: error: ${key_env}: {exc}" if key else f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
@@ -131,8 +179,9 @@ def serve(
     previous_sigint = signal.getsignal(signal.SIGINT)
     try:
         service.start(timeout=start_timeout)
-        noun = "worker" if workers == 1 else "workers"
-        print(f"{PROG}: scoring at {service.scoring_uri} (server pid {service.pid}, {workers} {noun})")
+        noun = "worker" if service.workers == 1 else "workers"
+        print(f"{PROG}: scoring at {service.scoring_uri} (server pid {service.pid}, {service.workers} {noun})")
+        print(_behaviour(service))
         if key is None:
             print(f"Throwaway key for this run (set {KEY_ENV} to choose one):")
             print(f"  export {KEY_ENV}={shlex.quote(service.key)}")
@@ -170,12 +219,25 @@ def serve(
             signal.signal(signal.SIGTERM, previous_sigterm)
 
 
+def _behaviour(service: LocalService) -> str:
+    """One line on how the endpoint sheds load, as a managed online deployment with its settings."""
+    settings = service.settings
+    if settings.request_timeout_s is None:
+        return "No ceiling and no request timeout (--max-concurrent N, --request-timeout D to have them)."
+    timeout = f"408 after {settings.request_timeout_s:g} s"
+    if settings.ceiling is None:
+        return f"No ceiling; {timeout}."
+    per = " per deployment" if service.deployments else ""
+    return f"429 above {settings.ceiling} requests in flight{per} ({settings.ceiling_reason}); {timeout}."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         if not args.start_timeout > 0:
             _parser().error(f"--start-timeout must be positive, got {args.start_timeout}")
-        return serve(args.port, args.workers, args.start_timeout, args.deployments)
+        settings = LocalServiceSettings(args.instances, args.max_concurrent, args.request_timeout)
+        return serve(args.port, args.workers, args.start_timeout, args.deployments, settings)
     raise AssertionError(f"unhandled command {args.command!r}")
 
 

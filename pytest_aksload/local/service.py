@@ -14,6 +14,10 @@ Guarantees, each with a reason:
 - with `deployments` (``--aks-local-deployments``), one server hosts several deployments behind
   one endpoint and ``score.py`` routes each request by its ``azureml-model-deployment`` header,
   as an Azure ML managed online endpoint does (see there);
+- `settings` (`LocalServiceSettings`: ``--aks-local-instances``, ``--aks-local-max-concurrent``,
+  ``--aks-local-request-timeout``) are a managed online deployment's: one worker process per
+  instance (per deployment), and with a ceiling or a timeout a front (``front.py``) answers 429
+  above ``2 × max_concurrent × instances`` requests in flight and 408 at the timeout;
 - the key travels in the server's environment only (never argv, disk or logs) and ``repr``
   hides it;
 - the server runs in its own process group with its cwd and log file in a private temp dir, so
@@ -33,6 +37,7 @@ import http.client
 import importlib.util
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -51,6 +56,7 @@ from types import TracebackType
 
 from pytest_aksload import lifeline
 from pytest_aksload.config.local_deployments import LocalDeployment, check_names
+from pytest_aksload.config.local_endpoint import LocalServiceSettings
 from pytest_aksload.redact import REDACTED
 
 HOST = "127.0.0.1"
@@ -63,6 +69,8 @@ MODEL_VERSION = "1"
 KEY_ENV = "AKSLOAD_SERVER_KEY"  # read by score.py
 DEPLOYMENTS_ENV = "AKSLOAD_SERVER_DEPLOYMENTS"  # read by score.py: JSON list of LocalDeployment fields
 WORKDIR_ENV = "AKSLOAD_SERVER_WORKDIR"  # read by gunicorn_conf.py
+FRONT_ENV = "AKSLOAD_SERVER_FRONT"  # read by gunicorn_conf.py and front.py: JSON, front.FrontConfig's fields
+FRONT_STATE_PATH = "/aksload/front"  # the front's own answer: its counts
 LOG_NAME = "server.log"
 # Lines gunicorn_conf.py logs once the sockets exist / once a worker has loaded score.py.
 BOUND_LOG_MARK = "aksload: bound"
@@ -91,6 +99,7 @@ _SERVER_ENV_NAMES = frozenset(
         "AKS_KEY",  # the user's real endpoint key has no business in this server (its earlier name)
         "AKSLOAD_KEY",
         DEPLOYMENTS_ENV,  # set only from `deployments`, never inherited
+        FRONT_ENV,  # set only from `settings`
     }
 )
 _REQUIRED_MODULES = ("azureml_inference_server_http", "lightgbm")
@@ -106,16 +115,23 @@ class LocalService:
     `port` None picks a free loopback port; `key` None generates a random one (read it from
     `key`). `deployments` (none: one deployment of the shipped model, as before) are hosted
     behind the one scoring URI and chosen by the ``azureml-model-deployment`` header; the first
-    takes requests without it. Use as a context manager, or call `start()` and `stop()`.
+    takes requests without it. `settings` are the deployments' instances, ceiling and timeout;
+    `workers` None runs one worker process per instance of each deployment (requests are not
+    pinned to workers: any worker scores for any deployment). Use as a context manager, or call
+    `start()` and `stop()`.
     """
 
     def __init__(
         self,
         port: int | None = None,
         key: str | None = None,
-        workers: int = 1,
+        workers: int | None = None,
         deployments: Sequence[LocalDeployment] = (),
+        settings: LocalServiceSettings | None = None,
     ) -> None:
+        settings = LocalServiceSettings() if settings is None else settings
+        if workers is None:
+            workers = settings.instances * max(1, len(deployments))
         if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535):
             raise ValueError(f"port must be an integer from 1 to 65535 or None, got {port!r}")
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -134,6 +150,7 @@ class LocalService:
         self._deployments = tuple(deployments)
         self._key = key if key is not None else secrets.token_urlsafe(32)
         self._workers = workers
+        self._settings = settings
         self._port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._workdir: Path | None = None
@@ -165,6 +182,10 @@ class LocalService:
     @property
     def deployments(self) -> tuple[LocalDeployment, ...]:
         return self._deployments
+
+    @property
+    def settings(self) -> LocalServiceSettings:
+        return self._settings
 
     @property
     def scoring_uri(self) -> str:
@@ -257,7 +278,10 @@ class LocalService:
     def __repr__(self) -> str:
         where = f"scoring_uri={self.scoring_uri!r}, pid={self.pid}" if self.running else "stopped"
         names = f", deployments={[d.name for d in self._deployments]!r}" if self._deployments else ""
-        return f"LocalService({where}, workers={self._workers}{names}, key={REDACTED!r})"
+        front = ""
+        if self._settings.front:
+            front = f", ceiling={self._settings.ceiling}, request_timeout_s={self._settings.request_timeout_s:g}"
+        return f"LocalService({where}, workers={self._workers}{names}{front}, key={REDACTED!r})"
 
     __str__ = __repr__
 
@@ -303,6 +327,15 @@ class LocalService:
         )
         if self._deployments:
             env[DEPLOYMENTS_ENV] = json.dumps([asdict(deployment) for deployment in self._deployments])
+        if self._settings.front:
+            env[FRONT_ENV] = json.dumps(
+                {
+                    "timeout_s": self._settings.request_timeout_s,
+                    "ceiling": self._settings.ceiling,
+                    "ceiling_reason": self._settings.ceiling_reason,
+                    "deployments": [deployment.name for deployment in self._deployments],
+                }
+            )
         with open(workdir / LOG_NAME, "wb") as log:
             self._process = subprocess.Popen(
                 command,
@@ -323,7 +356,6 @@ class LocalService:
         body = json.dumps(_null_row()).encode()
         headers = {"Authorization": f"Bearer {self._key}", "Content-Type": "application/json"}
         last = "no answer"
-        bound_mark = f"{BOUND_LOG_MARK} {HOST}:{self.port}"
         while True:
             if _exited(self._process):
                 raise LocalServiceError(
@@ -340,20 +372,41 @@ class LocalService:
             # whatever else listens there could answer) and every worker has loaded the model
             # (a load test should not start against half the workers).
             log = self.log_path.read_text(encoding="utf-8", errors="replace")
-            if bound_mark not in log or log.count(WORKER_READY_LOG_MARK) < self._workers:
+            workers_port = self._workers_port(log)
+            if workers_port is None or log.count(WORKER_READY_LOG_MARK) < self._workers:
                 last = "server still booting"
                 time.sleep(0.1)
                 continue
             try:
-                status, answer = _post(self.port, "/score", body, headers, timeout=min(remaining, 5.0))
+                ready, last = self._probe(workers_port, body, headers, timeout=min(remaining, 5.0))
             except OSError as exc:  # not listening yet, or the worker is still booting
-                last = f"last attempt: {exc.__class__.__name__}"
-                time.sleep(0.1)
-                continue
-            if status == 200 and "result" in answer:
+                ready, last = False, f"last attempt: {exc.__class__.__name__}"
+            if ready:
                 return
-            last = f"last answer: HTTP {status}"
             time.sleep(0.1)
+
+    def _workers_port(self, log: str) -> int | None:
+        """Where the workers listen once the server holds its port: the scoring port, or the port
+        behind the front that ``gunicorn_conf.py`` logs; None before."""
+        bound_mark = f"{BOUND_LOG_MARK} {HOST}:{self.port}"
+        if not self._settings.front:
+            return self.port if f"{bound_mark}\n" in log or log.endswith(bound_mark) else None
+        found = re.search(rf"{re.escape(bound_mark)} \(front pid \d+; workers on {re.escape(HOST)}:(\d+)\)", log)
+        return int(found.group(1)) if found else None
+
+    def _probe(self, workers_port: int, body: bytes, headers: dict[str, str], timeout: float) -> tuple[bool, str]:
+        """Whether the workers score a request and the front, if any, answers; else what happened.
+
+        The scoring probe goes to the workers directly: through the front, a deployment slower
+        than the request timeout would answer 408 however ready it is.
+        """
+        status, answer = _request("POST", workers_port, "/score", body, headers, timeout)
+        if not (status == 200 and "result" in answer):
+            return False, f"last answer: HTTP {status}"
+        if workers_port == self.port:
+            return True, ""
+        status, answer = _request("GET", self.port, FRONT_STATE_PATH, b"", {}, timeout)
+        return status == 200 and "in_flight" in answer, f"last answer of the front: HTTP {status}"
 
 
 def _free_port() -> int:
@@ -368,12 +421,14 @@ def _null_row() -> dict[str, None]:
     return dict.fromkeys(spec["int_columns"] + spec["cat_columns"])
 
 
-def _post(port: int, path: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, dict]:
+def _request(
+    method: str, port: int, path: str, body: bytes, headers: dict[str, str], timeout: float
+) -> tuple[int, dict]:
     # http.client, not urllib/requests: those honour HTTP(S)_PROXY, and a proxy must not sit
     # between us and 127.0.0.1.
     connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
-        connection.request("POST", path, body=body, headers=headers)
+        connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
         raw = response.read()
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 
+from pytest_aksload.config.local_endpoint import LocalServiceSettings
 from pytest_aksload.config.settings import Settings, is_scoring_uri
 from pytest_aksload.contracts.status import DEPLOYMENT_HEADER
 from pytest_aksload.targets.target import Credential, OtherSide, Target, TargetError
@@ -104,13 +105,21 @@ def resolve_against(
     return OtherSide(other, deployment=spec)
 
 
+def local_service_settings(settings: Settings) -> LocalServiceSettings:
+    """The deployment settings of the `--aks-local` endpoint (instances, ceiling, timeout)."""
+    return LocalServiceSettings(
+        instances=settings.aks_local_instances,
+        max_concurrent=settings.aks_local_max_concurrent,
+        request_timeout_s=settings.aks_local_request_timeout,
+    )
+
+
 def _start_local(settings: Settings, add_finalizer: Callable[[Callable[[], object]], None]) -> Target:
     from pytest_aksload.local.service import LocalService, LocalServiceError
 
-    deployments = settings.aks_local_deployments
-    # One worker per deployment: each has a worker's capacity, as each Azure deployment has its own
-    # instances (requests are not pinned to workers, so a slow deployment still delays the others a little).
-    service = LocalService(workers=max(1, len(deployments)), deployments=deployments)
+    # One worker per instance of each deployment, as each Azure deployment has its own instances
+    # (requests are not pinned to workers, so a slow deployment still delays the others a little).
+    service = LocalService(deployments=settings.aks_local_deployments, settings=local_service_settings(settings))
     try:
         service.start()
     except LocalServiceError as error:

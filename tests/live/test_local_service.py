@@ -15,10 +15,12 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from pytest_aksload.config.local_endpoint import LocalServiceSettings
 from pytest_aksload.data import criteo
 from pytest_aksload.local import LocalService, LocalServiceError
 from pytest_aksload.local.service import MODEL_DIR
@@ -127,6 +129,23 @@ def test_without_deployments_the_deployment_header_changes_nothing(
     assert plain.status_code == named.status_code == 200
     assert plain.json() == named.json()
     assert "azureml-model-deployment" not in plain.headers and "azureml-model-deployment" not in named.headers
+
+
+def test_without_a_ceiling_nothing_stands_before_the_workers(
+    service: LocalService, rows: list[dict[str, object]]
+) -> None:
+    # Today's behaviour: no front process, no 429 however many requests are in flight, no front's path.
+    assert service.settings.front is False
+    assert len(tree_pids(service.pid)) == 2  # the master and its one worker
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(
+            pool.map(
+                lambda row: requests.post(service.scoring_uri, json=row, headers=auth(), timeout=30).status_code,
+                rows[:32],
+            )
+        )
+    assert statuses == [200] * 32
+    assert requests.get(f"http://127.0.0.1:{service.port}/aksload/front", timeout=10).status_code == 404
 
 
 # -- auth ---------------------------------------------------------------------------------------
@@ -276,12 +295,16 @@ def test_key_stays_out_of_logs_and_argv(service: LocalService, rows: list[dict[s
 # -- lifecycle --------------------------------------------------------------------------------
 
 
-def test_stop_ends_the_whole_process_tree() -> None:
-    svc = LocalService(workers=2)
+FRONTED = LocalServiceSettings(max_concurrent=1)
+
+
+@pytest.mark.parametrize("settings", [None, FRONTED], ids=["plain", "front"])
+def test_stop_ends_the_whole_process_tree(settings: LocalServiceSettings | None) -> None:
+    svc = LocalService(workers=2, settings=settings)
     svc.start()
     pids = tree_pids(svc.pid)
     workdir = svc.log_path.parent
-    assert len(pids) >= 3  # master + 2 workers
+    assert len(pids) == (4 if settings else 3)  # master + 2 workers (+ the front)
     started = time.monotonic()
     svc.stop()
     assert time.monotonic() - started < 10
@@ -299,14 +322,16 @@ def test_start_failure_raises_and_leaves_nothing() -> None:
         svc.pid  # noqa: B018
 
 
-def test_server_dies_with_its_parent(tmp_path: Path) -> None:
+@pytest.mark.parametrize("max_concurrent", [None, 1], ids=["plain", "front"])
+def test_server_dies_with_its_parent(tmp_path: Path, max_concurrent: int | None) -> None:
     starter = textwrap.dedent(
-        """
+        f"""
         import json, sys, time
         from pytest_aksload.local import LocalService
-        svc = LocalService()
+        from pytest_aksload.config.local_endpoint import LocalServiceSettings
+        svc = LocalService(settings=LocalServiceSettings(max_concurrent={max_concurrent}))
         svc.start()
-        print(json.dumps({"pid": svc.pid, "port": svc.port, "workdir": str(svc.log_path.parent)}), flush=True)
+        print(json.dumps({{"pid": svc.pid, "port": svc.port, "workdir": str(svc.log_path.parent)}}), flush=True)
         time.sleep(600)
         """
     )
@@ -314,7 +339,7 @@ def test_server_dies_with_its_parent(tmp_path: Path) -> None:
     try:
         info = json.loads(parent.stdout.readline())
         pids = tree_pids(info["pid"])
-        assert len(pids) >= 2
+        assert len(pids) == (3 if max_concurrent else 2)  # master, worker (, front)
     finally:
         parent.kill()  # SIGKILL: the starter gets no chance to clean up
         parent.wait()
@@ -412,10 +437,31 @@ def test_cli_serve_hosts_deployments(tmp_path: Path, rows: list[dict[str, object
     _stop_cli(process, server_pid)
 
 
+def test_cli_serve_as_a_managed_online_deployment(tmp_path: Path, rows: list[dict[str, object]]) -> None:
+    env = {**os.environ, "AKS_KEY": KEY}
+    process, lines = _serve(tmp_path, env, "--instances", "2", "--max-concurrent", "1", "--request-timeout", "2s")
+    try:
+        text = "".join(lines)
+        assert "2 workers" in text
+        assert "429 above 4 requests in flight (2 × max_concurrent 1 × 2 instances); 408 after 2 s." in text
+        uri = next(word for word in text.split() if word.startswith("http://127.0.0.1:"))
+        server_pid = int(text.split("server pid ")[1].split(",")[0])
+        assert requests.post(uri, json=rows[0], headers=auth(), timeout=10).status_code == 200
+        state = requests.get(uri.replace("/score", "/aksload/front"), timeout=10).json()
+        assert (state["ceiling"], state["request_timeout_s"]) == (4, 2.0)
+    except BaseException:
+        process.kill()
+        raise
+    _stop_cli(process, server_pid)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         ([], "required: COMMAND"),
+        (["serve", "--instances", "0"], "argument --instances: instances must be a whole number >= 1, got 0"),
+        (["serve", "--max-concurrent", "x"], "argument --max-concurrent: not a number of concurrent requests: 'x'"),
+        (["serve", "--request-timeout", "4m"], "argument --request-timeout: cannot use '4m'; expected a duration > 0"),
         (["serve", "--deployments", "blue=shipped b=shipped"], "argument --deployments: 'b' is not a deployment name"),
         (["serve", "--deployments", "blue=nope.txt"], "model of deployment 'blue': no file 'nope.txt'"),
         (["serve", "--port", "0"], "port must be from 1 to 65535"),
