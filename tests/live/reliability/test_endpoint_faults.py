@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import KEY, SHORT, Gates, wait_until_gone
+from inner_gates import DURATIONS, phase_s
 from loopback_servers import ScoringServer, closed_port, self_signed_certificate
 
 from pytest_aksload.config.profile import profile_from_marker
@@ -22,6 +23,8 @@ from pytest_aksload.targets.target import Credential, Target
 # Every fault run below must end within this, whatever the endpoint does: pre-flight is bounded by
 # one request timeout, a load by run time + request timeout + stop grace (profile.deadline_s).
 BOUND_S = 40.0
+# SHORT's request timeout: pre-flight sends one request and waits at most this for it.
+TIMEOUT_S = 2.0
 SLO_MARKER = SHORT + ', slo="failure_rate < 1%"'
 
 
@@ -35,10 +38,11 @@ def _server_outcomes(server: ScoringServer) -> Counter[str]:
 
 
 def test_refused_from_the_start(gates: Gates) -> None:
-    run = gates.run(SHORT, "--aks-scoring-uri", f"http://127.0.0.1:{closed_port()}/score")
+    run = gates.run(SHORT, "--aks-scoring-uri", f"http://127.0.0.1:{closed_port()}/score", *DURATIONS)
     run.assert_setup_error()
     assert "cannot connect to" in run.text and "check the service is running and the URL" in run.text
-    assert run.elapsed_s < BOUND_S
+    # A refusal is immediate: the gate's setup (pre-flight) ends well within one request timeout.
+    assert phase_s(run.outcome, "setup") < TIMEOUT_S
     assert not run.dump.exists()  # no load ran
 
 
@@ -65,10 +69,13 @@ def test_dies_halfway(gates: Gates) -> None:
 
 def test_hangs_from_the_start(gates: Gates) -> None:
     with ScoringServer(outcomes=lambda n: "hang") as server:
-        run = gates.run(SHORT, "--aks-scoring-uri", server.url)
+        run = gates.run(SHORT, "--aks-scoring-uri", server.url, *DURATIONS)
+        sent = len(server.scoring_requests())
     run.assert_setup_error()
     assert "did not answer within 2s" in run.text and "raise timeout=" in run.text
-    assert run.elapsed_s < BOUND_S
+    # One request, one timeout: a retry would send a second request and take two timeouts.
+    assert sent == 1
+    assert TIMEOUT_S <= phase_s(run.outcome, "setup") < 2 * TIMEOUT_S
 
 
 def test_hangs_halfway_counts_timeouts(gates: Gates) -> None:
