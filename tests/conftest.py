@@ -3,4 +3,4 @@
 # the Criteo data, which may first happen inside such a run: import it here, before any.
 import pandas  # noqa: F401
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "ci_skips"]
