@@ -87,15 +87,17 @@ def test_slos_pass_and_fail_against_the_local_service(pytester: pytest.Pytester)
 
 
 def test_percentiles_and_counts_match_the_server_truth(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    # Plateaus with the percentiles well inside them: p50 213 ms, p95 246 ms, p99 363 ms.
-    delays = [0.213] * 60 + [0.246] * 37 + [0.363] * 3
+    # Plateaus with each checked percentile at least 10 points of rank inside one: p25 213 ms, p50
+    # 246 ms, p95 363 ms. A busy host delays a few percent of the answers (client p95 364 ms against
+    # the server's 248 ms when p95 sat 2 points under the top plateau); that must not move them.
+    delays = [0.213] * 40 + [0.246] * 40 + [0.363] * 20
     with ScoringServer(delays, fail_every=20) as server:
         result = _run_and_load(pytester, server, tmp_path, users=20, duration="4s", wait_min=0, wait_max=0)
         received = server.scoring_requests()[1:]  # the first one is the pre-flight request
     # Every request the server answered was counted, except those still in flight at the end.
     assert len(received) - 20 <= result.requests <= len(received)
     truth = [r.delay_s * 1000 for r in received]
-    for q in (50, 95, 99):
+    for q in (25, 50, 95):
         expected = _nearest_rank(truth, q)
         # Client-side latency = server delay + loopback HTTP overhead: never less than the delay (HDR
         # keeps 3 significant digits, where Locust's 10 ms buckets read 213 ms as 210), and more by
