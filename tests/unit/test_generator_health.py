@@ -3,13 +3,15 @@ result whose every other sign is healthy, so removing any one check turns a test
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
 from synthetic_results import result_from_windows
 
 from pytest_aksload.config.profile import LoadProfile
-from pytest_aksload.verdicts.health import CPU_SATURATED_PERCENT, generator_issues
+from pytest_aksload.verdicts.health import CPU_SATURATED_PERCENT, doubt, generator_issues
+from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE, PASS, evaluate
 
 HEALTHY = {"cpu_percent": 20.0, "cpu_percent_peak": 25.0, "cpu_warning": False, "warnings": []}
 # 20 one-second windows of 10 requests at 20 ms: what 10 users with 0.5-1.5 s waits send (~9.8/s).
@@ -78,3 +80,16 @@ def test_the_open_model_schedule_holds_even_with_a_custom_locustfile() -> None:
     issues = generator_issues(short, profile(rate=10.0, locustfile=__file__))
 
     assert len(issues) == 1 and "where 10 rps imply about 200" in issues[0]
+
+
+def test_doubt_keeps_a_fail_that_had_nothing_to_measure() -> None:
+    # A starved generator makes measured verdicts INCONCLUSIVE; "the sample has no labels" is no
+    # measurement, so it stays FAIL whatever the host (a busy CI host turned it INCONCLUSIVE).
+    unlabelled = result_from_windows(STEADY, generator=HEALTHY)
+    measured, missing = evaluate(["p95 < 1s", "auc >= 0.5"], unlabelled)
+    assert (measured.verdict, missing.verdict) == (PASS, FAIL) and math.isnan(missing.measured)
+
+    doubted, kept = doubt([measured, missing], ["load generator CPU hit its limit during the run"])
+
+    assert doubted.verdict == INCONCLUSIVE and doubted.reason.startswith("untrustworthy measurement: ")
+    assert kept == missing
