@@ -52,6 +52,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     unexpected = unexpected_skips(reporter.stats.get("skipped", []), allowed_patterns())
     if unexpected:
+        reporter.ensure_newline()
         reporter.section("skips CI must not have (tests/ci_allowed_skips.txt lists the allowed ones)", red=True)
         for line in unexpected:
             reporter.line(line, red=True)
