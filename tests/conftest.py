@@ -8,7 +8,7 @@ import pandas  # noqa: F401
 import pytest
 from hypothesis import HealthCheck, settings
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "ci_skips"]
 
 # Hypothesis profiles (docs/development.md, "Randomised tests"). A landing must not depend on the
 # examples a run happens to draw or on how busy the host is: in CI every property test draws the

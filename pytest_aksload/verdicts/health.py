@@ -19,12 +19,13 @@ Signs checked (from the result file's `generator` block and the profile):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 
 from pytest_aksload.config.profile import LoadProfile
 from pytest_aksload.stats.result import LoadResult
-from pytest_aksload.verdicts.slo import INCONCLUSIVE, SloVerdict
+from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE, SloVerdict
 
 CPU_SATURATED_PERCENT = 90.0
 LOOP_LAG_LIMIT_MS = 100.0
@@ -105,7 +106,11 @@ def doubt(verdicts: Sequence[SloVerdict], issues: Sequence[str]) -> list[SloVerd
         return list(verdicts)
     reason = "untrustworthy measurement: " + "; ".join(issues)
     # More load from a struggling generator decides nothing: drop any "would decide it" estimate.
+    # An objective that FAILed for want of anything to measure (no labels, no expectations, no
+    # other side) stays FAIL: no healthier generator would have measured it.
     return [
-        replace(verdict, verdict=INCONCLUSIVE, reason=reason, more_requests=None, more_s=None, would_decide=None)
+        verdict
+        if verdict.verdict == FAIL and math.isnan(verdict.measured)
+        else replace(verdict, verdict=INCONCLUSIVE, reason=reason, more_requests=None, more_s=None, would_decide=None)
         for verdict in verdicts
     ]

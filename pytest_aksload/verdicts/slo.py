@@ -289,7 +289,9 @@ def _judge_relative(slo: Slo, result: Measurements, confidence: float) -> SloVer
         return SloVerdict(slo, math.nan, math.nan, FAIL, reason=missing)
     comparison = compare_sides(slo.metric, subject, against, confidence)
     sides = {"candidate": comparison.candidate, "other": comparison.other}
-    if math.isnan(comparison.value):
+    # A side with no request (e.g. a custom locustfile that never sends to it) FAILs: a rate ratio
+    # over zero would otherwise be an unbounded INCONCLUSIVE, which --aks-inconclusive=pass passes.
+    if math.isnan(comparison.value) or not subject.requests or not against.requests:
         empty = "the candidate" if math.isnan(comparison.candidate) or not subject.requests else "the other side"
         reason = f"{empty} measured no {slo.metric} to compare"
         return SloVerdict(slo, math.nan, math.nan, FAIL, reason=reason, **sides)

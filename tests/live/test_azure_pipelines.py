@@ -33,7 +33,9 @@ def test_passes(load_result):
 def test_slow(load_result):
     pass
 
-@pytest.mark.load_test(**PROFILE, slo=["p50 < 0.001ms", "failure_rate < 50%", "p99 < 0.001ms"])
+# failure_rate < 100% passes from one answered request on (Wilson's bound for 0 of 1 is 79 %), so a
+# busy host that lets the 1 s run send only a few still decides it: it must not be named.
+@pytest.mark.load_test(**PROFILE, slo=["p50 < 0.001ms", "failure_rate < 100%", "p99 < 0.001ms"])
 def test_slower(load_result):
     pass
 """
@@ -82,8 +84,7 @@ def test_summary_is_uploaded_and_each_failed_gate_is_an_error(
     assert re.match(r"test_gates\.py::test_slow (FAIL|INCONCLUSIVE): p95 < 0\.001ms: measured ", slow), slow
     assert re.match(r"test_gates\.py::test_slower (FAIL|INCONCLUSIVE): p50 < 0\.001ms: measured ", slower), slower
     assert "; p99 < 0.001ms: measured " in slower
-    if " FAIL: " in slower:  # decided: the objective that passed is not named
-        assert "failure_rate" not in slower
+    assert " FAIL: " in slower and "failure_rate" not in slower  # p99 failed; the objective that passed is not named
     # Progress lines stay plain: these are the only logging commands.
     assert printed.count("##vso[") == 3
     assert KEY not in printed and KEY not in table

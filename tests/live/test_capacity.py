@@ -57,5 +57,9 @@ def test_capacity_search_finds_the_known_capacity(
     assert "bisect" in [s["phase"] for s in steps]
     assert steps[-1]["phase"] == "confirm" and steps[-1]["rate"] == result.capacity_rps
     assert any(not s["passed"] for s in steps) and not result.capacity["bounded"]
-    # The result handed to the test is the confirmation run, at that rate, meeting the SLO.
-    assert result.rps == pytest.approx(result.capacity_rps, rel=0.15) and result.p95_ms < 100
+    # The result handed to the test is the confirmation run, which passed: it completed >= 90 % of
+    # the rate it was offered and met the SLO. (How far that rate is from the truth is host-bound:
+    # bench/capacity_search.py.)
+    confirmed = steps[-1]
+    assert confirmed["passed"] and (result.rps, result.p95_ms) == pytest.approx((confirmed["rps"], confirmed["p95_ms"]))
+    assert result.rps >= MIN_THROUGHPUT * result.capacity_rps and result.p95_ms < 100

@@ -21,11 +21,15 @@ FAST = 'users=8, spawn_rate=50, duration="3s", wait=(0.002, 0.005), timeout="5s"
 
 def _csv(path: Path, offset: float = 0.0, rows: int = 40) -> Path:
     """A sample CSV of `rows` rows of any schema with `expected` = the loopback model's answer (+ `offset`)."""
-    lines = ["int00,cat00,x,label"] + [f"{i},{i:08x},{'' if i % 3 else 0.5},{i % 2}" for i in range(rows)]
-    path.write_text("\n".join(lines) + "\n")
-    sent = load_rows(path).rows  # the rows exactly as the gate sends them
-    expected = [min(1.0, score(row) + offset) for row in sent]
-    lines = [lines[0] + ",expected"] + [f"{line},{value!r}" for line, value in zip(lines[1:], expected, strict=True)]
+    cells = [f"{i},{i:08x},{'' if i % 3 else 0.5}" for i in range(rows)]
+    path.write_text("\n".join(["int00,cat00,x", *cells]) + "\n")
+    answers = [score(row) for row in load_rows(path).rows]  # the rows exactly as the gate sends them
+    # Label 1 where the right answer is >= 0.5: the right model ranks every positive above every
+    # negative, in AUC bins that never mix the two, so its auc is exactly 1 however often each row is sent.
+    lines = ["int00,cat00,x,label,expected"] + [
+        f"{cell},{int(answer >= 0.5)},{min(1.0, answer + offset)!r}"
+        for cell, answer in zip(cells, answers, strict=True)
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -44,7 +48,7 @@ def test_an_mlflow_gate_passes_with_the_models_predictions_and_counts_rows_per_b
         f'{FAST}, contract="mlflow", batch=8, slo=["mismatch_rate < 1%", "failure_rate < 1%"]',
         "assert load_result.rows == 8 * (load_result.requests - load_result.failures) > 0\n"
         "    assert load_result.mismatch_rate == 0 and load_result.max_abs_error <= 1e-6\n"
-        "    assert 0 <= load_result.auc <= 1 and load_result.logloss > 0",
+        "    assert load_result.auc == 1 and load_result.logloss > 0",
     )
     with LoopbackModel("mlflow") as server:
         run = _run(pytester, server, "--aks-sample", str(sample))

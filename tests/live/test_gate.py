@@ -9,12 +9,12 @@ import json
 import math
 import os
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
+from inner_gates import DURATIONS, phase_s
 from loopback_servers import ScoringServer, closed_port
 
 from pytest_aksload.local import LocalService
@@ -87,15 +87,17 @@ def test_slos_pass_and_fail_against_the_local_service(pytester: pytest.Pytester)
 
 
 def test_percentiles_and_counts_match_the_server_truth(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    # Plateaus with the percentiles well inside them: p50 213 ms, p95 246 ms, p99 363 ms.
-    delays = [0.213] * 60 + [0.246] * 37 + [0.363] * 3
+    # Plateaus with each checked percentile at least 10 points of rank inside one: p25 213 ms, p50
+    # 246 ms, p95 363 ms. A busy host delays a few percent of the answers (client p95 364 ms against
+    # the server's 248 ms when p95 sat 2 points under the top plateau); that must not move them.
+    delays = [0.213] * 40 + [0.246] * 40 + [0.363] * 20
     with ScoringServer(delays, fail_every=20) as server:
         result = _run_and_load(pytester, server, tmp_path, users=20, duration="4s", wait_min=0, wait_max=0)
         received = server.scoring_requests()[1:]  # the first one is the pre-flight request
     # Every request the server answered was counted, except those still in flight at the end.
     assert len(received) - 20 <= result.requests <= len(received)
     truth = [r.delay_s * 1000 for r in received]
-    for q in (50, 95, 99):
+    for q in (25, 50, 95):
         expected = _nearest_rank(truth, q)
         # Client-side latency = server delay + loopback HTTP overhead: never less than the delay (HDR
         # keeps 3 significant digits, where Locust's 10 ms buckets read 213 ms as 210), and more by
@@ -110,8 +112,19 @@ def test_percentiles_and_counts_match_the_server_truth(pytester: pytest.Pytester
 
 
 def test_pytest_process_never_imports_locust(pytester: pytest.Pytester) -> None:
-    import sys
+    """The inner pytest process records, at the very end of its session (after the gate ran and its
+    child was reaped), which Locust/gevent modules it holds and where socket and ssl come from."""
+    pytester.makeconftest(
+        """
+        import json, socket, ssl, sys
 
+        def pytest_sessionfinish(session):
+            loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("locust", "gevent", "greenlet"))
+            seen = {"loaded": loaded, "socket": socket.socket.__module__, "ssl": ssl.SSLContext.__module__}
+            with open("modules.json", "w") as out:
+                json.dump(seen, out)
+        """
+    )
     pytester.makepyfile(
         """
         import pytest
@@ -122,14 +135,11 @@ def test_pytest_process_never_imports_locust(pytester: pytest.Pytester) -> None:
         """
     )
     with ScoringServer() as server:
-        run = pytester.runpytest_inprocess("--aks-scoring-uri", server.url, "-p", "no:cacheprovider")
+        run = pytester.runpytest_subprocess("--aks-scoring-uri", server.url, "-p", "no:cacheprovider")
     run.assert_outcomes(passed=1)
-    assert "locust" not in sys.modules
-    assert "gevent" not in sys.modules, "gevent was imported (and could have patched) the pytest process"
-    import socket
-    import ssl
-
-    assert socket.socket.__module__ == "socket" and ssl.SSLContext.__module__ == "ssl"
+    seen = json.loads((pytester.path / "modules.json").read_text())
+    # gevent imported in the pytest process could have monkey-patched its sockets.
+    assert seen == {"loaded": [], "socket": "socket", "ssl": "ssl"}
 
 
 class _ArgvSampler:
@@ -206,7 +216,7 @@ def test_preflight_failure_is_an_error_with_one_line_and_no_load(
         """
         import pytest
 
-        @pytest.mark.load_test(users=5, duration="30s")
+        @pytest.mark.load_test(users=5, duration="30s", timeout="2s")
         def test_gate(load_result):
             pass
         """
@@ -218,15 +228,16 @@ def test_preflight_failure_is_an_error_with_one_line_and_no_load(
             "invalid": failing.url,
         }[case]
         monkeypatch.setenv("AKS_KEY", "not-the-key")
-        started = time.monotonic()
-        run = pytester.runpytest_subprocess("--aks-scoring-uri", uri, "-p", "no:cacheprovider")
-        elapsed = time.monotonic() - started
+        run = pytester.runpytest_subprocess("--aks-scoring-uri", uri, "-p", "no:cacheprovider", *DURATIONS)
         if case == "invalid":
             assert len(failing.scoring_requests()) == 1, "only the pre-flight request may be sent"
     run.assert_outcomes(errors=1)
     run.stdout.fnmatch_lines([expected])
     assert "Traceback" not in run.stdout.str()
-    assert elapsed < 25, "a failed pre-flight must not wait for the 30 s load"
+    # Each answer is immediate (the invalid case counts its one request above): the gate's setup,
+    # with the inner session's lazy imports (seconds on a busy host), ends within two 2 s timeouts,
+    # never waiting for a retry's timeout or backoff, nor the 30 s load.
+    assert phase_s(run, "setup") < 4.0, "a failed pre-flight must not wait for a retry or the 30 s load"
     run.stdout.fnmatch_lines(["*test_gate*ERROR*"])
 
 

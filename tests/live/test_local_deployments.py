@@ -165,5 +165,8 @@ def test_a_side_by_side_ready_gate_targets_its_deployment(pytester: pytest.Pytes
         "green",
         "-p",
         "no:cacheprovider",
+        # What is checked is where the requests went and what came back; a 3 s run on a busy host
+        # may leave the objective undecided, which must not fail this test.
+        "--aks-inconclusive=pass",
     )
     run.assert_outcomes(passed=1)

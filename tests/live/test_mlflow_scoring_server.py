@@ -7,6 +7,7 @@ MLflow environment. The server is bound to 127.0.0.1 and stopped at the end of t
 
 from __future__ import annotations
 
+import math
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -79,12 +80,18 @@ def test_a_csv_sample_with_the_models_predictions_as_expected(served: ServedMode
     frame.to_csv(tmp_path / "rows.csv", index=False)
     sample = load_rows(tmp_path / "rows.csv")
     status, headers, body = _score(served.url, sample.rows)
+    predictions = decode_predictions(CONTRACT, status, headers, body, 32)
     tally = CorrectnessTally()
-    tally.add_batch(
-        range(len(sample.rows)), decode_predictions(CONTRACT, status, headers, body, 32), sample.expected, sample.labels
-    )
+    tally.add_batch(range(len(sample.rows)), predictions, sample.expected, sample.labels)
     assert (tally.checked, tally.mismatches, tally.labelled) == (32, 0, 32)
-    assert 0.0 <= tally.auc <= 1.0 and tally.logloss > 0
+    # Each row sent once: the exact Mann-Whitney AUC and the mean cross-entropy of these 32 rows.
+    labelled = list(zip(predictions, sample.labels, strict=True))
+    positives = [p for p, label in labelled if label >= 0.5]
+    negatives = [p for p, label in labelled if label < 0.5]
+    pairs = [(p > n) + 0.5 * (p == n) for p in positives for n in negatives]
+    assert abs(tally.auc - sum(pairs) / len(pairs)) <= tally.auc_error_bound
+    losses = [-math.log(p if label >= 0.5 else 1 - p) for p, label in labelled]
+    assert tally.logloss == pytest.approx(sum(losses) / len(losses), rel=1e-9)
 
 
 def test_a_request_the_model_rejects_is_an_http_failure(served: ServedModel) -> None:

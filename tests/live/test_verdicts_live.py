@@ -175,7 +175,10 @@ def test_live_auto_warm_up_cuts_the_cold_start_from_totals_endpoints_and_errors(
     line = next(line for line in run.outlines if line.startswith("CUT"))
     method, warmup_s, requests, failures, p95_ms, endpoints, errors = json.loads(line[4:])
     assert cold_failures >= 2  # there was a cold start to cut
-    assert method == "MSER-5" and 5 <= warmup_s <= 10, (method, warmup_s)
+    # Where exactly MSER cuts past the cold start depends on the host's noise (5 s, or 10 s if noise
+    # blurs the second batch; unit tests pin the cut on synthetic windows): here it must cut, whole
+    # at least the cold start (it ends 5 s after the first load request) and at most half the run.
+    assert method == "MSER-5" and 5 <= warmup_s <= 16, (method, warmup_s)
     # The one endpoint and the failure groups hold exactly the totals' requests and failures: none,
     # and none of the 1 s cold-start latencies either.
     assert list(endpoints.values()) == [[requests, 0]] and failures == 0 and errors == []

@@ -4,6 +4,7 @@ mismatches in the failure message, and metrics that cannot be measured failing w
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any
 
@@ -73,7 +74,17 @@ def test_max_abs_error_is_a_fact_and_auc_logloss_need_labels() -> None:
     result = _result([3, 0], labels=True)
     (error,) = evaluate("max_abs_error < 0.001", result)
     assert error.verdict == FAIL and error.measured == pytest.approx(0.01) and error.low == error.high
-    assert not math.isnan(result.auc) and result.logloss > 0
+    # The exact values of the rows _tally fed in: Mann-Whitney AUC (ties half) and mean cross-entropy.
+    rows = range(REQUESTS_PER_WINDOW * BATCH)
+    labelled = [((row % 100) / 100 + (0.01 if row < wrong else 0.0), row % 2) for wrong in (3, 0) for row in rows]
+    positives = sorted(p for p, label in labelled if label)
+    negatives = [p for p, label in labelled if not label]
+    pairs = sum(len(positives) - bisect.bisect_right(positives, n) for n in negatives)
+    ties = sum(bisect.bisect_right(positives, n) - bisect.bisect_left(positives, n) for n in negatives)
+    exact_auc = (pairs + ties / 2) / (len(positives) * len(negatives))
+    assert abs(result.auc - exact_auc) <= result.correctness.auc_error_bound
+    losses = [-math.log(min(max(p if label else 1 - p, 1e-15), 1 - 1e-15)) for p, label in labelled]
+    assert result.logloss == pytest.approx(sum(losses) / len(losses), rel=1e-9)
     assert {verdict.verdict for verdict in evaluate(["auc >= 0", "logloss <= 100"], result)} == {PASS}
     unlabelled = _result([0, 0])
     (auc,) = evaluate("auc >= 0.75", unlabelled)

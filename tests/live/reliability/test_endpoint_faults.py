@@ -24,6 +24,20 @@ from pytest_aksload.targets.target import Credential, Target
 # Every fault run below must end within this, whatever the endpoint does: pre-flight is bounded by
 # one request timeout, a load by run time + request timeout + stop grace (profile.deadline_s).
 BOUND_S = 40.0
+# SHORT's request timeout: pre-flight sends one request and waits at most this for it.
+TIMEOUT_S = 2.0
+# An inner conftest that writes when the gate's setup (pre-flight, then the load) ended, epoch seconds.
+SETUP_ENDED = """
+import time, pytest
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    try:
+        return (yield)
+    finally:
+        with open("setup-ended", "w") as out:
+            out.write(repr(time.time()))
+"""
 SLO_MARKER = SHORT + ', slo="failure_rate < 1%"'
 
 
@@ -66,11 +80,18 @@ def test_dies_halfway(gates: Gates) -> None:
 
 
 def test_hangs_from_the_start(gates: Gates) -> None:
+    gates.pytester.makeconftest(SETUP_ENDED)
     with ScoringServer(outcomes=lambda n: "hang") as server:
         run = gates.run(SHORT, "--aks-scoring-uri", server.url)
+        received = server.scoring_requests()
     run.assert_setup_error()
     assert "did not answer within 2s" in run.text and "raise timeout=" in run.text
-    assert run.elapsed_s < BOUND_S
+    # One request, one timeout: a retry would send a second request and wait a second timeout.
+    # Timed from the request's arrival to the end of the gate's setup, so the inner session's
+    # start-up and its lazy imports (seconds on a busy host) are not counted.
+    assert len(received) == 1
+    waited_s = float((gates.pytester.path / "setup-ended").read_text()) - received[0].arrived_at
+    assert 0.9 * TIMEOUT_S <= waited_s < 2 * TIMEOUT_S
 
 
 def test_hangs_halfway_counts_timeouts(gates: Gates) -> None:

@@ -6,13 +6,17 @@ partial result is reported as interrupted, not as a verdict.
 
 from __future__ import annotations
 
+import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+from typing import IO
 
 import pytest
-from conftest import GATE, Gates, tagged_processes, wait_until_gone
+from conftest import GATE, Gates, wait_until_gone
 from loopback_servers import ScoringServer
 
 # Long enough that the signal surely lands mid-load.
@@ -24,17 +28,33 @@ EXIT_BOUND_S = 15.0
 LAUNCH = "import signal, sys, pytest; signal.signal(signal.SIGINT, signal.default_int_handler); sys.exit(pytest.main())"
 
 
-def _wait_for_locust(tag: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for process in tagged_processes(tag):
-            try:
-                if "locust" in process.cmdline():
-                    return
-            except Exception:
-                continue
-        time.sleep(0.2)
-    pytest.fail(f"no Locust child appeared within {timeout_s:g}s")
+# The live progress line once the load has answered requests: a partial result to report exists.
+ANSWERED = re.compile(rb"\[aksload\] test_gate: [^\n]*, [1-9][0-9]* requests, ")
+
+
+class _Output:
+    """Everything the run writes, read on a thread as it comes, so the test can wait for a line."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.data = b""
+        self._grew = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        while chunk := os.read(stream.fileno(), 65536):
+            with self._grew:
+                self.data += chunk
+                self._grew.notify_all()
+
+    def wait_for(self, pattern: re.Pattern[bytes], timeout_s: float) -> None:
+        with self._grew:
+            if not self._grew.wait_for(lambda: pattern.search(self.data), timeout_s):
+                pytest.fail(f"no {pattern.pattern!r} within {timeout_s:g}s:\n{self.data.decode(errors='replace')}")
+
+    def text(self) -> str:
+        self._thread.join(timeout=5.0)  # the pipe closes when pytest has exited
+        return self.data.decode("utf-8", "replace")
 
 
 def _interrupt(gates: Gates, signum: int, *args: str, startup_s: float = 30.0) -> tuple[str, int, float]:
@@ -46,19 +66,20 @@ def _interrupt(gates: Gates, signum: int, *args: str, startup_s: float = 30.0) -
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait_for_locust(gates.tag, startup_s)
-        time.sleep(3.0)  # let some requests complete, so there is a partial result to report
+        output = _Output(process.stdout)
+        # Progress lines come every 5 s (no TTY); the one showing answered requests is the event.
+        output.wait_for(ANSWERED, startup_s + 10.0)
         process.send_signal(signum)
         signalled = time.monotonic()
-        output, _ = process.communicate(timeout=EXIT_BOUND_S)
+        process.wait(timeout=EXIT_BOUND_S)
         exit_s = time.monotonic() - signalled
     finally:
         if process.poll() is None:
             process.kill()
-            process.communicate()
+            process.wait()
     leftovers = wait_until_gone(gates.tag, timeout_s=5.0)
     assert not leftovers, f"processes left behind by the interrupted run: {leftovers}"
-    return output.decode("utf-8", "replace"), process.returncode, exit_s
+    return output.text(), process.returncode, exit_s
 
 
 def _assert_reported_interrupted(output: str) -> None:

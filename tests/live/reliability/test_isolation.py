@@ -54,5 +54,7 @@ def test_user_locust_configuration_is_ignored(gates: Gates, monkeypatch: pytest.
     run.outcome.assert_outcomes(passed=1)
     result = run.result
     assert result.users_peak == 3
-    assert 3.5 <= result.ended_at - result.started_at <= 8  # 4 s asked; Locust's 1 s ignored
+    # 4 s asked, Locust's 1 s ignored. The measured span starts once the child is up and may end a
+    # little short of 4 s on a busy host (3.48 s seen): the bound only has to tell 4 s from 1 s.
+    assert 2.5 <= result.ended_at - result.started_at <= 8
     assert result.requests == served - 1 > 0  # all went to our server, none to port 9
