@@ -176,8 +176,10 @@ def test_result_file_is_complete(default_run: DefaultRun) -> None:
     assert result.complete and result.users_peak == USERS
     assert result.measure_start == pytest.approx(result.started_at + 1.0)
     # Run time 5 s; users then get up to the stop timeout (request timeout 5 s + 1) to finish: on a
-    # loaded host the stop can take that long, so only that bound is certain.
-    assert 4.5 < result.ended_at - result.started_at < 5 + 6 + 1
+    # loaded host the stop can take that long. Locust's run-time clock starts before the test_start
+    # event our clock starts at, later the busier the host (4.47 s measured at load 7): the lower
+    # bound only tells a full run from one cut short.
+    assert 3.5 < result.ended_at - result.started_at < 5 + 6 + 1
     assert set(result.endpoints) == {"POST /score"}
     assert not [p for p in default_run.run.workdir.iterdir() if p.name != "result.json"], "stray files"
     generator = result.generator
