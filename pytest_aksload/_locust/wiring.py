@@ -210,6 +210,9 @@ class ChildSession:
         self.recorder.stop()
         if self._progress is not None:
             self._progress.kill(block=False)
+            # The run's last state: a run shorter than the progress interval (or whose test_start
+            # came late on a busy host) would otherwise show no progress line at all.
+            self._emit_progress()
         if self._lag is not None:
             self._lag.kill(block=False)
 

@@ -47,7 +47,7 @@ ISSUE = re.compile(r"^##vso\[task\.logissue type=error;sourcepath=test_gates\.py
 
 def _run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *options: str) -> pytest.RunResult:
     monkeypatch.setenv("TF_BUILD", "True")
-    monkeypatch.setenv("AKS_KEY", KEY)
+    monkeypatch.setenv("AKSLOAD_KEY", KEY)
     monkeypatch.setenv("AGENT_TEMPDIRECTORY", str(pytester.path / "agent"))
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     (pytester.path / "agent").mkdir(exist_ok=True)

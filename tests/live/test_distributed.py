@@ -154,7 +154,7 @@ def test_remote_workers_run_a_gate_and_never_hold_the_key(
     environment (as exec'd, or as the process changed it later), a file or their output. Sampled
     while they send load, when they hold the key, and at their exit."""
     port = closed_port()
-    monkeypatch.setenv("AKS_KEY", KEY)
+    monkeypatch.setenv("AKSLOAD_KEY", KEY)
     monkeypatch.setenv("RESULT_DUMP", str(tmp_path / "result.json"))
     pytester.makepyfile(
         test_dump=DUMP_RESULT.format(
@@ -166,8 +166,8 @@ def test_remote_workers_run_a_gate_and_never_hold_the_key(
         directory.mkdir()
     (probe / "sitecustomize.py").write_text(ENVIRON_AT_EXIT)
     # Started first, like a Deployment that waits for its master; their environment is the
-    # test's own, which holds the key only under AKS_KEY: the worker must drop nothing it needs.
-    worker_env = {k: v for k, v in os.environ.items() if k != "AKS_KEY"}
+    # test's own, which holds the key only under AKSLOAD_KEY: the worker must drop nothing it needs.
+    worker_env = {k: v for k, v in os.environ.items() if k != "AKSLOAD_KEY"}
     worker_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(probe), worker_env.get("PYTHONPATH")]))
     worker_env |= {"ENVIRON_PROBE_DIR": str(environs), "TMPDIR": str(worker_tmp)}
     logs = [tmp_path / f"worker-{index}.log" for index in range(2)]

@@ -177,7 +177,7 @@ def test_the_key_appears_nowhere(pytester: pytest.Pytester, monkeypatch: pytest.
             assert load_result.requests < 0, (aks_target, aks_auth_headers)
         """
     )
-    monkeypatch.setenv("AKS_KEY", KEY)
+    monkeypatch.setenv("AKSLOAD_KEY", KEY)
     monkeypatch.setenv("TMPDIR", str(pytester.path / "tmp"))
     (pytester.path / "tmp").mkdir()
     with ScoringServer() as server, _ArgvSampler() as sampler:
@@ -205,7 +205,7 @@ def test_the_key_appears_nowhere(pytester: pytest.Pytester, monkeypatch: pytest.
             "pre-flight: cannot connect to http://127.0.0.1:*/score ([[]Errno 111[]] Connection refused); "
             "check the service is running and the URL",
         ),
-        ("wrong-key", "pre-flight: *answered HTTP 401 (UNAUTHORIZED); check the key in environment variable AKS_KEY*"),
+        ("wrong-key", "pre-flight: *answered HTTP 401 (UNAUTHORIZED); check the key in environment variable AKSLOAD_KEY*"),
         ("invalid", "pre-flight: *gave an invalid score response (HTTP 500*check the payload*"),
     ],
 )
@@ -227,7 +227,7 @@ def test_preflight_failure_is_an_error_with_one_line_and_no_load(
             "wrong-key": local_service.scoring_uri,
             "invalid": failing.url,
         }[case]
-        monkeypatch.setenv("AKS_KEY", "not-the-key")
+        monkeypatch.setenv("AKSLOAD_KEY", "not-the-key")
         run = pytester.runpytest_subprocess("--aks-scoring-uri", uri, "-p", "no:cacheprovider", *DURATIONS)
         if case == "invalid":
             assert len(failing.scoring_requests()) == 1, "only the pre-flight request may be sent"

@@ -438,7 +438,7 @@ def test_cli_serve_hosts_deployments(tmp_path: Path, rows: list[dict[str, object
 
 
 def test_cli_serve_as_a_managed_online_deployment(tmp_path: Path, rows: list[dict[str, object]]) -> None:
-    env = {**os.environ, "AKS_KEY": KEY}
+    env = {**os.environ, "AKSLOAD_KEY": KEY}
     process, lines = _serve(tmp_path, env, "--instances", "2", "--max-concurrent", "1", "--request-timeout", "2s")
     try:
         text = "".join(lines)

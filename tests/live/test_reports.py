@@ -71,7 +71,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     baseline.save(root / "baseline.json", stored)
     env = {
         **os.environ,
-        "AKS_KEY": KEY,
+        "AKSLOAD_KEY": KEY,
         "RESULT_DUMPS": str(dumps),
         "GITHUB_STEP_SUMMARY": str(github_summary),
     }

@@ -19,9 +19,9 @@ KEY = "k3y-VERDICTS-0123456789"
 
 @pytest.fixture
 def key_env() -> Iterator[None]:
-    os.environ["AKS_KEY"] = KEY
+    os.environ["AKSLOAD_KEY"] = KEY
     yield
-    del os.environ["AKS_KEY"]
+    del os.environ["AKSLOAD_KEY"]
 
 
 def run_inner(pytester: pytest.Pytester, server: ScoringServer, test_code: str, *args: str) -> pytest.RunResult:

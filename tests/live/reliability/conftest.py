@@ -108,7 +108,7 @@ class Gates:
         self.tag = uuid.uuid4().hex
         self.dump = pytester.path / "result-dump.json"
         monkeypatch.setenv(TAG_ENV, self.tag)
-        monkeypatch.setenv("AKS_KEY", KEY)
+        monkeypatch.setenv("AKSLOAD_KEY", KEY)
         monkeypatch.setenv("RESULT_DUMP", str(self.dump))
 
     def run(self, marker: str, *args: str, source: str | None = None, timeout: float = 90) -> GateRun:

@@ -51,11 +51,11 @@ def test_bad_option_is_a_usage_error(pytester: pytest.Pytester, args: list[str],
 
 
 def test_bad_environment_variable_names_its_source(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AKS_REQUEST_TIMEOUT", "-3s")
+    monkeypatch.setenv("AKSLOAD_REQUEST_TIMEOUT", "-3s")
     pytester.makepyfile(test_bad_marker_gate=GATE.format(marker=""))
     run = pytester.runpytest()
     assert run.ret == pytest.ExitCode.USAGE_ERROR
-    _assert_one_line_no_traceback(run, "(from environment variable AKS_REQUEST_TIMEOUT); expected seconds")
+    _assert_one_line_no_traceback(run, "(from environment variable AKSLOAD_REQUEST_TIMEOUT); expected seconds")
 
 
 def test_bad_ini_key_names_its_source(pytester: pytest.Pytester) -> None:

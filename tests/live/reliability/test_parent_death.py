@@ -261,7 +261,7 @@ def test_local_server_workers_die_with_a_sigkilled_arbiter() -> None:
 def test_remote_worker_stops_when_its_master_dies_with_the_gate(gates: Gates) -> None:
     """A remote worker is not ours to kill: it stops when its master (dead with the gate) goes silent."""
     port = closed_port()
-    worker_env = {k: v for k, v in os.environ.items() if k != "AKS_KEY"}
+    worker_env = {k: v for k, v in os.environ.items() if k != "AKSLOAD_KEY"}
     script = Path(sys.executable).with_name("aksload-worker")  # the installed console script
     worker = subprocess.Popen(
         [str(script), "--master-host", "127.0.0.1", "--master-port", str(port)],
