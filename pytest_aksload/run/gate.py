@@ -24,7 +24,7 @@ from pytest_aksload.run.runner import LoadRunError, Progress, run_load
 from pytest_aksload.stats.result import GatedResult, LoadResult
 from pytest_aksload.targets.resolve import key_hint
 from pytest_aksload.targets.target import OtherSide, Target
-from pytest_aksload.verdicts import baseline
+from pytest_aksload.verdicts import baseline, health
 from pytest_aksload.verdicts.decision import GateOutcome, conclude, prepare
 
 
@@ -107,6 +107,8 @@ def _measure(
 
     def run(piece: LoadProfile, stop_when: extend.StopWhen | None = None) -> GatedResult:
         raw = run_load(plan.with_profile(piece), on_progress=on_progress, html_report=html_report, stop_when=stop_when)
+        if (forged := health.rejected_reports_problem(raw)) is not None:
+            raise LoadRunError(forged)
         return prepare(raw, piece)
 
     if profile.capacity is not None:
