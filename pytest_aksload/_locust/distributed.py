@@ -140,13 +140,14 @@ def attach_worker(environment: Any, hooks: Any, recorder: Recorder, configured: 
             return refuse(f"the master's header refresh is unusable ({error})")
         child.context().replace_auth_headers(headers)
 
+    # Reports only once the master proved itself too (its config opened): a refused worker has nothing to say.
     def on_report(data: dict[str, Any], **_kwargs: Any) -> None:
-        if recorder.running and channel is not None:
+        if recorder.running and channel is not None and got_run.is_set():
             data[REPORT_KEY] = channel.seal("report", _pack(recorder.drain()))
 
     def on_test_stop(**_kwargs: Any) -> None:
         recorder.stop()
-        if channel is not None:
+        if channel is not None and got_run.is_set():
             runner.send_message(MSG_FINAL, channel.seal("final", _pack(recorder.drain(final=True))))
 
     def on_quitting(**_kwargs: Any) -> None:
