@@ -107,7 +107,7 @@ def attach_worker(environment: Any, hooks: Any, recorder: Recorder, configured: 
 
     def refuse(problem: str) -> None:
         logger.error("%s; quitting", problem)
-        runner.quit()
+        gevent.spawn(runner.quit)  # not from inside the message loop that quitting kills
 
     def on_challenge(msg: Any, **_kwargs: Any) -> None:
         nonlocal channel
