@@ -19,6 +19,8 @@ import msgpack
 import pytest
 from loopback_servers import ScoringServer, closed_port
 
+from pytest_aksload import protocol
+from pytest_aksload.run.runner import child_environment
 from pytest_aksload.stats.result import LoadResult
 
 KEY = "k3y-WORKER-AUTH-0123456789-abcdef"
@@ -251,3 +253,44 @@ def test_a_report_altered_on_the_way_is_dropped_and_the_test_errors(pytester: py
          " or reports altered on the way): no verdict on a load the gate could not fully see*"]
     )  # fmt: skip
     assert time.monotonic() - started < 90
+
+
+def test_a_header_refresh_reaches_a_remote_worker_sealed(tmp_path: Path) -> None:
+    """A refreshed token (a headers line on the master's stdin, as the runner writes it) reaches the
+    worker, which uses it from then on, and crosses the relay only sealed."""
+    port, refreshed = closed_port(), "refreshed-TOKEN-0123456789-abcdefghij"
+    relay = Relay(port)
+    rows = tmp_path / "rows.json"
+    rows.write_text(protocol.encode_rows_file(protocol.SampleRows([{"x": ROW_MARK}])))
+    with ScoringServer(delays_s=(0.002,)) as server:
+        settings = protocol.RunSettings(
+            scoring_uri=server.url, rows_file=str(rows), result_file=str(tmp_path / "result.json"), run_time_s=6.0
+        )
+        env = child_environment(settings, {"Authorization": f"Bearer {KEY}"}, tmp_path, worker_token=TOKEN)
+        argv = [
+            sys.executable, "-m", "locust", "-f", f"{protocol.RECORDER_PATH},{protocol.DEFAULT_LOCUSTFILE_PATH}",
+            "--headless", "--host", server.host, "--users", "2", "--spawn-rate", "20", "--stop-timeout", "3",
+            "--only-summary", "--loglevel", "WARNING", "--master", "--expect-workers", "1",
+            "--expect-workers-max-wait", "60", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+        ]  # fmt: skip
+        master = subprocess.Popen(argv, cwd=tmp_path, env=env, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        worker = _worker(relay.port, tmp_path / "worker.log", TOKEN)
+        with _processes(master, worker):
+            deadline = time.monotonic() + 60
+            while not server.scoring_requests() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(1.0)
+            assert master.stdin is not None
+            master.stdin.write(protocol.encode_headers_line({"Authorization": f"Bearer {refreshed}"}))
+            master.stdin.flush()
+            _, stderr = master.communicate(timeout=60)
+            worker.wait(30)
+        relay.close()
+        seen = [r.authorization for r in server.scoring_requests()]
+    assert master.returncode == 0, stderr.decode()[-2000:]
+    assert f"Bearer {KEY}" in seen and seen[-1] == f"Bearer {refreshed}"
+    assert LoadResult.from_file(tmp_path / "result.json").generator["rejected_reports"] == 0
+    assert b"aksload_headers" in relay.to_worker
+    wire = bytes(relay.to_master) + bytes(relay.to_worker)
+    for secret in (KEY.encode(), refreshed.encode(), TOKEN.encode()):
+        assert secret not in wire, secret
