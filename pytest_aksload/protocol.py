@@ -78,8 +78,10 @@ when the child crashes. The parent must drain both pipes continuously.
 Distributed runs replace `--run-time` with `--processes N` (local workers), or with `--master
 --expect-workers N --expect-workers-max-wait 120 --master-bind-host H --master-bind-port P`
 (remote `aksload-worker`s, which get the settings, the sample (rows, expected, labels) and headers
-from the master in a Locust message, `run_config_message`, never in their environment). Only the
-master reads stdin, prints progress and writes the result.
+from the master in a Locust message, `run_config_message`, never in their environment). Either
+way the master gets `ENV_WORKER_TOKEN`, and each worker proves it holds that token before it gets
+anything of the run (see the messages at the end). Only the master reads stdin, prints progress
+and writes the result.
 
 Exit: after the run time and stop timeout, Locust fires `quitting` and the recorder writes the
 result file (`result_schema.ResultFile`, checked by `check_result`, parsed by `pytest_aksload.stats.result`).
@@ -489,20 +491,31 @@ def decode_control_line(line: bytes) -> Control:
     return Control(headers=checked_headers(message["headers"], problem))
 
 
-# --- Locust messages between a distributed master and its remote workers -----------------------------
-MSG_HELLO = "aksload_hello"  # worker -> master: send me the run
-MSG_CONFIG = "aksload_config"  # master -> worker: `run_config_message`
-MSG_HEADERS = "aksload_headers"  # master -> workers: {"headers": {...}} after a token refresh
-MSG_FINAL = "aksload_final"  # worker -> master: its last recorder delta
-REPORT_KEY = "aksload"  # our part of Locust's worker stats report
+# --- Locust messages between a distributed master and its workers -----------------------------------
+# Every worker, local (`--processes`) or remote, proves it holds the worker token before the master
+# sends it anything of the run, and everything of the run travels sealed (`worker_auth`): the
+# handshake is HELLO -> CHALLENGE -> PROOF, then CONFIG; an unproven worker gets no more than Locust's
+# connection `ack` and the challenge (random bytes).
+MSG_HELLO = "aksload_hello"  # worker -> master: {"v", "nonce"}: send me the run
+MSG_CHALLENGE = "aksload_challenge"  # master -> worker: {"v", "salt", "nonce"}
+MSG_PROOF = "aksload_proof"  # worker -> master: {"v", "proof"} (an HMAC; never the token)
+MSG_CONFIG = "aksload_config"  # master -> worker: `run_config_message`, JSON, sealed
+MSG_HEADERS = "aksload_headers"  # master -> worker: {"headers": {...}} after a token refresh, JSON, sealed
+MSG_FINAL = "aksload_final"  # worker -> master: its last recorder delta, sealed
+REPORT_KEY = "aksload"  # our part of Locust's worker stats report: the recorder's delta, sealed
+ENV_WORKER_TOKEN = setting_env("worker_token")
+"""SECRET, like `ENV_AUTH_HEADERS`: the worker token of a distributed run (`worker_auth`). The runner
+sets it for the master (the user's `AKSLOAD_WORKER_TOKEN` for remote workers, a fresh random one for
+local worker processes, which inherit it); `aksload-worker` sets it for its Locust process."""
 
 
 def run_config_message(
     settings: RunSettings, headers: Mapping[str, str], sample: SampleRows, workers: int
 ) -> dict[str, Any]:
     """What a master sends a remote worker: settings, the sample (rows, expected, labels) and the
-    (secret) headers. It travels only over Locust's master-worker connection, never into the
-    worker's environment or command line."""
+    (secret) headers. It travels only over Locust's master-worker connection, sealed for the one
+    worker that proved it holds the token (`worker_auth.Channel`), never into the worker's
+    environment or command line."""
     return {
         "settings": settings.for_remote_workers(workers).to_env(),
         "headers": dict(headers),

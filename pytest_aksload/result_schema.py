@@ -91,6 +91,7 @@ class Generator(TypedDict, total=False):
     locust_version: str
     locust: LocustView | None
     workers: int  # distributed master: how many workers sent their final report
+    rejected_reports: int  # distributed master: worker reports that failed authentication, dropped unmerged
 
 
 class Aborted(TypedDict):

@@ -118,7 +118,7 @@ class ChildSession:
         self.written = False
         self._progress = None
         self._rate_samples: deque[tuple[float, int]] = deque()
-        self._forward_headers: Callable[[], None] | None = None
+        self._master: distributed.Master | None = None
 
     def attach(self, hooks: Any) -> None:
         """Role-specific wiring: distributed messages, and stdin/progress in the one process that
@@ -128,9 +128,8 @@ class ChildSession:
             return
         if self.role == "master":
             run_time_s = self.settings.run_time_s or 0.0
-            self._forward_headers, self._stop_run = distributed.attach_master(
-                self.environment, hooks, self.recorder, run_time_s
-            )
+            self._master = distributed.attach_master(self.environment, hooks, self.recorder, run_time_s)
+            self._stop_run = self._master.finish
         gevent.spawn(_read_stdin, self._stdin_line)
 
     def _configured(self) -> None:
@@ -257,8 +256,8 @@ class ChildSession:
         elif control.headers is not None:
             # Use the refreshed headers here and, on a master, pass them on to the workers.
             child.context().replace_auth_headers(control.headers)
-            if self._forward_headers is not None:
-                self._forward_headers()
+            if self._master is not None:
+                self._master.forward_headers()
 
     # --- helpers ----------------------------------------------------------------------------
     def _sample_users(self) -> None:
@@ -309,7 +308,10 @@ class ChildSession:
                 },
             }
         lag = self.loop_lag.percentiles_ms([50, 95]) if self.loop_lag.count else {}
+        # A distributed master: worker reports that failed authentication, dropped (the test ERRORs).
+        rejected = {} if self._master is None else {"rejected_reports": self._master.rejected_reports}
         return {
+            **rejected,
             "cpu_percent_peak": self.cpu_peak,
             "cpu_warning": self.cpu_warning,
             # Event-loop lateness in ms (LAG_PROBE_S probes); None when no probe completed.

@@ -3,10 +3,12 @@
     aksload-worker --master-host 10.0.0.4 --master-port 5557
 
 It runs `python -m locust --worker` with the packaged recorder and users. It needs no endpoint,
-key or rows: once connected it asks the master for them (a Locust custom message; see
-`pytest_aksload/_locust/distributed.py`), so nothing secret is on its command line or in its
-environment. Run as many as the master's `--aks-expect-workers`, e.g. as a Kubernetes
-Deployment next to the cluster under test (docs/scaling-out.md).
+key or rows: once connected it proves to the master that it holds the worker token
+(`AKSLOAD_WORKER_TOKEN`, the same as the master's) and the master sends them, encrypted for it
+(`pytest_aksload/worker_auth.py`, `pytest_aksload/_locust/distributed.py`), so the key is not on
+its command line, in its environment or in clear on the wire. Run as many as the master's
+`--aks-expect-workers`, e.g. as a Kubernetes Deployment next to the cluster under test, the token
+from a Secret (docs/scaling-out.md).
 
 This module imports neither locust nor gevent (it replaces itself with the Locust process).
 """
@@ -18,7 +20,7 @@ import os
 import sys
 import tempfile
 
-from pytest_aksload import protocol
+from pytest_aksload import protocol, worker_auth
 
 
 def worker_argv(master_host: str, master_port: int, python: str = sys.executable) -> list[str]:
@@ -43,8 +45,10 @@ def worker_argv(master_host: str, master_port: int, python: str = sys.executable
 
 def worker_environment(base: dict[str, str], home: str) -> dict[str, str]:
     """`base` without Locust's and pytest-aksload's own variables: the master is the only source
-    of the run's settings (a stale AKSLOAD_* value would silently override them)."""
+    of the run's settings (a stale AKSLOAD_* value would silently override them). The worker token
+    goes on under the wire's name, where the Locust process reads it."""
     env = {k: v for k, v in base.items() if not k.startswith(("LOCUST_", "AKSLOAD_"))}
+    env[protocol.ENV_WORKER_TOKEN] = base.get(worker_auth.WORKER_TOKEN_ENV, "")
     env["HOME"] = env["USERPROFILE"] = home  # Locust reads ~/.locust.conf
     env[protocol.ENV_WORKER_HOME] = home  # this process becomes Locust: it removes the directory at quit
     env["PYTHONUNBUFFERED"] = "1"
@@ -58,6 +62,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--master-host", required=True, help="address of the pytest-aksload master")
     parser.add_argument("--master-port", type=int, default=5557, help="its --aks-master-bind port (default 5557)")
     args = parser.parse_args(argv)
+    problem = worker_auth.token_problem(os.environ.get(worker_auth.WORKER_TOKEN_ENV))
+    if problem is not None:  # one line, like argparse's own errors (exit code 2)
+        parser.error(f"{problem}: set it to the master's worker token (make one with {worker_auth.TOKEN_RECIPE})")
     # Locust also reads ./locust.conf: run in an empty directory of our own.
     home = tempfile.mkdtemp(prefix="aksload-worker-")
     os.chdir(home)

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from pytest_aksload import worker_auth
 from pytest_aksload.config import parsers as parse
 from pytest_aksload.config.extras import SDK_EXTRAS, installed
 from pytest_aksload.config.local_deployments import (
@@ -261,7 +262,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "aks_master_bind",
-        "HOST:PORT the master listens on for remote workers; it hands them the key, so bind a private interface.",
+        "HOST:PORT the master listens on for remote workers (which prove AKSLOAD_WORKER_TOKEN).",
         parse.host_port,
         "HOST:PORT, e.g. 10.0.0.4:5557",
         "HOST:PORT",
@@ -490,6 +491,7 @@ def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> 
     _one_target(values, raws)
     settings = Settings(**values)
     _check_combination(settings)
+    _check_worker_token(settings, environ)
     settings = _legacy_key(settings, raws["aks_key_env"], environ)
     renamed = old_names_read(settings, raws, values)
     if renamed:
@@ -589,6 +591,20 @@ def _check_combination(settings: Settings) -> None:
             raise pytest.UsageError(
                 f"{OPTIONS_BY_NAME[target].flag} needs the '{extra}' extra: pip install \"pytest-aksload[{extra}]\""
             )
+
+
+def _check_worker_token(settings: Settings, environ: Mapping[str, str]) -> None:
+    """Remote workers must prove the shared worker token before the master sends them the run, so
+    a master for them needs one: checked here, before anything binds (any address, loopback too:
+    every local user can reach 127.0.0.1)."""
+    if not settings.aks_expect_workers:
+        return
+    problem = worker_auth.token_problem(environ.get(worker_auth.WORKER_TOKEN_ENV))
+    if problem is not None:
+        raise pytest.UsageError(
+            f"--aks-expect-workers: {problem}; set it, here and on every aksload-worker, to one random token "
+            f"of at least {worker_auth.MIN_TOKEN_CHARS} characters (make one with {worker_auth.TOKEN_RECIPE})"
+        )
 
 
 def check_local_deployment(settings: Settings, flag: str, name: str) -> None:

@@ -109,6 +109,8 @@ def _measure(
 
     def run(piece: LoadProfile, stop_when: extend.StopWhen | None = None) -> LoadResult:
         raw = run_load(plan.with_profile(piece), on_progress=on_progress, html_report=html_report, stop_when=stop_when)
+        if (forged := health.rejected_reports_problem(raw)) is not None:
+            raise LoadRunError(forged)
         measured = steady_state.apply_auto_warmup(raw) if piece.warmup_auto else raw
         health_of.append((measured, health.generator_issues(measured, piece)))
         return measured

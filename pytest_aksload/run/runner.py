@@ -23,10 +23,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_aksload import lifeline, protocol
+from pytest_aksload import lifeline, protocol, worker_auth
 from pytest_aksload.config.profile import REMOTE_WORKERS_WAIT_S, LoadProfile
 from pytest_aksload.protocol import Progress, RunSettings
-from pytest_aksload.redact import redact
+from pytest_aksload.redact import SECRETS, redact
 from pytest_aksload.run.fdlimit import open_files_problem
 from pytest_aksload.run.plan import RunPlan
 from pytest_aksload.stats.result import LoadResult, ResultFileError
@@ -122,15 +122,31 @@ def _run_time_argv(profile: LoadProfile) -> list[str]:
     return ["--run-time", f"{math.ceil(profile.duration_s)}s"]
 
 
+def _worker_token(profile: LoadProfile) -> str | None:
+    """The token every worker of a distributed run must prove it holds: the user's for remote
+    workers (checked at session start, `config.settings`), a fresh one for local worker processes
+    (they inherit it from the master: the same authenticated path, on loopback)."""
+    if profile.workers:
+        token: str | None = worker_auth.new_token()
+    elif profile.remote_workers:
+        token = os.environ.get(worker_auth.WORKER_TOKEN_ENV)
+    else:
+        return None
+    SECRETS.remember(token)
+    return token
+
+
 def child_environment(
     settings: RunSettings,
     headers: Mapping[str, str],
     home: Path,
     base: Mapping[str, str] | None = None,
     against_headers: Mapping[str, str] | None = None,
+    worker_token: str | None = None,
 ) -> dict[str, str]:
     """The child's environment: ours minus Locust's own config and any run settings not ours (the
-    child reads its run from `AKSLOAD_CHILD_*` only), plus this run's settings and the secret."""
+    child reads its run from `AKSLOAD_CHILD_*` only), plus this run's settings and the secrets
+    (`worker_token`: a distributed run's, `_worker_token`)."""
     environ = dict(os.environ if base is None else base)
     env = {
         name: value for name, value in environ.items() if not name.startswith(("LOCUST_", protocol.CHILD_ENV_PREFIX))
@@ -141,6 +157,8 @@ def child_environment(
     env[protocol.ENV_AUTH_HEADERS] = protocol.encode_auth_headers(headers)
     if against_headers is not None:  # the other side's own key (ini aks_against_key_env)
         env[protocol.ENV_AGAINST_AUTH_HEADERS] = protocol.encode_auth_headers(against_headers)
+    if worker_token is not None:
+        env[protocol.ENV_WORKER_TOKEN] = worker_token
     env["PYTHONUNBUFFERED"] = "1"
     env.update(lifeline.parent_environment())  # the child dies with this process, even by SIGKILL
     return env
@@ -213,7 +231,8 @@ def run_load(
         settings = plan.run_settings(rows_file, result_file, stream_windows=stop_when is not None)
         against = plan.against
         own = against.target.headers() if against is not None and against.own_credential else None
-        env = child_environment(settings, plan.target.headers(), workdir, against_headers=own)
+        token = _worker_token(plan.profile)
+        env = child_environment(settings, plan.target.headers(), workdir, against_headers=own, worker_token=token)
         with open(stderr_path, "wb") as stderr:
             child = _Child(locust_argv(plan.profile, plan.target, html_report), env, workdir, stderr, on_progress)
             returncode = child.supervise(plan.target, plan.profile.deadline_s, stop_when, result_file)

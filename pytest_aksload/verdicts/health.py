@@ -100,6 +100,19 @@ def generator_issues(result: LoadResult, profile: LoadProfile) -> list[str]:
     return issues
 
 
+def rejected_reports_problem(result: LoadResult) -> str | None:
+    """One line when the distributed master dropped worker reports that failed authentication
+    (`generator.rejected_reports`): the gate merged none of their figures, so the result is not
+    the whole load and must not be judged (the test ERRORs); None otherwise."""
+    dropped = result.generator.get("rejected_reports") or 0
+    if not dropped:
+        return None
+    return (
+        f"{dropped} reports from an unauthenticated worker were dropped (a worker without the master's "
+        "AKSLOAD_WORKER_TOKEN, or reports altered on the way): no verdict on a load the gate could not fully see"
+    )
+
+
 def doubt(verdicts: Sequence[SloVerdict], issues: Sequence[str]) -> list[SloVerdict]:
     """Every verdict made INCONCLUSIVE because of `issues` (unchanged when there are none)."""
     if not issues:

@@ -21,6 +21,7 @@ from loopback_servers import ScoringServer, closed_port
 from pytest_aksload.stats.result import LoadResult
 
 KEY = "k3y-DISTRIBUTED-0123456789-abcdef"
+TOKEN = "worker-token-DISTRIBUTED-0123456789-abcdefghij"  # AKSLOAD_WORKER_TOKEN: master and workers
 
 # A custom locustfile: the packaged user, plus a listener that keeps every raw latency Locust
 # reports in this process and writes them out at quit (one file per worker process).
@@ -155,6 +156,7 @@ def test_remote_workers_run_a_gate_and_never_hold_the_key(
     while they send load, when they hold the key, and at their exit."""
     port = closed_port()
     monkeypatch.setenv("AKSLOAD_KEY", KEY)
+    monkeypatch.setenv("AKSLOAD_WORKER_TOKEN", TOKEN)  # the master's and (copied below) the workers'
     monkeypatch.setenv("RESULT_DUMP", str(tmp_path / "result.json"))
     pytester.makepyfile(
         test_dump=DUMP_RESULT.format(

@@ -205,7 +205,10 @@ def test_the_key_appears_nowhere(pytester: pytest.Pytester, monkeypatch: pytest.
             "pre-flight: cannot connect to http://127.0.0.1:*/score ([[]Errno 111[]] Connection refused); "
             "check the service is running and the URL",
         ),
-        ("wrong-key", "pre-flight: *answered HTTP 401 (UNAUTHORIZED); check the key in environment variable AKSLOAD_KEY*"),
+        (
+            "wrong-key",
+            "pre-flight: *answered HTTP 401 (UNAUTHORIZED); check the key in environment variable AKSLOAD_KEY*",
+        ),
         ("invalid", "pre-flight: *gave an invalid score response (HTTP 500*check the payload*"),
     ],
 )

@@ -258,9 +258,10 @@ def test_local_server_workers_die_with_a_sigkilled_arbiter() -> None:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the master's parent-death signal")
-def test_remote_worker_stops_when_its_master_dies_with_the_gate(gates: Gates) -> None:
+def test_remote_worker_stops_when_its_master_dies_with_the_gate(gates: Gates, monkeypatch: pytest.MonkeyPatch) -> None:
     """A remote worker is not ours to kill: it stops when its master (dead with the gate) goes silent."""
     port = closed_port()
+    monkeypatch.setenv("AKSLOAD_WORKER_TOKEN", "parent-death-worker-token-0123456789")  # the gate's and the worker's
     worker_env = {k: v for k, v in os.environ.items() if k != "AKSLOAD_KEY"}
     script = Path(sys.executable).with_name("aksload-worker")  # the installed console script
     worker = subprocess.Popen(
