@@ -11,8 +11,8 @@ from synthetic_results import result_from_windows, side_by_side, steady_result
 
 from pytest_aksload.config.profile import profile_from_marker
 from pytest_aksload.config.settings import Settings
-from pytest_aksload.stats.result import GatedResult, LoadResult
-from pytest_aksload.verdicts.decision import decide
+from pytest_aksload.stats.result import LoadResult
+from pytest_aksload.verdicts.decision import apply_policy
 from pytest_aksload.verdicts.slo import FAIL, PASS, evaluate
 
 RELATIVE = ["p95 <= 1.2x", "p50 <= 1.1x", "mean <= 1.2x", "rps >= 0.8x", "rows_per_s >= 0.8x", "failure_rate <= +1pp"]
@@ -48,9 +48,9 @@ def test_the_same_objectives_pass_when_both_sides_measured_alike() -> None:
 def test_inconclusive_pass_does_not_pass_a_comparison_with_nothing() -> None:
     marker = {"slo": ["rps >= 0.9x", "p95 <= 1.2x"], "locustfile": __file__, "against": "http://127.0.0.1:9/score"}
     gate = profile_from_marker((), marker, Settings(), Path(__file__).parent)
-    result = GatedResult(side_by_side(steady_result(100_000), nothing()))
+    result = side_by_side(steady_result(100_000), nothing())
 
-    decided = decide(gate, result, "pass")
+    decided = apply_policy(gate, result, "pass")
 
     assert [v.verdict for v in decided.verdicts] == [FAIL, FAIL]
     assert decided.failure is not None and decided.failure.startswith("2 of 2 SLOs violated")

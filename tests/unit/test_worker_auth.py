@@ -117,7 +117,7 @@ def test_malformed_handshake_messages_are_one_line_errors() -> None:
         (None, "environment variable AKSLOAD_WORKER_TOKEN is not set"),
         ("", "environment variable AKSLOAD_WORKER_TOKEN is not set"),
         ("short-token", "AKSLOAD_WORKER_TOKEN has 11 characters; it needs at least 32"),
-        (worker_auth.new_token(), None),
+        ("a-good-token-of-forty-characters-0123456", None),
     ],
 )
 def test_token_problems(token: str | None, problem: str | None) -> None:
