@@ -137,9 +137,11 @@ def conclude(
     *,
     compared: bool = False,
     warnings: Sequence[str] = (),
+    throttling: str | None = None,
 ) -> GateOutcome:
     """The outcome of one load test: its SLO decision (if it has SLOs or was aborted), an empty run
-    failed as such, and a significant baseline regression, in one failure message."""
+    failed as such, and a significant baseline regression, in one failure message. `throttling`:
+    the deployment's in-flight ceiling, which throttling failures' hint quotes (run/preload.py)."""
     decision = (
         decide(profile, result, policy_for(profile, policy))
         if profile.slos or result.aborted is not None
@@ -147,7 +149,7 @@ def conclude(
     )
     parts = [message for message in (nothing_measured(result), decision.failure) if message]
     if decision.failure is not None:
-        causes = "".join(f"\n  {line}" for line in failure_lines(result))
+        causes = "".join(f"\n  {line}" for line in failure_lines(result, throttling=throttling))
         parts[-1] += f"\nmost frequent failures:{causes}" if causes else ""
         parts[-1] += mismatch_lines(result)
     regression = regression_message(list(comparisons))
