@@ -245,7 +245,7 @@ def test_a_managed_deployment_s_settings_are_read_with_their_sources(fake_azure,
     fake_azure.add_online_endpoint(ENDPOINT, traffic={"blue": 100})
     fake_azure.configure_deployment(
         ENDPOINT, "blue", capacity=3, instanceType="Standard_F4s_v2",
-        requestSettings={"maxConcurrentRequestsPerInstance": 4, "requestTimeout": "PT12S", "maxQueueWait": "PT2S"},
+        requestSettings={"maxConcurrentRequestsPerInstance": 4, "requestTimeout": "PT12.5S", "maxQueueWait": "PT2S"},
     )  # fmt: skip
 
     deployment = resolve(workspace_config, credential, deployment="blue").deployment
@@ -258,13 +258,16 @@ def test_a_managed_deployment_s_settings_are_read_with_their_sources(fake_azure,
     )
     assert (deployment.instances, deployment.min_instances, deployment.max_instances) == (3, None, None)
     assert deployment.max_concurrent_per_instance == 4
-    assert (deployment.request_timeout_s, deployment.max_queue_wait_s) == (12.0, 2.0)
+    assert (deployment.request_timeout_s, deployment.max_queue_wait_s) == (12.5, 2.0)
     assert deployment.target_utilization is None and not deployment.autoscaled
     assert deployment.source("instances") == READ + "instance_count"
     assert deployment.source("max_concurrent_per_instance") == (
         READ + "request_settings.max_concurrent_requests_per_instance"
     )
-    assert deployment.source("request_timeout_s") == READ + "request_settings.request_timeout_ms"
+    assert (
+        deployment.source("request_timeout_s")
+        == READ + "request_settings.request_timeout_ms (exact, from the response)"
+    )
     assert deployment.source("target_utilization") is None and deployment.note is None
 
 
@@ -275,6 +278,8 @@ def test_without_aml_deployment_the_deployment_taking_all_traffic_is_read(fake_a
     deployment = resolve(workspace_config, credential).deployment
 
     assert (deployment.name, deployment.instances, deployment.max_concurrent_per_instance) == ("green", 2, 1)
+    # Azure's defaults as the deployment carries them; PT0.5S stays 0.5 s (azure-ai-ml alone makes it 0 ms).
+    assert (deployment.request_timeout_s, deployment.max_queue_wait_s) == (5.0, 0.5)
     assert fake_azure.requests("GET", ENDPOINT_PATH + "/deployments/green$")
 
 

@@ -9,6 +9,7 @@ inside the resolver so the plugin loads without it.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
@@ -66,10 +67,11 @@ def resolve_aml_endpoint(
     if credential is None:
         identity = _azure.import_sdk("azure.identity", extra=EXTRA, option=OPTION)
         credential = identity.DefaultAzureCredential()
-    client = _client(credential, config_path)
+    bodies = _RequestSettings()
+    client = _client(credential, config_path, bodies)
     endpoint = _endpoint(client, name, config_path)
     if deployment is not None:
-        settings = _check_deployment(client, endpoint, deployment)
+        settings = _check_deployment(client, endpoint, deployment, bodies)
     elif not any(share > 0 for share in (endpoint.traffic or {}).values()):
         # Without the deployment header such an endpoint answers every request with an error.
         raise TargetError(
@@ -77,7 +79,7 @@ def resolve_aml_endpoint(
             f"{_azure.name_list(_deployment_names(endpoint))}); pass --aml-deployment NAME to target one"
         )
     else:
-        settings = _routed_deployment(client, endpoint)
+        settings = _routed_deployment(client, endpoint, bodies)
     if not endpoint.scoring_uri:
         raise TargetError(f"{OPTION}: endpoint {name!r} has no scoring URI yet")
     return Target(
@@ -91,11 +93,45 @@ def resolve_aml_endpoint(
     )
 
 
-def _client(credential: TokenCredential, config_path: str | None) -> MLClient:
+class _RequestSettings:
+    """azure-core's `raw_response_hook`: each online deployment's `requestSettings` as Azure sent them.
+
+    azure-ai-ml turns their durations into whole seconds (`PT0.5S`, Azure's default max queue wait,
+    becomes 0 ms), so the deployment's durations are read from these, exactly."""
+
+    def __init__(self) -> None:
+        self.by_deployment: dict[str, dict] = {}
+
+    def __call__(self, response: object) -> None:
+        request = getattr(response, "http_request", None)
+        if request is None or request.method != "GET" or "/deployments/" not in request.url:
+            return
+        try:
+            body = json.loads(response.http_response.text())  # type: ignore[attr-defined]
+            settings = body["properties"]["requestSettings"]
+            name = body["name"]
+        except Exception:  # not a deployment's JSON: nothing to keep
+            return
+        if isinstance(name, str) and isinstance(settings, dict):
+            self.by_deployment[name] = settings
+
+    def seconds(self, deployment: str, key: str) -> float | None:
+        """The ISO 8601 duration `key` of `deployment`'s request settings in seconds; None if absent or unreadable."""
+        import isodate  # azure-ai-ml's own dependency
+
+        value = self.by_deployment.get(deployment, {}).get(key)
+        try:
+            seconds = isodate.parse_duration(value).total_seconds()
+        except Exception:  # absent (None) or not a duration: unknown
+            return None
+        return seconds if seconds >= 0 else None
+
+
+def _client(credential: TokenCredential, config_path: str | None, bodies: _RequestSettings) -> MLClient:
     from azure.ai.ml import MLClient
 
     try:
-        return MLClient.from_config(credential=credential, path=config_path)
+        return MLClient.from_config(credential=credential, path=config_path, raw_response_hook=bodies)
     except Exception as exc:  # ValidationException when not found; anything when malformed
         message = _azure.sdk_message(exc)
         if "could not find config.json" in message:
@@ -165,7 +201,9 @@ def _deployment_names(endpoint: OnlineEndpoint) -> list[str]:
     return [*(endpoint.traffic or {}), *(getattr(endpoint, "mirror_traffic", None) or {})]
 
 
-def _check_deployment(client: MLClient, endpoint: OnlineEndpoint, deployment: str) -> Deployment:
+def _check_deployment(
+    client: MLClient, endpoint: OnlineEndpoint, deployment: str, bodies: _RequestSettings
+) -> Deployment:
     """The named deployment's settings; a TargetError when it is missing or not provisioned. One the
     identity may not read (403) cannot be checked: its settings are unknown, with a note saying why."""
     from azure.core.exceptions import ResourceNotFoundError
@@ -194,10 +232,10 @@ def _check_deployment(client: MLClient, endpoint: OnlineEndpoint, deployment: st
             f"{OPTION}: deployment {deployment!r} of endpoint {endpoint.name!r} is {state!r}, "
             f"not {_SUCCEEDED!r}; fix it (see its logs in Azure ML studio) before load-testing it"
         )
-    return _deployment(found)
+    return _deployment(found, bodies)
 
 
-def _routed_deployment(client: MLClient, endpoint: OnlineEndpoint) -> Deployment:
+def _routed_deployment(client: MLClient, endpoint: OnlineEndpoint, bodies: _RequestSettings) -> Deployment:
     """Without --aml-deployment: the settings of the deployment that takes all the traffic; when the
     traffic is split, or the deployment cannot be read, unknown with a note (the gate goes on)."""
     routed = {name: share for name, share in (endpoint.traffic or {}).items() if share > 0}
@@ -211,7 +249,7 @@ def _routed_deployment(client: MLClient, endpoint: OnlineEndpoint) -> Deployment
         )
     except Exception as exc:  # the settings are a courtesy here: the endpoint itself resolved
         return _unreadable(endpoint, name, exc)
-    return _deployment(found)
+    return _deployment(found, bodies)
 
 
 def _unreadable(endpoint: OnlineEndpoint, name: str, exc: BaseException) -> Deployment:
@@ -225,7 +263,7 @@ def _kind(endpoint: OnlineEndpoint) -> str:
     return "kubernetes" if type(endpoint).__name__.startswith("Kubernetes") else "managed"
 
 
-def _deployment(found: OnlineDeployment) -> Deployment:
+def _deployment(found: OnlineDeployment, bodies: _RequestSettings) -> Deployment:
     """What an online deployment's settings say (managed or Kubernetes): size, scale, request settings, model."""
     kind = "kubernetes" if str(getattr(found, "type", "")).lower() == "kubernetes" else "managed"
     requests = getattr(found, "request_settings", None)
@@ -239,12 +277,12 @@ def _deployment(found: OnlineDeployment) -> Deployment:
             _READ + "request_settings.max_concurrent_requests_per_instance",
         ),
         "request_timeout_s": (
-            _ms(getattr(requests, "request_timeout_ms", None)),
-            _READ + "request_settings.request_timeout_ms",
+            bodies.seconds(found.name, "requestTimeout"),
+            _READ + "request_settings.request_timeout_ms (exact, from the response)",
         ),
         "max_queue_wait_s": (
-            _ms(getattr(requests, "max_queue_wait_ms", None)),
-            _READ + "request_settings.max_queue_wait_ms",
+            bodies.seconds(found.name, "maxQueueWait"),
+            _READ + "request_settings.max_queue_wait_ms (exact, from the response)",
         ),
     }
     if str(getattr(scale, "type", "")).lower() == "target_utilization":
@@ -278,11 +316,6 @@ def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return value
-
-
-def _ms(value: object) -> float | None:
-    number = _number(value)
-    return None if number is None else number / 1000
 
 
 def _credential(client: MLClient, endpoint: OnlineEndpoint) -> Credential:
