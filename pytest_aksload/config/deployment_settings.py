@@ -30,7 +30,7 @@ def _text(value: str) -> str:
 
 
 def _whole(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
         raise ValueError(value)
     return int(value)
 
