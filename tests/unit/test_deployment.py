@@ -8,10 +8,16 @@ from typing import Any
 
 import pytest
 
-from pytest_aksload.config.deployment_settings import DeploymentSettingsError, parse_deployment_settings
+from pytest_aksload.config.deployment_settings import (
+    KEYS,
+    STATED_KINDS,
+    DeploymentSettingsError,
+    parse_deployment_settings,
+)
 from pytest_aksload.config.settings import Settings, resolve
 from pytest_aksload.targets.deployment import (
     FIELDS,
+    KINDS,
     Deployment,
     deployment_fields,
     describe,
@@ -125,6 +131,11 @@ def test_a_scoring_uri_s_deployment_is_what_the_user_states_and_nothing_else() -
     bare = resolve_target(Settings(aks_scoring_uri="http://127.0.0.1:1/score"), lambda _f: None, environ={})
     assert bare is not None and bare.deployment == Deployment(kind="stated")
     assert describe(bare.deployment) == "stated: settings unknown"
+
+
+def test_every_stated_key_is_a_deployment_field_and_every_stated_kind_a_kind() -> None:
+    assert {field for field, _parse, _form in KEYS.values()} == {*FIELDS, "kind"}
+    assert set(STATED_KINDS) < set(KINDS)
 
 
 def test_kind_may_be_stated() -> None:
