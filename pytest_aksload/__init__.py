@@ -24,6 +24,7 @@ _EXPORTS = {
     "ErrorGroup": "pytest_aksload.stats.result",
     "Target": "pytest_aksload.targets.target",
     "AuthHeaders": "pytest_aksload.targets.target",
+    "Deployment": "pytest_aksload.targets.deployment",  # aks_target.deployment
     "Slo": "pytest_aksload.config.objectives",
     "SloError": "pytest_aksload.config.objectives",
     "parse_slo": "pytest_aksload.config.objectives",
@@ -48,6 +49,7 @@ __all__ = [  # the keys of _EXPORTS and the version (tests/unit/test_public_api.
     "INCONCLUSIVE",
     "PASS",
     "AuthHeaders",
+    "Deployment",
     "ErrorGroup",
     "GatedResult",
     "LoadResult",
@@ -66,6 +68,7 @@ __all__ = [  # the keys of _EXPORTS and the version (tests/unit/test_public_api.
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports on first use
     from pytest_aksload.config.objectives import Slo, SloError, parse_slo, parse_slos
     from pytest_aksload.stats.result import ErrorGroup, LoadResult
+    from pytest_aksload.targets.deployment import Deployment
     from pytest_aksload.targets.target import AuthHeaders, Target
     from pytest_aksload.verdicts.gated import GatedResult
     from pytest_aksload.verdicts.slo import (

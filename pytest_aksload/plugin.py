@@ -9,6 +9,7 @@ targets/ and data/ are imported inside the hooks and fixtures that use them.
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -114,6 +115,11 @@ def aks_target(request: pytest.FixtureRequest) -> Target:
         if settings.aks_require_target:
             pytest.fail(f"{NO_TARGET_REASON} (--aks-require-target is set)", pytrace=False)
         pytest.skip(NO_TARGET_REASON)
+    from pytest_aksload.reports.terminal import show_target
+
+    show_target(request.config, target)  # with its deployment; a deployment it could not read, once:
+    if target.deployment is not None and target.deployment.note:
+        warnings.warn(pytest.PytestWarning(f"aksload: {target.deployment.note}"), stacklevel=1)
     return target
 
 

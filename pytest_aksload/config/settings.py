@@ -25,6 +25,8 @@ import pytest
 
 from pytest_aksload import worker_auth
 from pytest_aksload.config import parsers as parse
+from pytest_aksload.config.deployment_settings import FORM as DEPLOYMENT_SETTINGS_FORM
+from pytest_aksload.config.deployment_settings import DeploymentSettingsError, parse_deployment_settings
 from pytest_aksload.config.extras import SDK_EXTRAS, installed
 from pytest_aksload.config.local_deployments import (
     SPEC_FORM,
@@ -193,6 +195,15 @@ OPTIONS: tuple[Option, ...] = (
         parse_request_timeout,
         REQUEST_TIMEOUT_FORM,
         "D",
+    ),
+    Option(
+        "aks_deployment_settings",
+        "What you know about the target's deployment, for what it cannot tell itself (a plain --aks-scoring-uri): "
+        'KEY=VALUE ..., e.g. "instances=3, max_concurrent=2, request_timeout=5s"; checks before the load warn '
+        "when the profile exceeds what it can serve (docs: Sizing).",
+        parse_deployment_settings,
+        DEPLOYMENT_SETTINGS_FORM,
+        "SPEC",
     ),
     Option(
         "aks_ca_bundle",
@@ -375,6 +386,7 @@ class Settings:
     aks_local_instances: int = 1
     aks_local_max_concurrent: int | None = None
     aks_local_request_timeout: float | None = None
+    aks_deployment_settings: tuple[tuple[str, Any], ...] = ()  # (Deployment field, value) pairs
     aks_ca_bundle: str | None = None
     aks_users: int = DEFAULT_USERS
     aks_spawn_rate: float = DEFAULT_SPAWN_RATE
@@ -478,7 +490,7 @@ def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> 
             values[option.name] = option.parse(raw.value)
         except (ValueError, UnitError) as error:
             # Errors of a structured value say which part is wrong; a plain value's is the value itself.
-            why = f": {error}" if isinstance(error, LocalDeploymentError) else ""
+            why = f": {error}" if isinstance(error, (LocalDeploymentError, DeploymentSettingsError)) else ""
             raise pytest.UsageError(
                 f"{option.flag if option.cli else 'ini key ' + option.name}: cannot use {raw.value!r} "
                 f"(from {raw.source}){why}; expected {option.accepted}"

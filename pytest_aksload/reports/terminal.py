@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -11,6 +12,8 @@ import pytest
 
 from pytest_aksload.config.metrics import format_metric_value
 from pytest_aksload.protocol import Progress
+from pytest_aksload.targets.deployment import describe
+from pytest_aksload.targets.target import Target
 
 # In CI logs (no TTY) a plain line this often; on a TTY one line rewritten in place.
 PLAIN_PROGRESS_EVERY_S = 5.0
@@ -63,6 +66,23 @@ class ProgressPrinter:
                 self._reporter.write(text, flush=True)
         else:
             self._reporter.write(text, flush=True)
+
+
+def target_line(target: Target) -> str:
+    """The session's header line naming the target and what it tells about its deployment."""
+    line = f"aksload target: {target.name} ({target.kind})"
+    return line if target.deployment is None else f"{line}; {describe(target.deployment)}"
+
+
+def show_target(config: pytest.Config, target: Target) -> None:
+    """Write `target_line` once the target is resolved (the first test that needs it), past output
+    capture; not on xdist workers, nor with -q."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or config.get_verbosity() < 0 or hasattr(config, "workerinput"):
+        return
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+        reporter.write("\n" + target_line(target) + "\n", flush=True)
 
 
 SUMMARY_COLUMNS = ("test", "requests", "fail %", "rps", "p50 ms", "p95 ms", "p99 ms", "verdict")

@@ -8,6 +8,7 @@ outcomes and applies the returned outcome after the test body.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from pytest_aksload.config import arrivals
 from pytest_aksload.config.profile import LoadProfile
 from pytest_aksload.config.settings import Settings
 from pytest_aksload.protocol import SampleRows
-from pytest_aksload.run import capacity, extend
+from pytest_aksload.run import capacity, extend, preload
 from pytest_aksload.run.load_lock import LoadSlot, SerialWaitTimeout
 from pytest_aksload.run.plan import RunPlan
 from pytest_aksload.run.preflight import PreflightError, preflight
@@ -56,7 +57,9 @@ def run_gate(
     try:
         try:
             slot.acquire()
+            started = time.monotonic()
             _preflight(target, plan.deployment, key_hint(settings), plan)
+            checks = preload.preload_warnings(target.deployment, profile, time.monotonic() - started)
             if against is not None:
                 _preflight_other_side(against, plan, settings)
             result, issues, search = _measure(plan, settings, on_progress, html_report)
@@ -64,7 +67,9 @@ def run_gate(
             raise GateError(str(error)) from None
     finally:
         slot.release()  # the test body and the verdicts are light: the next load may start
-    warnings = [f"aksload: {problem}"] if (problem := arrivals.schedule_problem(result.schedule)) else []
+    warnings = checks  # run/preload.py's checks, from the deployment's settings
+    if problem := arrivals.schedule_problem(result.schedule):
+        warnings.append(f"aksload: {problem}")
     comparisons: list[baseline.BaselineComparison] = []
     stored = None if stored_baseline is None else stored_baseline.get(nodeid)
     if stored is not None:
@@ -75,6 +80,7 @@ def run_gate(
     return judge_gate(
         profile, result, settings.aks_inconclusive, comparisons, compared=stored is not None, warnings=warnings,
         generator_issues=issues, overlapping_tests=slot.overlapping_tests, capacity=search,
+        throttling=preload.throttling_hint(target.deployment),
     )  # fmt: skip
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping
 
 from pytest_aksload.config.local_endpoint import LocalServiceSettings
 from pytest_aksload.config.settings import Settings, is_scoring_uri
 from pytest_aksload.contracts.status import DEPLOYMENT_HEADER
+from pytest_aksload.targets.deployment import local_deployment, stated_deployment, with_stated
 from pytest_aksload.targets.target import Credential, OtherSide, Target, TargetError
 
 
@@ -28,13 +30,22 @@ def resolve_target(
     """The target the options name, or None when no target option was given.
 
     Raises TargetError with a one-line, secret-free message when the target cannot be resolved.
+    Its `deployment` is what the target tells, with --aks-deployment-settings filling the rest.
     """
     environ = os.environ if environ is None else environ
     if settings.aks_scoring_uri:
         key = environ.get(settings.aks_key_env) or None
         return Target(
-            settings.aks_scoring_uri, name=settings.aks_scoring_uri, kind="scoring-uri", credential=Credential.key(key)
-        )
+            settings.aks_scoring_uri, name=settings.aks_scoring_uri, kind="scoring-uri", credential=Credential.key(key),
+            deployment=stated_deployment(settings),
+        )  # fmt: skip
+    target = _resolve_service(settings, add_finalizer)
+    if target is not None and target.deployment is not None:
+        target = dataclasses.replace(target, deployment=with_stated(target.deployment, settings))
+    return target
+
+
+def _resolve_service(settings: Settings, add_finalizer: Callable[[Callable[[], object]], None]) -> Target | None:
     if settings.aks_local:
         return _start_local(settings, add_finalizer)
     if settings.aks_service:
@@ -131,6 +142,7 @@ def _start_local(settings: Settings, add_finalizer: Callable[[Callable[[], objec
         kind="local",
         credential=Credential.key(service.key),
         swagger_uri=service.swagger_uri,
+        deployment=local_deployment(settings),
         # As for --aml-endpoint: --aml-deployment's requests name it; without it the endpoint routes.
         extra_headers={DEPLOYMENT_HEADER: settings.aml_deployment} if settings.aml_deployment else {},
     )

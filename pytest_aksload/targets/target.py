@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from pytest_aksload.redact import REDACTED, SECRETS
+from pytest_aksload.targets.deployment import Deployment
 
 AUTH_MODES = ("key", "token", "none")
 
@@ -139,7 +140,9 @@ class Target:
     """A resolved scoring endpoint.
 
     `extra_headers` are non-secret headers every request carries (e.g. Azure ML's
-    `azureml-model-deployment`). `kind` says which resolver produced it.
+    `azureml-model-deployment`). `kind` says which resolver produced it. `deployment`: what the
+    target tells about the deployment behind it (targets/deployment.py); every target the session
+    options resolve has one, None means not read (e.g. the other side of a side-by-side gate).
     """
 
     scoring_uri: str
@@ -148,6 +151,7 @@ class Target:
     credential: Credential = field(default_factory=Credential.none)
     swagger_uri: str | None = None
     extra_headers: Mapping[str, str] = field(default_factory=dict)
+    deployment: Deployment | None = None
 
     @property
     def auth_mode(self) -> str:

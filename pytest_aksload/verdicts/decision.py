@@ -118,11 +118,13 @@ def judge_gate(
     generator_issues: Sequence[str] = (),
     overlapping_tests: Sequence[str] = (),
     capacity: Mapping[str, Any] | None = None,
+    throttling: str | None = None,
 ) -> GatedResult:
     """Everything the gate concludes about one measurement, in the one `GatedResult` the test gets:
     its SLO decision (if it has SLOs or was aborted), an empty run failed as such, and a significant
     baseline regression, in one failure message; side by side, each compared metric with the verdict
-    of its objective."""
+    of its objective. `throttling`: the deployment's in-flight ceiling, which throttling failures'
+    hint quotes (run/preload.py)."""
     decision = (
         apply_policy(profile, result, policy_for(profile, policy), generator_issues)
         if profile.slos or result.aborted is not None
@@ -130,7 +132,7 @@ def judge_gate(
     )
     parts = [message for message in (nothing_measured(result), decision.failure) if message]
     if decision.failure is not None:
-        causes = "".join(f"\n  {line}" for line in failure_lines(result))
+        causes = "".join(f"\n  {line}" for line in failure_lines(result, throttling=throttling))
         parts[-1] += f"\nmost frequent failures:{causes}" if causes else ""
         parts[-1] += mismatch_lines(result)
     regression = regression_message(baseline_comparisons)

@@ -22,13 +22,17 @@ HINTS = {
 }
 
 
-def hint(group: ErrorGroup) -> str:
+def hint(group: ErrorGroup, throttling: str | None = None) -> str:
+    """What to check for this group's failures; `throttling`, when the deployment's ceiling is known,
+    is quoted for throttling (run/preload.py `throttling_hint`)."""
     if group.kind == "http" and group.status in (401, 403):
         return HINTS["auth"]
+    if throttling and (group.kind == "throttling" or group.status == 429):
+        return f"the service shed load (429/503): {throttling}"
     return HINTS.get(group.kind, "")
 
 
-def failure_lines(result: LoadResult, limit: int = 3) -> list[str]:
+def failure_lines(result: LoadResult, limit: int = 3, throttling: str | None = None) -> list[str]:
     """Up to `limit` lines, most frequent error group first: count, kind, message, hint."""
     groups = sorted(result.errors, key=lambda group: -group.count)[:limit]
-    return [f"{group.count} x {group.kind}: {group.message} -> {hint(group)}" for group in groups]
+    return [f"{group.count} x {group.kind}: {group.message} -> {hint(group, throttling)}" for group in groups]

@@ -180,6 +180,7 @@ class FakeAzure:
                 "failureThreshold": 3,
             },
             "maxConcurrentRequestsPerContainer": 1,
+            "models": [self._registered_model("lightgbm-criteo", 3)],
             "maxQueueWaitMs": 500,
             "namespace": "azureml-ws-criteo",
             "numReplicas": None,
@@ -190,6 +191,27 @@ class FakeAzure:
         if auth == "key":
             self.service_keys[name] = (f"aks-primary-{name}-{uuid.uuid4().hex}", f"aks-secondary-{uuid.uuid4().hex}")
         return payload
+
+    def _registered_model(self, name: str, version: int) -> dict:
+        """A registered model as MMS lists it inside a service."""
+        return {
+            "id": f"{name}:{version}",
+            "name": name,
+            "version": version,
+            "framework": "Custom",
+            "frameworkVersion": None,
+            "createdTime": "2026-01-12T09:00:00.000000+00:00",
+            "createdBy": {"userName": "ci"},
+            "description": "LightGBM Criteo CTR model",
+            "experimentName": None,
+            "runId": None,
+            "datasets": [],
+            "mimeType": "application/octet-stream",
+            "url": f"aml://asset/{uuid.uuid4().hex}",
+            "unpack": False,
+            "properties": {},
+            "kvTags": {},
+        }
 
     def add_aci_service(self, name: str) -> dict:
         """An SDK v1 container-instance (ACI) web service: same namespace, not AKS."""
@@ -291,8 +313,44 @@ class FakeAzure:
                 "properties": {},
                 "environmentVariables": {},
                 "scaleSettings": {"scaleType": "Default"},
+                # What Azure fills in when a deployment names none (its documented defaults).
+                "requestSettings": {
+                    "maxConcurrentRequestsPerInstance": 1,
+                    "requestTimeout": "PT5S",
+                    "maxQueueWait": "PT0.5S",
+                },
             },
         }
+
+    def configure_deployment(
+        self,
+        endpoint: str,
+        name: str,
+        *,
+        capacity: int | None = None,
+        compute: str | None = None,
+        **properties: object,
+    ) -> dict:
+        """Change a deployment as `az ml online-deployment update` would: `properties` are REST
+        property names (requestSettings, scaleSettings, instanceType, model, ...; None removes one),
+        `capacity` the instance count (sku), `compute` its endpointComputeType (Managed, Kubernetes)."""
+        deployment = self.deployments[endpoint][name]
+        for key, value in properties.items():
+            if value is None:
+                deployment["properties"].pop(key, None)
+            else:
+                deployment["properties"][key] = value
+        if capacity is not None:
+            deployment["sku"]["capacity"] = capacity
+        if compute is not None:
+            deployment["properties"]["endpointComputeType"] = compute
+            deployment["kind"] = compute
+            if compute == "Kubernetes":  # what a Kubernetes deployment always carries
+                deployment["properties"].setdefault(
+                    "containerResourceRequirements",
+                    {"containerResourceRequests": {"cpu": "1", "memory": "2Gi"}, "containerResourceLimits": None},
+                )
+        return deployment
 
     # ---- the SDK-facing side ------------------------------------------------------------------
 

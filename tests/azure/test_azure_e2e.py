@@ -133,3 +133,47 @@ def test_aml_endpoint_side_by_side_sends_each_batch_to_both_deployments(
     assert primary not in run.stdout.str() + run.stderr.str()
     missing.assert_outcomes(errors=1)  # like a target that cannot be resolved: nothing was measured
     missing.stdout.fnmatch_lines(["*--aks-against: endpoint * has no deployment named 'purple'; existing deployments*"])
+
+
+def test_aml_endpoint_settings_read_by_the_sdk_are_shown_and_checked_before_the_load(
+    pytester: pytest.Pytester, fake_azure, azure_sp_env, workspace_config: str
+) -> None:
+    pytest.importorskip("azure.ai.ml", reason="the SDK v2 end-to-end test needs the azureml-v2 extra")
+    fake_azure.add_online_endpoint(SERVICE, auth_mode="key", traffic={"blue": 100})
+    fake_azure.configure_deployment(SERVICE, "blue", capacity=1)  # max_concurrent_requests_per_instance 1
+    pytester.makepyfile(GATE.format(duration="2s"))
+    with ScoringServer() as server:
+        fake_azure.endpoints[SERVICE]["properties"]["scoringUri"] = server.url
+        run = pytester.runpytest_inprocess("--aml-endpoint", SERVICE, "--aks-workspace-config", workspace_config)
+    run.assert_outcomes(passed=1, warnings=1)
+    output = " ".join(run.stdout.str().split())
+    assert (
+        f"aksload target: {SERVICE} (aml-endpoint); managed: deployment blue, model lightgbm-criteo:1, "
+        "Standard_DS3_v2, 1 instance, max 1 concurrent per instance, request timeout 5s, max queue wait 0.5s"
+    ) in output
+    assert (
+        "3 users can hold 3 requests in flight; this deployment throttles (429) above 2 "
+        "(2 × max_concurrent_requests_per_instance 1 × 1 instance)"
+    ) in output
+
+
+def test_a_deployment_the_identity_may_not_read_is_one_note_and_the_gate_goes_on(
+    pytester: pytest.Pytester, fake_azure, azure_sp_env, workspace_config: str
+) -> None:
+    pytest.importorskip("azure.ai.ml", reason="the SDK v2 end-to-end test needs the azureml-v2 extra")
+    fake_azure.add_online_endpoint(SERVICE, auth_mode="key", traffic={"blue": 100})
+    fake_azure.forbidden.append(rf"/onlineEndpoints/{SERVICE}/deployments/blue$")
+    pytester.makepyfile(
+        GATE.format(duration="2s")
+        + "\n\n@pytest.mark.load_test(users=3, spawn_rate=10, duration='1s')\ndef test_again(load_result):\n    pass\n"
+    )
+    with ScoringServer() as server:
+        fake_azure.endpoints[SERVICE]["properties"]["scoringUri"] = server.url
+        run = pytester.runpytest_inprocess(
+            "--aml-endpoint", SERVICE, "--aml-deployment", "blue", "--aks-workspace-config", workspace_config
+        )
+    run.assert_outcomes(passed=2, warnings=1)  # the note once a session, no ceiling check
+    output = " ".join(run.stdout.str().split())
+    assert "aksload: deployment 'blue' of endpoint 'lightgbm-criteo' could not be read (" in output
+    assert "managed: deployment blue (deployment 'blue' of endpoint" in output  # the header line
+    assert "throttles (429)" not in output

@@ -344,3 +344,41 @@ def test_interactive_allowed(azure_env, monkeypatch, env, explicit, stdin_tty, e
         azure_env.setenv(var, value)
     monkeypatch.setattr(azure_v1.sys, "stdin", _Stdin(stdin_tty))
     assert interactive_allowed(explicit) is expected
+
+
+# ---- the service's settings (aks_target.deployment) ---------------------------------------------
+
+
+def test_an_autoscaled_service_s_settings_are_read_with_their_sources(service_principal, workspace_config):
+    payload = service_principal.add_aks_service(SERVICE, auth="key")
+    payload.update(maxConcurrentRequestsPerContainer=2, scoringTimeoutMs=8000, maxQueueWaitMs=750)
+    payload["autoScaler"].update(minReplicas=2, maxReplicas=6, targetUtilization=60)
+
+    deployment = resolve(workspace_config).deployment
+
+    assert deployment.kind == "aks-v1"
+    assert (deployment.name, deployment.model) == (SERVICE, "lightgbm-criteo:3")
+    assert deployment.instance_type == "0.5 CPU cores, 1 GB memory"
+    assert (deployment.instances, deployment.min_instances, deployment.max_instances) == (None, 2, 6)
+    assert deployment.target_utilization == pytest.approx(0.60) and deployment.autoscaled
+    assert deployment.max_concurrent_per_instance == 2
+    assert (deployment.request_timeout_s, deployment.max_queue_wait_s) == (8.0, 0.75)
+    assert deployment.source("max_instances") == "AksWebservice.autoscaler.max_replicas"
+    assert deployment.source("max_concurrent_per_instance") == (
+        "AksWebservice.max_concurrent_requests_per_container (replica_max_concurrent_requests)"
+    )
+    assert deployment.source("request_timeout_s") == "AksWebservice.scoring_timeout_ms"
+    assert deployment.note is None
+
+
+def test_a_service_with_fixed_replicas(service_principal, workspace_config):
+    payload = service_principal.add_aks_service(SERVICE, auth="key")
+    payload["autoScaler"]["autoscaleEnabled"] = False
+    payload.update(numReplicas=3, maxConcurrentRequestsPerContainer=None, models=[])
+
+    deployment = resolve(workspace_config).deployment
+
+    assert (deployment.instances, deployment.min_instances, deployment.max_instances) == (3, None, None)
+    assert deployment.source("instances") == "AksWebservice.num_replicas"
+    assert deployment.max_concurrent_per_instance is None and deployment.model is None  # not carried: unknown
+    assert deployment.target_utilization is None

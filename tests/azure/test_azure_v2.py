@@ -234,3 +234,116 @@ def test_missing_sdk_names_the_extra(monkeypatch, fake_azure, credential):
 
     assert 'pip install "pytest-aksload[azureml-v2]"' in str(excinfo.value)
     assert fake_azure.calls == []
+
+
+# ---- the deployment's settings (aks_target.deployment) ------------------------------------------
+
+READ = "online_deployments.get: "
+
+
+def test_a_managed_deployment_s_settings_are_read_with_their_sources(fake_azure, workspace_config, credential):
+    fake_azure.add_online_endpoint(ENDPOINT, traffic={"blue": 100})
+    fake_azure.configure_deployment(
+        ENDPOINT, "blue", capacity=3, instanceType="Standard_F4s_v2",
+        requestSettings={"maxConcurrentRequestsPerInstance": 4, "requestTimeout": "PT12.5S", "maxQueueWait": "PT2S"},
+    )  # fmt: skip
+
+    deployment = resolve(workspace_config, credential, deployment="blue").deployment
+
+    assert deployment.kind == "managed"
+    assert (deployment.name, deployment.model, deployment.instance_type) == (
+        "blue",
+        "lightgbm-criteo:1",
+        "Standard_F4s_v2",
+    )
+    assert (deployment.instances, deployment.min_instances, deployment.max_instances) == (3, None, None)
+    assert deployment.max_concurrent_per_instance == 4
+    assert (deployment.request_timeout_s, deployment.max_queue_wait_s) == (12.5, 2.0)
+    assert deployment.target_utilization is None and not deployment.autoscaled
+    assert deployment.source("instances") == READ + "instance_count"
+    assert deployment.source("max_concurrent_per_instance") == (
+        READ + "request_settings.max_concurrent_requests_per_instance"
+    )
+    assert (
+        deployment.source("request_timeout_s")
+        == READ + "request_settings.request_timeout_ms (exact, from the response)"
+    )
+    assert deployment.source("target_utilization") is None and deployment.note is None
+
+
+def test_without_aml_deployment_the_deployment_taking_all_traffic_is_read(fake_azure, workspace_config, credential):
+    fake_azure.add_online_endpoint(ENDPOINT, traffic={"blue": 0, "green": 100})
+    fake_azure.configure_deployment(ENDPOINT, "green", capacity=2)
+
+    deployment = resolve(workspace_config, credential).deployment
+
+    assert (deployment.name, deployment.instances, deployment.max_concurrent_per_instance) == ("green", 2, 1)
+    # Azure's defaults as the deployment carries them; PT0.5S stays 0.5 s (azure-ai-ml alone makes it 0 ms).
+    assert (deployment.request_timeout_s, deployment.max_queue_wait_s) == (5.0, 0.5)
+    assert fake_azure.requests("GET", ENDPOINT_PATH + "/deployments/green$")
+
+
+def test_split_traffic_leaves_the_settings_unknown_with_a_note(fake_azure, workspace_config, credential):
+    fake_azure.add_online_endpoint(ENDPOINT, traffic={"blue": 90, "green": 10})
+
+    deployment = resolve(workspace_config, credential).deployment
+
+    assert deployment.instances is None and deployment.max_concurrent_per_instance is None
+    assert deployment.note == "traffic split (blue 90%, green 10%): pass --aml-deployment NAME to read one"
+    assert not fake_azure.requests("GET", ENDPOINT_PATH + "/deployments/")
+
+
+def test_a_kubernetes_deployment_with_target_utilization_scaling(fake_azure, workspace_config, credential):
+    fake_azure.add_online_endpoint(ENDPOINT, traffic={"blue": 100})
+    fake_azure.configure_deployment(
+        ENDPOINT, "blue", compute="Kubernetes", capacity=2, instanceType="defaultinstancetype",
+        scaleSettings={"scaleType": "TargetUtilization", "minInstances": 2, "maxInstances": 8,
+                       "targetUtilizationPercentage": 70, "pollingInterval": "PT1S"},
+    )  # fmt: skip
+
+    deployment = resolve(workspace_config, credential, deployment="blue").deployment
+
+    assert deployment.kind == "kubernetes"
+    # The instance count of an autoscaled deployment is a moment's, not a setting: unknown.
+    assert (deployment.instances, deployment.min_instances, deployment.max_instances) == (None, 2, 8)
+    assert deployment.target_utilization == pytest.approx(0.70) and deployment.autoscaled
+    assert deployment.source("max_instances") == READ + "scale_settings.max_instances"
+    assert deployment.instance_type == "defaultinstancetype"
+
+
+def test_settings_the_deployment_does_not_carry_are_unknown_not_defaulted(fake_azure, workspace_config, credential):
+    fake_azure.add_online_endpoint(ENDPOINT, traffic={"blue": 100})
+    fake_azure.configure_deployment(ENDPOINT, "blue", requestSettings=None, model=None, instanceType=None)
+
+    deployment = resolve(workspace_config, credential, deployment="blue").deployment
+
+    assert deployment.max_concurrent_per_instance is None  # Azure's default is 1, but nobody said so
+    assert deployment.request_timeout_s is None and deployment.max_queue_wait_s is None
+    assert deployment.model is None and deployment.instance_type is None
+    assert deployment.instances == 1 and "max_concurrent_per_instance" not in deployment.sources
+
+
+def test_a_model_from_a_registry_is_named_with_its_version(fake_azure, workspace_config, credential):
+    fake_azure.add_online_endpoint(ENDPOINT, traffic={"blue": 100})
+    model = "azureml://registries/azureml/models/lightgbm-criteo/versions/7"
+    fake_azure.configure_deployment(ENDPOINT, "blue", model=model)
+
+    assert resolve(workspace_config, credential, deployment="blue").deployment.model == "lightgbm-criteo:7"
+
+
+@pytest.mark.parametrize("deployment", ["blue", None])
+def test_a_deployment_the_identity_may_not_read_is_unknown_with_a_note(
+    fake_azure, workspace_config, credential, deployment
+):
+    fake_azure.add_online_endpoint(ENDPOINT, traffic={"blue": 100})
+    fake_azure.forbidden.append(ENDPOINT_PATH + "/deployments/blue$")
+
+    target = resolve(workspace_config, credential, deployment=deployment)
+
+    assert fake_azure.requests("GET", ENDPOINT_PATH + "/deployments/blue$")  # it was asked, and refused
+    settings = target.deployment
+    assert settings.name == "blue" and settings.instances is None and settings.max_concurrent_per_instance is None
+    assert settings.note.startswith("deployment 'blue' of endpoint 'lightgbm-criteo' could not be read (")
+    assert "AuthorizationFailed" in settings.note or "authorization" in settings.note
+    assert settings.note.endswith("; its settings are unknown") and "\n" not in settings.note
+    assert target.auth_mode == "key"  # the gate goes on

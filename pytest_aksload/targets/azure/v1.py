@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from pytest_aksload.config.extras import installed
 from pytest_aksload.targets.azure import common as _azure
+from pytest_aksload.targets.deployment import Deployment
 from pytest_aksload.targets.target import Credential, Target, TargetError
 
 if TYPE_CHECKING:  # the SDK is optional: imported for real only inside the resolver
@@ -72,6 +73,7 @@ def resolve_aks_service(name: str, *, workspace_config: str | None = None, inter
         kind="aks-service",
         credential=_credential(service),
         swagger_uri=service.swagger_uri,
+        deployment=_deployment(service),
     )
 
 
@@ -216,6 +218,54 @@ def _service(workspace: Workspace, name: str) -> AksWebservice:
     if not service.scoring_uri:
         raise TargetError(f"{OPTION}: AKS service {name!r} has no scoring URI yet; wait for the deployment to finish")
     return service
+
+
+def _deployment(service: AksWebservice) -> Deployment:
+    """What the web service's settings say: replicas or autoscale, concurrency, timeouts, size, models."""
+    read = "AksWebservice."
+    autoscaler = getattr(service, "autoscaler", None)
+    resources = getattr(service, "container_resource_requirements", None)
+    cpu, memory = (_number(getattr(resources, name, None)) for name in ("cpu", "memory_in_gb"))
+    models = [f"{model.name}:{model.version}" for model in getattr(service, "models", None) or []]
+    values = {
+        "name": (service.name, read + "name"),
+        "model": (", ".join(models) or None, read + "models"),
+        "instance_type": (
+            f"{cpu:g} CPU cores, {memory:g} GB memory" if cpu is not None and memory is not None else None,
+            read + "container_resource_requirements",
+        ),
+        "max_concurrent_per_instance": (
+            _number(getattr(service, "max_concurrent_requests_per_container", None)),
+            read + "max_concurrent_requests_per_container (replica_max_concurrent_requests)",
+        ),
+        "request_timeout_s": (_ms(getattr(service, "scoring_timeout_ms", None)), read + "scoring_timeout_ms"),
+        "max_queue_wait_s": (_ms(getattr(service, "max_request_wait_time", None)), read + "max_request_wait_time"),
+    }
+    if autoscaler is not None and getattr(autoscaler, "autoscale_enabled", False):
+        utilization = _number(getattr(autoscaler, "target_utilization", None))
+        values |= {
+            "min_instances": (_number(autoscaler.min_replicas), read + "autoscaler.min_replicas"),
+            "max_instances": (_number(autoscaler.max_replicas), read + "autoscaler.max_replicas"),
+            "target_utilization": (
+                None if utilization is None else utilization / 100,
+                read + "autoscaler.target_utilization",
+            ),
+        }
+    else:
+        values["instances"] = (_number(getattr(service, "num_replicas", None)), read + "num_replicas")
+    return Deployment.read("aks-v1", values)
+
+
+def _number(value: object) -> float | None:
+    """A setting the SDK read as a number; anything else (missing, malformed) is unknown."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value
+
+
+def _ms(value: object) -> float | None:
+    number = _number(value)
+    return None if number is None else number / 1000
 
 
 def _existing(workspace: Workspace) -> str:

@@ -9,16 +9,24 @@ inside the resolver so the plugin loads without it.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from pytest_aksload.targets.azure import common as _azure
+from pytest_aksload.targets.deployment import Deployment
 from pytest_aksload.targets.target import Credential, Target, TargetError
 
 if TYPE_CHECKING:  # the SDK is optional: imported for real only inside the resolver
     from azure.ai.ml import MLClient
-    from azure.ai.ml.entities import EndpointAadToken, EndpointAuthKeys, EndpointAuthToken, OnlineEndpoint
+    from azure.ai.ml.entities import (
+        EndpointAadToken,
+        EndpointAuthKeys,
+        EndpointAuthToken,
+        OnlineDeployment,
+        OnlineEndpoint,
+    )
     from azure.core.credentials import TokenCredential
 
 _T = TypeVar("_T")
@@ -27,6 +35,9 @@ OPTION = "--aml-endpoint"
 EXTRA = "azureml-v2"
 DEPLOYMENT_HEADER = "azureml-model-deployment"
 _SUCCEEDED = "Succeeded"
+_READ = "online_deployments.get: "
+# An Azure model reference, an ARM id or azureml:// URI: .../models/NAME/versions/VERSION.
+_MODEL_ID = re.compile(r"/models/([^/]+)/versions/([^/]+)$")
 # Azure AD tokens carry only an expiry; fetch a new one this long before it.
 _AAD_REFRESH_MARGIN_S = 300.0
 # DefaultAzureCredential opens every failure with this sentence; the attempts after it are the news.
@@ -56,16 +67,19 @@ def resolve_aml_endpoint(
     if credential is None:
         identity = _azure.import_sdk("azure.identity", extra=EXTRA, option=OPTION)
         credential = identity.DefaultAzureCredential()
-    client = _client(credential, config_path)
+    bodies = _RequestSettings()
+    client = _client(credential, config_path, bodies)
     endpoint = _endpoint(client, name, config_path)
     if deployment is not None:
-        _check_deployment(client, endpoint, deployment)
+        settings = _check_deployment(client, endpoint, deployment, bodies)
     elif not any(share > 0 for share in (endpoint.traffic or {}).values()):
         # Without the deployment header such an endpoint answers every request with an error.
         raise TargetError(
             f"{OPTION}: endpoint {name!r} routes no traffic to any deployment (deployments: "
             f"{_azure.name_list(_deployment_names(endpoint))}); pass --aml-deployment NAME to target one"
         )
+    else:
+        settings = _routed_deployment(client, endpoint, bodies)
     if not endpoint.scoring_uri:
         raise TargetError(f"{OPTION}: endpoint {name!r} has no scoring URI yet")
     return Target(
@@ -75,14 +89,49 @@ def resolve_aml_endpoint(
         credential=_credential(client, endpoint),
         swagger_uri=endpoint.openapi_uri,
         extra_headers={DEPLOYMENT_HEADER: deployment} if deployment else {},
+        deployment=settings,
     )
 
 
-def _client(credential: TokenCredential, config_path: str | None) -> MLClient:
+class _RequestSettings:
+    """azure-core's `raw_response_hook`: each online deployment's `requestSettings` as Azure sent them.
+
+    azure-ai-ml turns their durations into whole seconds (`PT0.5S`, Azure's default max queue wait,
+    becomes 0 ms), so the deployment's durations are read from these, exactly."""
+
+    def __init__(self) -> None:
+        self.by_deployment: dict[str, dict] = {}
+
+    def __call__(self, response: object) -> None:
+        request = getattr(response, "http_request", None)
+        if request is None or request.method != "GET" or "/deployments/" not in request.url:
+            return
+        try:
+            body = json.loads(response.http_response.text())  # type: ignore[attr-defined]
+            settings = body["properties"]["requestSettings"]
+            name = body["name"]
+        except Exception:  # not a deployment's JSON: nothing to keep
+            return
+        if isinstance(name, str) and isinstance(settings, dict):
+            self.by_deployment[name] = settings
+
+    def seconds(self, deployment: str, key: str) -> float | None:
+        """The ISO 8601 duration `key` of `deployment`'s request settings in seconds; None if absent or unreadable."""
+        import isodate  # azure-ai-ml's own dependency
+
+        value = self.by_deployment.get(deployment, {}).get(key)
+        try:
+            seconds = isodate.parse_duration(value).total_seconds()
+        except Exception:  # absent (None) or not a duration: unknown
+            return None
+        return seconds if seconds >= 0 else None
+
+
+def _client(credential: TokenCredential, config_path: str | None, bodies: _RequestSettings) -> MLClient:
     from azure.ai.ml import MLClient
 
     try:
-        return MLClient.from_config(credential=credential, path=config_path)
+        return MLClient.from_config(credential=credential, path=config_path, raw_response_hook=bodies)
     except Exception as exc:  # ValidationException when not found; anything when malformed
         message = _azure.sdk_message(exc)
         if "could not find config.json" in message:
@@ -152,7 +201,11 @@ def _deployment_names(endpoint: OnlineEndpoint) -> list[str]:
     return [*(endpoint.traffic or {}), *(getattr(endpoint, "mirror_traffic", None) or {})]
 
 
-def _check_deployment(client: MLClient, endpoint: OnlineEndpoint, deployment: str) -> None:
+def _check_deployment(
+    client: MLClient, endpoint: OnlineEndpoint, deployment: str, bodies: _RequestSettings
+) -> Deployment:
+    """The named deployment's settings; a TargetError when it is missing or not provisioned. One the
+    identity may not read (403) cannot be checked: its settings are unknown, with a note saying why."""
     from azure.core.exceptions import ResourceNotFoundError
 
     try:
@@ -167,6 +220,8 @@ def _check_deployment(client: MLClient, endpoint: OnlineEndpoint, deployment: st
     except TargetError:
         raise
     except Exception as exc:
+        if getattr(exc, "status_code", None) == 403:  # azure-core's HttpResponseError for Azure RBAC's denial
+            return _unreadable(endpoint, deployment, exc)
         raise TargetError(
             f"{OPTION}: cannot read deployment {deployment!r} of endpoint {endpoint.name!r}: "
             f"{_azure.one_line(_azure.sdk_message(exc))}"
@@ -177,6 +232,90 @@ def _check_deployment(client: MLClient, endpoint: OnlineEndpoint, deployment: st
             f"{OPTION}: deployment {deployment!r} of endpoint {endpoint.name!r} is {state!r}, "
             f"not {_SUCCEEDED!r}; fix it (see its logs in Azure ML studio) before load-testing it"
         )
+    return _deployment(found, bodies)
+
+
+def _routed_deployment(client: MLClient, endpoint: OnlineEndpoint, bodies: _RequestSettings) -> Deployment:
+    """Without --aml-deployment: the settings of the deployment that takes all the traffic; when the
+    traffic is split, or the deployment cannot be read, unknown with a note (the gate goes on)."""
+    routed = {name: share for name, share in (endpoint.traffic or {}).items() if share > 0}
+    if len(routed) != 1:
+        split = ", ".join(f"{name} {share}%" for name, share in sorted(routed.items()))
+        return Deployment(kind=_kind(endpoint), note=f"traffic split ({split}): pass --aml-deployment NAME to read one")
+    (name,) = routed
+    try:
+        found = _call(
+            "read the deployment", lambda: client.online_deployments.get(name=name, endpoint_name=endpoint.name)
+        )
+    except Exception as exc:  # the settings are a courtesy here: the endpoint itself resolved
+        return _unreadable(endpoint, name, exc)
+    return _deployment(found, bodies)
+
+
+def _unreadable(endpoint: OnlineEndpoint, name: str, exc: BaseException) -> Deployment:
+    detail = _azure.one_line(_azure.sdk_message(exc), limit=160)
+    note = f"deployment {name!r} of endpoint {endpoint.name!r} could not be read ({detail}); its settings are unknown"
+    return Deployment(kind=_kind(endpoint), name=name, sources={"name": "the endpoint's traffic"}, note=note)
+
+
+def _kind(endpoint: OnlineEndpoint) -> str:
+    # online_endpoints.get returns a KubernetesOnlineEndpoint or a ManagedOnlineEndpoint.
+    return "kubernetes" if type(endpoint).__name__.startswith("Kubernetes") else "managed"
+
+
+def _deployment(found: OnlineDeployment, bodies: _RequestSettings) -> Deployment:
+    """What an online deployment's settings say (managed or Kubernetes): size, scale, request settings, model."""
+    kind = "kubernetes" if str(getattr(found, "type", "")).lower() == "kubernetes" else "managed"
+    requests = getattr(found, "request_settings", None)
+    scale = getattr(found, "scale_settings", None)
+    values = {
+        "name": (found.name, _READ + "name"),
+        "model": (_model(getattr(found, "model", None)), _READ + "model"),
+        "instance_type": (getattr(found, "instance_type", None) or None, _READ + "instance_type"),
+        "max_concurrent_per_instance": (
+            _number(getattr(requests, "max_concurrent_requests_per_instance", None)),
+            _READ + "request_settings.max_concurrent_requests_per_instance",
+        ),
+        "request_timeout_s": (
+            bodies.seconds(found.name, "requestTimeout"),
+            _READ + "request_settings.request_timeout_ms (exact, from the response)",
+        ),
+        "max_queue_wait_s": (
+            bodies.seconds(found.name, "maxQueueWait"),
+            _READ + "request_settings.max_queue_wait_ms (exact, from the response)",
+        ),
+    }
+    if str(getattr(scale, "type", "")).lower() == "target_utilization":
+        utilization = _number(getattr(scale, "target_utilization_percentage", None))
+        values |= {
+            "min_instances": (_number(scale.min_instances), _READ + "scale_settings.min_instances"),
+            "max_instances": (_number(scale.max_instances), _READ + "scale_settings.max_instances"),
+            "target_utilization": (
+                None if utilization is None else utilization / 100,
+                _READ + "scale_settings.target_utilization_percentage",
+            ),
+        }
+    else:
+        values["instances"] = (_number(getattr(found, "instance_count", None)), _READ + "instance_count")
+    return Deployment.read(kind, values)
+
+
+def _model(model: object) -> str | None:
+    """NAME:VERSION of a registered model (an id or a Model entity); None for anything else."""
+    if model is None:
+        return None
+    name, version = getattr(model, "name", None), getattr(model, "version", None)
+    if name and version:
+        return f"{name}:{version}"
+    match = _MODEL_ID.search(str(model))
+    return f"{match.group(1)}:{match.group(2)}" if match else None
+
+
+def _number(value: object) -> float | None:
+    """A setting the SDK read as a number; anything else (missing, malformed) is unknown."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value
 
 
 def _credential(client: MLClient, endpoint: OnlineEndpoint) -> Credential:
