@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_aksload.config.local_endpoint import LocalServiceSettings
 from pytest_aksload.config.settings import Settings
 
 KINDS = ("managed", "kubernetes", "aks-v1", "local", "stated")
@@ -96,25 +97,24 @@ def stated_deployment(settings: Settings) -> Deployment:
     return deployment.filled_from(stated, STATED_SOURCE)
 
 
-def local_deployment(settings: Settings) -> Deployment:
-    """The embedded local service's deployment, from its own settings.
-
-    Today each deployment it hosts has one server worker (an instance) and no concurrency ceiling;
-    when the local service gains --aks-local-instances/--aks-local-max-concurrent/
-    --aks-local-request-timeout, this is the one place that reads them.
-    """
+def local_deployment(settings: Settings, local: LocalServiceSettings) -> Deployment:
+    """The embedded local service's deployment, from the settings it enforces (`local`:
+    --aks-local-instances, --aks-local-max-concurrent, --aks-local-request-timeout)."""
     source = "the local service"
     name = settings.aml_deployment or (
         settings.aks_local_deployments[0].name if settings.aks_local_deployments else None
     )
-    return Deployment.read(
-        "local",
-        {
-            "name": (name, "--aml-deployment" if settings.aml_deployment else "--aks-local-deployments"),
-            "instances": (1, f"{source} (one server worker per deployment)"),
-            "request_timeout_s": (_LOCAL_TIMEOUT_S, f"{source} (azmlinfsrv's default SCORING_TIMEOUT_MS)"),
-        },
-    )
+    fields: dict[str, tuple[Any, str]] = {
+        "name": (name, "--aml-deployment" if settings.aml_deployment else "--aks-local-deployments"),
+        "instances": (local.instances, f"{source} (--aks-local-instances: a server worker each)"),
+    }
+    if local.max_concurrent is not None:  # none: no ceiling at all, not an unknown one
+        fields["max_concurrent_per_instance"] = (local.max_concurrent, f"{source} (--aks-local-max-concurrent)")
+    if local.request_timeout_s is not None:
+        fields["request_timeout_s"] = (local.request_timeout_s, f"{source} (--aks-local-request-timeout)")
+    else:  # no front: only azmlinfsrv's own scoring timeout applies
+        fields["request_timeout_s"] = (_LOCAL_TIMEOUT_S, f"{source} (azmlinfsrv's default SCORING_TIMEOUT_MS)")
+    return Deployment.read("local", fields)
 
 
 def with_stated(deployment: Deployment, settings: Settings) -> Deployment:

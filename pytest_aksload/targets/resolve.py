@@ -142,7 +142,7 @@ def _start_local(settings: Settings, add_finalizer: Callable[[Callable[[], objec
         kind="local",
         credential=Credential.key(service.key),
         swagger_uri=service.swagger_uri,
-        deployment=local_deployment(settings),
+        deployment=local_deployment(settings, local_service_settings(settings)),
         # As for --aml-endpoint: --aml-deployment's requests name it; without it the endpoint routes.
         extra_headers={DEPLOYMENT_HEADER: settings.aml_deployment} if settings.aml_deployment else {},
     )

@@ -14,7 +14,9 @@ from pytest_aksload.config.deployment_settings import (
     DeploymentSettingsError,
     parse_deployment_settings,
 )
+from pytest_aksload.config.local_endpoint import LocalServiceSettings
 from pytest_aksload.config.settings import Settings, resolve
+from pytest_aksload.run.preload import throttling_ceiling
 from pytest_aksload.targets.deployment import (
     FIELDS,
     KINDS,
@@ -151,12 +153,23 @@ def test_stated_settings_fill_what_a_target_could_not_read_never_what_it_did() -
     assert with_stated(read, Settings()) is read
 
 
-def test_the_local_service_has_one_instance_and_no_ceiling() -> None:
-    deployment = local_deployment(Settings(aks_local=True))
+def test_the_local_service_without_a_ceiling_has_one_instance_and_no_concurrency_limit() -> None:
+    deployment = local_deployment(Settings(aks_local=True), LocalServiceSettings())
     assert deployment.kind == "local" and deployment.instances == 1
-    assert deployment.max_concurrent_per_instance is None  # no ceiling today: unknown, so no check
+    assert deployment.max_concurrent_per_instance is None  # no ceiling: nothing to check against
     assert deployment.request_timeout_s == 3600.0 and "SCORING_TIMEOUT_MS" in deployment.source("request_timeout_s")
     assert deployment.name is None
+
+
+def test_the_local_service_with_a_ceiling_is_a_deployment_with_those_settings() -> None:
+    settings = Settings(aks_local=True, aks_local_instances=2, aks_local_max_concurrent=3)
+    local = LocalServiceSettings(instances=2, max_concurrent=3)
+    deployment = local_deployment(settings, local)
+    assert (deployment.instances, deployment.max_concurrent_per_instance) == (2, 3)
+    assert deployment.request_timeout_s == 5.0  # Azure's default, which the local front enforces
+    assert "--aks-local-max-concurrent" in deployment.source("max_concurrent_per_instance")
+    ceiling = throttling_ceiling(deployment)
+    assert ceiling is not None and ceiling.requests == 12  # 2 x 3 x 2 instances, as the local front answers 429
 
 
 def test_the_header_line_names_what_is_known() -> None:
