@@ -230,6 +230,7 @@ def _aksload_run(request: pytest.FixtureRequest) -> None:
 
         state.locust_html = locust_html_path(session.settings.aks_report, item.nodeid)
     state.target_name = target.name
+    state.deployment = target.deployment
     against = _other_side(request, target, state.profile.against)
     state.against_name = None if against is None else against.name
     printer = ProgressPrinter(request.config, item.name, gate.progress_duration_s(state.profile, session.settings))
@@ -310,7 +311,8 @@ def _record(item: pytest.Item, state: LoadTestState, verdict: str, **measured: A
     return build_record(
         item.nodeid, state.profile.describe(), verdict,
         target=state.target_name, gated=state.gated, locust_html=html,
-        load_profile=state.profile, baseline=compared, against=state.against_name, **measured,
+        load_profile=state.profile, baseline=compared, against=state.against_name,
+        deployment=state.deployment, **measured,
     )  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from pytest_aksload.run.interrupts import SigtermAsInterrupt
 if TYPE_CHECKING:
     from pytest_aksload.reports.record import Record
     from pytest_aksload.stats.result import LoadResult
+    from pytest_aksload.targets.deployment import Deployment
     from pytest_aksload.verdicts.gated import GatedResult
 
 
@@ -47,6 +48,7 @@ class LoadTestState:
 
     profile: LoadProfile
     target_name: str | None = None
+    deployment: Deployment | None = None  # the target's (aks_target.deployment), for its record
     against_name: str | None = None  # side by side: what the test compared with
     locust_html: Path | None = None
     gated: GatedResult | None = None  # what the load measured and the gate concluded: the load_result fixture

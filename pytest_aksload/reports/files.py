@@ -25,7 +25,7 @@ from typing import Any
 from pytest_aksload.config.settings import Settings
 from pytest_aksload.reports import azure_pipelines
 from pytest_aksload.reports.html import render_session_page
-from pytest_aksload.reports.record import result_document
+from pytest_aksload.reports.record import deployment_line, known_deployment_fields, result_document
 from pytest_aksload.reports.terminal import (
     comparison_cell,
     comparison_notes,
@@ -84,7 +84,20 @@ def junit_properties(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
             properties.append(("aksload.decided_at_s", _plain(entry["decided_at_s"])))
     if entry.get("metrics") is not None:
         properties.append(("aksload.overlapping_tests", str(len(entry.get("overlapping_tests", [])))))
+    properties += _deployment_properties(entry.get("deployment"))
+    properties += [("aksload.warning", warning) for warning in entry.get("warnings", [])]
     return properties
+
+
+def _deployment_properties(fields: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """`aksload.deployment` (its one line) and `aksload.deployment.<field>` per known field: an
+    unknown field has no property, so a reader never mistakes a placeholder for a setting."""
+    if fields is None:
+        return []
+    known = known_deployment_fields(fields)
+    return [("aksload.deployment", deployment_line(fields))] + [
+        (f"aksload.deployment.{name}", _plain(value)) for name, value in known.items()
+    ]
 
 
 # -- Markdown ---------------------------------------------------------------------------------
@@ -131,7 +144,25 @@ def markdown_summary(entries: Iterable[Mapping[str, Any]]) -> str:
     notes = comparison_notes(entries, quote="`")
     if notes:
         lines += ["", "Baseline comparison and notes:", "", *(f"- {note}" for note in notes)]
+    lines += _markdown_deployments(entries)
     return "\n".join(lines) + "\n"
+
+
+def _markdown_deployments(entries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per distinct target and deployment, then each test's warnings (they change no verdict)."""
+    deployments = {
+        (entry.get("target") or "-", deployment_line(entry["deployment"])): None
+        for entry in entries
+        if entry.get("deployment") is not None
+    }
+    warnings = [(entry["nodeid"], warning) for entry in entries for warning in entry.get("warnings", [])]
+    lines = []
+    if deployments:
+        lines += ["", "Deployment:", "", *(f"- {target}: {line}" for target, line in deployments)]
+    if warnings:
+        lines += ["", "Warnings (a warning never changes a verdict):", ""]
+        lines += [f"- `{nodeid}`: {warning}" for nodeid, warning in warnings]
+    return lines
 
 
 # -- files --------------------------------------------------------------------------------------

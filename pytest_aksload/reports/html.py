@@ -29,7 +29,7 @@ from importlib import metadata, resources
 from typing import Any
 
 from pytest_aksload.config.metrics import LATENCY, format_metric_value, parse_metric
-from pytest_aksload.reports.record import ERROR, INTERRUPTED, SKIP, SPECTRUM_QUANTILES
+from pytest_aksload.reports.record import ERROR, INTERRUPTED, SKIP, SPECTRUM_QUANTILES, deployment_line
 from pytest_aksload.reports.terminal import comparison_text
 from pytest_aksload.verdicts.baseline import NOISE, OK, REGRESSED
 from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE, PASS
@@ -209,6 +209,7 @@ def _section(index: int, entry: Mapping[str, Any]) -> str:
     lines += [_line(_COMPARISON_VERDICTS[c["status"]], comparison_text(c)) for c in entry.get("comparisons", [])]
     lines += [_line(INCONCLUSIVE, f"load generator: {issue}") for issue in entry.get("generator_issues", [])]
     lines += [_line(INCONCLUSIVE, f"ran beside {other}") for other in entry.get("overlapping_tests", [])]
+    lines += [_line(INCONCLUSIVE, f"warning: {warning}") for warning in entry.get("warnings", [])]
     metrics = entry.get("metrics") or {}
     correctness = [
         f"{name} {format_metric_value(name, metrics[name])}"
@@ -225,8 +226,16 @@ def _section(index: int, entry: Mapping[str, Any]) -> str:
     return (
         f'<section class="test"><h2>{_badge(entry["verdict"])} {html.escape(entry["nodeid"])}</h2>'
         f'<p class="facts">{html.escape(entry["profile"] + target)}</p>'
+        f"{_deployment(entry.get('deployment'))}"
         f"<ul>{''.join(lines)}</ul>{facts}{body}</section>"
     )
+
+
+def _deployment(fields: Mapping[str, Any] | None) -> str:
+    """The deployment behind the target, as one sentence under the test's heading (none: it tells nothing)."""
+    if fields is None:
+        return ""
+    return f'<p class="facts deployment">deployment {html.escape(deployment_line(fields))}</p>'
 
 
 def _version(package: str) -> str | None:

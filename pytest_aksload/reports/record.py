@@ -19,8 +19,10 @@ from typing import Any, TypedDict
 
 from pytest_aksload.config.metrics import LATENCY, parse_metric
 from pytest_aksload.config.profile import LoadProfile
+from pytest_aksload.redact import redact
 from pytest_aksload.stats.latency_stats import LatencyStats
 from pytest_aksload.stats.result import LoadResult
+from pytest_aksload.targets.deployment import FIELDS, Deployment, deployment_fields, describe
 from pytest_aksload.verdicts.gated import GatedResult
 from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE, PASS, SloVerdict
 
@@ -51,6 +53,8 @@ class Record(TypedDict):
     against: dict[str, Any] | None
     side_by_side: list[dict[str, Any]]
     decided_at_s: float | None
+    deployment: dict[str, Any] | None  # deployment_fields() of the target's deployment; None: it tells none
+    warnings: list[str]  # the gate's warnings (the checks before the load included); never change a verdict
 
 
 def verdict_of(failed: bool, gated: GatedResult | None, *, failed_by_gate: bool) -> str:
@@ -75,10 +79,12 @@ def build_record(
     load_profile: LoadProfile | None = None,
     baseline: LoadResult | None = None,
     against: str | None = None,
+    deployment: Deployment | None = None,
 ) -> Record:
     """The record of one load test: from its gated result, or from the `partial` result of an
     interrupted load (nothing gated), or from nothing when the load never ran. `load_profile`: what
-    the marker asked for; `baseline`: the --aks-compare baseline's result for this test."""
+    the marker asked for; `baseline`: the --aks-compare baseline's result for this test;
+    `deployment`: the target's (`aks_target.deployment`)."""
     result = gated.measurement if gated is not None else partial
     return Record(
         nodeid=nodeid,
@@ -101,7 +107,23 @@ def build_record(
         against=_other_side(result, against),
         side_by_side=_side_by_side(gated, result),
         decided_at_s=None if result is None else result.decided_at_s,
+        deployment=None if deployment is None else deployment_fields(deployment),
+        warnings=[] if gated is None else [redact(warning) for warning in gated.warnings],
     )
+
+
+def deployment_line(fields: Mapping[str, Any]) -> str:
+    """`describe()` of a record's deployment (its `deployment_fields`), for the outputs' one line."""
+    known = {name: fields[name] for name in FIELDS if fields.get(name) is not None}
+    return describe(
+        Deployment(kind=fields["kind"], **known, sources=fields.get("sources") or {}, note=fields.get("note"))
+    )
+
+
+def known_deployment_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The record's deployment fields that are known (kind, each field read, the note), in `FIELDS` order."""
+    known = {name: fields.get(name) for name in ("kind", *FIELDS, "note")}
+    return {name: value for name, value in known.items() if value is not None}
 
 
 def _other_side(result: LoadResult | None, name: str | None) -> dict[str, Any] | None:
