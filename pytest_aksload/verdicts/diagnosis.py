@@ -6,6 +6,7 @@ A violated failure-rate objective alone does not tell a 429 storm (capacity) fro
 
 from __future__ import annotations
 
+from pytest_aksload.contracts.status import model_answer
 from pytest_aksload.stats.result import ErrorGroup, LoadResult
 
 HINTS = {
@@ -25,7 +26,24 @@ HINTS = {
 def hint(group: ErrorGroup) -> str:
     if group.kind == "http" and group.status in (401, 403):
         return HINTS["auth"]
+    if group.kind == "model":
+        return _model_hint(group.message)
     return HINTS.get(group.kind, "")
+
+
+def _model_hint(message: str) -> str:
+    """The model's own status and reason (Azure ML's 424 headers, already redacted in the message):
+    a 4xx is the model refusing the input, anything else the model failing on it."""
+    answer = model_answer(message)
+    if answer is None:
+        return HINTS["model"]
+    status, reason = answer
+    if status.startswith("4"):
+        return (
+            f"the model refused the input (its own status {status}: {reason}): check the payload and "
+            "contract= match the model's input"
+        )
+    return f"the model itself failed (its own status {status}: {reason}): read the deployment's logs"
 
 
 def failure_lines(result: LoadResult, limit: int = 3) -> list[str]:
