@@ -71,7 +71,8 @@ def failed_gate_message(record: Mapping[str, Any]) -> str:
     if not failed:
         what = "the load did not run to the end" if record["verdict"] == ERROR else "the test failed"
         failed = [f"{what}; see the test's log"]
-    return f"{record['nodeid']} {record['verdict']}: " + "; ".join(failed)
+    run = f" (run id {record['run_id']})" if record.get("run_id") else ""
+    return f"{record['nodeid']} {record['verdict']}{run}: " + "; ".join(failed)
 
 
 def failed_gate_commands(records: Sequence[Mapping[str, Any]]) -> list[str]:

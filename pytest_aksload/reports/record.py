@@ -51,6 +51,7 @@ class Record(TypedDict):
     against: dict[str, Any] | None
     side_by_side: list[dict[str, Any]]
     decided_at_s: float | None
+    run_id: str | None  # LoadResult.run_id: every request's x-ms-client-request-id starts with it
 
 
 def verdict_of(failed: bool, gated: GatedResult | None, *, failed_by_gate: bool) -> str:
@@ -101,6 +102,7 @@ def build_record(
         against=_other_side(result, against),
         side_by_side=_side_by_side(gated, result),
         decided_at_s=None if result is None else result.decided_at_s,
+        run_id=(result.run_id or None) if result is not None else None,
     )
 
 

@@ -47,6 +47,18 @@ def _model_hint(message: str) -> str:
 
 
 def failure_lines(result: LoadResult, limit: int = 3) -> list[str]:
-    """Up to `limit` lines, most frequent error group first: count, kind, message, hint."""
+    """Up to `limit` lines, most frequent error group first: count, kind, message, hint, and the
+    request ids of its first examples (to find them in the server's logs)."""
     groups = sorted(result.errors, key=lambda group: -group.count)[:limit]
-    return [f"{group.count} x {group.kind}: {group.message} -> {hint(group)}" for group in groups]
+    return [f"{group.count} x {group.kind}: {group.message} -> {hint(group)}{_ids(group)}" for group in groups]
+
+
+def _ids(group: ErrorGroup) -> str:
+    ids = [
+        example["request_id"] + (f" (x-request-id {example['x_request_id']})" if example.get("x_request_id") else "")
+        if example.get("request_id")
+        else f"x-request-id {example['x_request_id']}"
+        for example in group.examples
+        if example.get("request_id") or example.get("x_request_id")
+    ]
+    return f" [requests {', '.join(ids)}]" if ids else ""
