@@ -131,20 +131,6 @@ class PlannedRequest:
     pair: _Pair | None = None
 
 
-class RequestIds:
-    """This process's request ids: `protocol.request_id_prefix(run id, "w<worker>")` plus a counter.
-    Per request only an f-string of a prefix and an int (bench/request_ids.py)."""
-
-    __slots__ = ("prefix", "_next")
-
-    def __init__(self, run_id: str, worker: int) -> None:
-        self.prefix = protocol.request_id_prefix(run_id, f"w{worker}")
-        self._next = itertools.count().__next__
-
-    def __call__(self) -> str:
-        return f"{self.prefix}{self._next()}"
-
-
 def _single_process() -> int:
     return 0
 
@@ -179,7 +165,11 @@ class ChildContext:
         self._next_batch = 0
         self._against_own_headers: dict[str, str] | None = None
         self._against_request_headers: dict[str, str] = {}
-        self._request_ids: RequestIds | None = None
+        # This process's request ids: `protocol.request_id_prefix(run id, "w<worker>")` and a counter,
+        # made at the first id ("": the run has no id). Per request only an f-string of the two, inline
+        # (a method call more per id doubled its cost: bench/request_ids.py).
+        self._id_prefix: str | None = None
+        self._id_count = itertools.count().__next__
         self.replace_auth_headers(headers)
 
     @classmethod
@@ -271,12 +261,15 @@ class ChildContext:
 
     def request_id(self) -> str | None:
         """A fresh `x-ms-client-request-id` for one request (None when the run has no run id)."""
-        ids = self._request_ids
-        if ids is None:
-            if not self.settings.run_id:
-                return None
-            ids = self._request_ids = RequestIds(self.settings.run_id, _worker_index())
-        return ids()
+        prefix = self._id_prefix
+        if prefix is None:
+            prefix = self._start_request_ids()
+        return f"{prefix}{self._id_count()}" if prefix else None
+
+    def _start_request_ids(self) -> str:
+        run_id = self.settings.run_id
+        self._id_prefix = protocol.request_id_prefix(run_id, f"w{_worker_index()}") if run_id else ""
+        return self._id_prefix
 
     def request_headers(self) -> dict[str, str]:
         """The contract's content type, the current auth headers and a fresh request id (a new
@@ -298,9 +291,11 @@ class ChildContext:
         Only for a request sent at once: Locust copies the headers before its request can yield to
         another greenlet, which then sets its own id."""
         headers = self._request_headers
-        request_id = self.request_id()
-        if request_id is not None:
-            headers[REQUEST_ID_HEADER] = request_id
+        prefix = self._id_prefix
+        if prefix is None:
+            prefix = self._start_request_ids()
+        if prefix:
+            headers[REQUEST_ID_HEADER] = f"{prefix}{self._id_count()}"
         return headers
 
     def _with_request_id(self, headers: dict[str, str]) -> dict[str, str]:

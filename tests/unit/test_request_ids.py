@@ -14,7 +14,7 @@ import pytest
 from synthetic_results import result_from_windows
 
 from pytest_aksload import child
-from pytest_aksload.child import ChildContext, RequestIds, request_ids_of
+from pytest_aksload.child import ChildContext, request_ids_of
 from pytest_aksload.config.profile import profile_from_marker
 from pytest_aksload.config.settings import Settings
 from pytest_aksload.contracts.failures import describe_exception
@@ -57,17 +57,18 @@ def test_run_ids_are_random_alphanumeric_and_fixed_length() -> None:
     assert len(ids) == 200 and all(len(i) == RUN_ID_CHARS and ALNUM.match(i) and i.islower() for i in ids)
 
 
-def test_request_ids_are_alphanumeric_short_and_unique_across_workers() -> None:
+def test_request_ids_are_alphanumeric_short_and_unique_across_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: set[str] = set()
     for worker in (0, 1, 2, 10, 11, 99_999):
-        ids = RequestIds(RUN, worker)
-        made = [ids() for _ in range(300)]
-        seen.update(made)
-        assert all(ALNUM.match(i) and i.startswith(RUN) for i in made)
+        monkeypatch.setattr(child, "_worker_index", lambda worker=worker: worker)
+        run = _run()  # one worker process's context
+        made = [run.request_id() for _ in range(300)]
+        seen.update(made)  # type: ignore[arg-type]
+        assert all(ALNUM.match(i) and i.startswith(RUN) for i in made)  # type: ignore[arg-type]
     assert len(seen) == 6 * 300  # "w1" + "n12" never reads as "w11" + "n2"
-    far = RequestIds(RUN, 99_999)
-    far._next = iter([10**21 - 1]).__next__  # the longest id a run could ever make
-    assert len(far()) == 40
+    far = _run()
+    far._id_count = iter([10**21 - 1]).__next__  # the longest id a run could ever make
+    assert len(far.request_id() or "") == 40
 
 
 def test_each_request_gets_a_fresh_id_in_its_headers(monkeypatch: pytest.MonkeyPatch) -> None:
