@@ -215,3 +215,16 @@ def test_every_report_names_the_run_id() -> None:
     assert f"  t.py::test_gate: {RUN}" in summary_lines([record], None, None)
     assert f"(run id {RUN})" in failed_gate_message(record)
     assert build_record("t.py::test_gate", "p", "ERROR")["run_id"] is None
+
+
+def test_a_warm_up_found_after_the_run_keeps_the_examples_of_what_it_keeps() -> None:
+    recorder = Recorder(warmup_s=0.0, window_s=1.0, describe_failure=describe_exception, detailed=True)
+    recorder.start()
+    start = recorder.started_at or 0.0
+    for n in range(5):  # detailed windows (warmup="auto") carry each window's groups and examples
+        recorder.record("POST", "/s", 5.0, start + 0.01 * n, 500, RuntimeError("boom"), ids=(f"{RUN}w0n{n}", None))
+    recorder.stop()
+    data = recorder.result({}, True, None)
+    assert data["windows"][0]["errors"][0]["examples"][0]["request_id"] == f"{RUN}w0n0"
+    (group,) = LoadResult.from_dict(data).with_warmup(0.0, "MSER-5").errors
+    assert group.request_ids == [f"{RUN}w0n0", f"{RUN}w0n1", f"{RUN}w0n2"]
