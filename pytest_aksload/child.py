@@ -15,6 +15,11 @@ must not send its key to an endpoint pre-flight would have refused, so a user ve
 `insecure = False` and `ssl_context_factory = staticmethod(child.ssl_context_factory)`. A
 complete user is examples/locustfiles/batch_user.py.
 
+Every request carries a fresh `x-ms-client-request-id` (`request_id()`: the run id, this process's
+worker index, a sequence number), so Azure's logs can list a run's requests: `request_headers()`,
+`json_request_headers()` and a `RequestPlan`'s requests already hold one; a user that builds its
+own headers from `auth_headers()` adds `{child.REQUEST_ID_HEADER: child.request_id()}` per request.
+
 Everything hangs off one `ChildContext` (`context()`); the module functions below are shortcuts
 to it. `auth_headers()` must be called per request: a long run gets refreshed tokens mid-way.
 Only the child imports this module; it imports neither locust nor gevent.
@@ -22,10 +27,11 @@ Only the child imports this module; it imports neither locust nor gevent.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -45,7 +51,8 @@ from pytest_aksload.contracts import (
     load_contract,
 )
 from pytest_aksload.contracts.failures import describe_exception
-from pytest_aksload.protocol import RunSettings, SampleRows
+from pytest_aksload.contracts.status import header
+from pytest_aksload.protocol import REQUEST_ID_HEADER, SERVER_REQUEST_ID_HEADER, RunSettings, SampleRows
 from pytest_aksload.redact import SECRETS, Redactor
 
 # The locustfile API (docs/reference.md): the rest of this module is the plugin's own (the
@@ -55,6 +62,7 @@ __all__ = [
     "TARGET",
     "ChildContext",
     "EncodedBatch",
+    "REQUEST_ID_HEADER",
     "PlannedRequest",
     "RequestPlan",
     "auth_headers",
@@ -65,6 +73,7 @@ __all__ = [
     "next_batch",
     "redact",
     "request_headers",
+    "request_id",
     "request_plan",
     "request_timeout_s",
     "sample_rows",
@@ -122,6 +131,20 @@ class PlannedRequest:
     pair: _Pair | None = None
 
 
+def _single_process() -> int:
+    return 0
+
+
+_worker_index: Callable[[], int] = _single_process
+
+
+def set_worker_index(source: Callable[[], int]) -> None:
+    """Where this process's worker index comes from (Locust's, known once a worker joined its
+    master); read at the first request id, so ids differ across a distributed run's processes."""
+    global _worker_index
+    _worker_index = source
+
+
 class ChildContext:
     """The run as this child process sees it: settings, sample, contract, current auth headers."""
 
@@ -142,6 +165,11 @@ class ChildContext:
         self._next_batch = 0
         self._against_own_headers: dict[str, str] | None = None
         self._against_request_headers: dict[str, str] = {}
+        # This process's request ids: `protocol.request_id_prefix(run id, "w<worker>")` and a counter,
+        # made at the first id ("": the run has no id). Per request only an f-string of the two, inline
+        # (a method call more per id doubled its cost: bench/request_ids.py).
+        self._id_prefix: str | None = None
+        self._id_count = itertools.count().__next__
         self.replace_auth_headers(headers)
 
     @classmethod
@@ -231,22 +259,48 @@ class ChildContext:
         self._next_batch += 1
         return batch
 
+    def request_id(self) -> str | None:
+        """A fresh `x-ms-client-request-id` for one request (None when the run has no run id)."""
+        prefix = self._id_prefix
+        if prefix is None:
+            prefix = self._start_request_ids()
+        return f"{prefix}{self._id_count()}" if prefix else None
+
+    def _start_request_ids(self) -> str:
+        run_id = self.settings.run_id
+        self._id_prefix = protocol.request_id_prefix(run_id, f"w{_worker_index()}") if run_id else ""
+        return self._id_prefix
+
     def request_headers(self) -> dict[str, str]:
-        """The contract's content type plus the current auth headers (shared: do not mutate)."""
-        return self._request_headers
+        """The contract's content type, the current auth headers and a fresh request id (a new
+        dict per call: call it once per request)."""
+        return self._with_request_id(self._request_headers)
 
     def auth_headers(self) -> dict[str, str]:
         """The headers that authorise a request now (a copy; refreshed tokens included)."""
         return dict(self._headers)
 
     def json_request_headers(self) -> dict[str, str]:
-        """JSON content headers plus the current auth headers, for posting a row.
+        """JSON content headers, the current auth headers and a fresh request id, for posting a row
+        (a new dict per call: call it once per request)."""
+        return self._with_request_id(self._json_request_headers)
 
-        One shared dict, rebuilt only when a token refresh replaces the auth headers: building it
-        per request was a measurable share of the packaged user's per-request cost. Locust copies
-        the headers it is given; callers must not mutate the result.
-        """
-        return self._json_request_headers
+    def stamped_request_headers(self) -> dict[str, str]:
+        """`request_headers()` without a copy, for the packaged user: the shared dict (rebuilt only
+        when a token refresh replaces the auth headers) with the next request id set in place.
+        Only for a request sent at once: Locust copies the headers before its request can yield to
+        another greenlet, which then sets its own id."""
+        headers = self._request_headers
+        prefix = self._id_prefix
+        if prefix is None:
+            prefix = self._start_request_ids()
+        if prefix:
+            headers[REQUEST_ID_HEADER] = f"{prefix}{self._id_count()}"
+        return headers
+
+    def _with_request_id(self, headers: dict[str, str]) -> dict[str, str]:
+        request_id = self.request_id()
+        return dict(headers) if request_id is None else {**headers, REQUEST_ID_HEADER: request_id}
 
     def replace_auth_headers(self, headers: Mapping[str, str]) -> None:
         """Use `headers` from now on (a token refresh); the replaced ones stay masked."""
@@ -282,9 +336,10 @@ class ChildContext:
         """`batch` for `side` (TARGET or AGAINST) with that side's URL, headers and deployment."""
         if side == TARGET:
             path = self.scoring_path
-            return PlannedRequest(batch, TARGET, path, path, self._request_headers, self.settings.deployment, {}, pair)
+            headers = self._with_request_id(self._request_headers)
+            return PlannedRequest(batch, TARGET, path, path, headers, self.settings.deployment, {}, pair)
         return PlannedRequest(batch, AGAINST, self.settings.against_uri or "", self.scoring_path,
-                              self._against_request_headers, self.settings.against_deployment,
+                              self._with_request_id(self._against_request_headers), self.settings.against_deployment,
                               {SIDE_KEY: AGAINST}, pair)  # fmt: skip
 
     def request_plan(self, rng: random.Random | None = None) -> RequestPlan:
@@ -407,6 +462,19 @@ class RequestPlan:
         return run._request_to(side, batch, pair)
 
 
+def request_ids_of(response: Any) -> tuple[str | None, str | None]:
+    """A finished request's `(x-ms-client-request-id it carried, the server's x-request-id)`, read
+    from the Locust response (FastHttpUser's or HttpUser's); None for what is not there."""
+    sent = getattr(getattr(response, "request", None), "headers", None)
+    answer = getattr(response, "headers", None)
+    try:
+        ours = None if sent is None else header(sent, REQUEST_ID_HEADER)
+        theirs = None if answer is None else header(answer, SERVER_REQUEST_ID_HEADER)
+    except Exception:  # a custom client's odd headers object must not break the recording
+        return None, None
+    return ours, theirs
+
+
 def _request_context(response: Any) -> dict[str, Any]:
     """The request's context dict, which Locust hands to the `request` event (the recorder reads it)."""
     meta = getattr(response, "request_meta", None)
@@ -452,7 +520,7 @@ def auth_headers() -> dict[str, str]:
 
 
 def json_request_headers() -> dict[str, str]:
-    """JSON content headers plus the current auth headers (shared: do not mutate)."""
+    """JSON content headers, the current auth headers and a fresh request id (call once per request)."""
     return context().json_request_headers()
 
 
@@ -467,8 +535,13 @@ def next_batch() -> EncodedBatch:
 
 
 def request_headers() -> dict[str, str]:
-    """The contract's content type plus the current auth headers (shared: do not mutate)."""
+    """The contract's content type, the current auth headers and a fresh request id (call once per request)."""
     return context().request_headers()
+
+
+def request_id() -> str | None:
+    """A fresh `x-ms-client-request-id` for one request (None when the run has no run id)."""
+    return context().request_id()
 
 
 def request_timeout_s() -> float:

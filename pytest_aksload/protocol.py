@@ -94,6 +94,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import secrets
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,6 +115,7 @@ from pytest_aksload.defaults import (
 # The result file's definition; these names are read through `protocol` too.
 from pytest_aksload.result_schema import RESULT_FORMAT as RESULT_FORMAT
 from pytest_aksload.result_schema import Aborted as Aborted
+from pytest_aksload.result_schema import ErrorExample as ErrorExample
 from pytest_aksload.result_schema import ErrorGroupRecord as ErrorGroupRecord
 from pytest_aksload.result_schema import ProtocolError as ProtocolError
 from pytest_aksload.result_schema import ResultFile as ResultFile
@@ -212,6 +215,12 @@ def _range(raw: str, name: str) -> tuple[float, float]:
     return low, high
 
 
+def _run_id(raw: str, name: str) -> str:
+    if not (raw.isascii() and raw.isalnum() and len(raw) <= RUN_ID_CHARS):
+        raise ProtocolError(f"{name} must be at most {RUN_ID_CHARS} letters and digits, not {raw!r:.40}")
+    return raw
+
+
 def _float_text(value: float | None) -> str | None:
     return None if value is None else repr(float(value))
 
@@ -224,6 +233,7 @@ FLAG = Codec(lambda value: "1" if value else None, lambda raw, _name: raw == "1"
 TEXTS = Codec(lambda value: json.dumps(list(value)) if value else None, _texts)
 RANGE = Codec(lambda value: json.dumps([float(value[0]), float(value[1])]), _range)
 ARRIVAL = Codec(lambda value: value, _choice(ARRIVALS))
+RUN_ID = Codec(lambda value: value or None, _run_id)
 
 
 def setting(codec: Codec, default: Any = None, *, remote: bool = True) -> Any:
@@ -286,6 +296,9 @@ class RunSettings:
     # Side by side: the test's objectives (canonical texts), judged at each look
     # (`stats.sequential.LookSchedule`) to end the run once decided.
     objectives: tuple[str, ...] = setting(TEXTS, (), remote=False)
+    # The run's id (`new_run_id`): every request carries `request_id(run_id, worker, n)` in
+    # REQUEST_ID_HEADER, and the result file names it. Empty: requests carry no id.
+    run_id: str = setting(RUN_ID, "")
 
     @property
     def side_by_side(self) -> bool:
@@ -323,6 +336,30 @@ class RunSettings:
         local_only = {field.name: field.default for field in dataclasses.fields(self) if not field.metadata["remote"]}
         rate = None if self.rate is None else self.rate / max(1, workers)
         return dataclasses.replace(self, **local_only, rate=rate)
+
+
+# --- request ids ------------------------------------------------------------------------------------
+REQUEST_ID_HEADER = "x-ms-client-request-id"
+"""Azure ML logs it per request (`AmlOnlineEndpointTrafficLog.XMSClientRequestId`); it accepts at
+most 40 alphanumeric characters."""
+SERVER_REQUEST_ID_HEADER = "x-request-id"
+"""The id Azure ML gives a request (`XRequestId`), in its answer."""
+RUN_ID_CHARS = 12
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_run_id() -> str:
+    """A random run id: `RUN_ID_CHARS` lowercase letters and digits (36**12: never repeats in practice)."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(RUN_ID_CHARS))
+
+
+def request_id_prefix(run_id: str, source: str) -> str:
+    """What every request id of one sender starts with: the run id, then `source`, then "n" before
+    the sequence number. `source` is `w<worker index>` for a load process (0 for a single process;
+    a distributed worker's index is Locust's, unique per master) or `p<side>` for pre-flight. The run
+    id has a fixed length and the sequence follows the only "n", so ids stay distinct and alphanumeric,
+    at most 40 characters (12 + "w" + 5 digits + "n" + 21 digits)."""
+    return f"{run_id}{source}n"
 
 
 # --- the sample rows ----------------------------------------------------------------------------

@@ -35,13 +35,25 @@ class Stats(TypedDict):
     histogram: str
 
 
-class ErrorGroupRecord(TypedDict):
-    """Failed requests grouped by (kind, status, message)."""
+class ErrorExample(TypedDict):
+    """One failed request of a group, to find in the server's logs."""
 
+    at: float  # when it started, epoch seconds
+    request_id: str | None  # the x-ms-client-request-id it carried (null: none)
+    x_request_id: str | None  # the server's x-request-id in its answer (null: none, or no answer)
+
+
+class _ErrorGroupRequired(TypedDict):
     kind: str
     status: int | None
     message: str
     count: int
+
+
+class ErrorGroupRecord(_ErrorGroupRequired, total=False):
+    """Failed requests grouped by (kind, status, message)."""
+
+    examples: list[ErrorExample]  # the first 3 by start time (stats.error_groups.MAX_EXAMPLES)
 
 
 class WindowEndpoint(TypedDict):
@@ -166,6 +178,7 @@ class ResultFile(_ResultFileRequired, total=False):
     against: ResultFile | None  # side by side: the other deployment's own figures, same shape
     agreement: Agreement | None  # side by side, with predictions on both sides
     sequential: Sequential | None  # side by side, judged at looks while running
+    run_id: str  # RunSettings.run_id: every request's x-ms-client-request-id starts with it
 
 
 def check_result(data: Any) -> None:

@@ -5,7 +5,8 @@ The bodies are the sample rows encoded once with the test's contract, `batch` ro
 an HTTP 200 the contract cannot decode into one prediction per row is a failure whose message is
 its reason, and the predictions go to the recorder, which compares them with the expected ones.
 Users cycle through the bodies from different starting offsets, so concurrent requests carry
-different rows instead of the same one at the same moment (which a cache would flatter).
+different rows instead of the same one at the same moment (which a cache would flatter). Each
+request carries its own `x-ms-client-request-id` (`ChildContext.request_id`).
 
 The run's settings are read when the first user starts, not at import: a remote worker
 (`aksload-worker`) imports this file before its master has sent them.
@@ -66,6 +67,7 @@ class ScoringUser(FastHttpUser):
         batch = self._batches[self._next]
         self._next = (self._next + 1) % len(self._batches)
         with self.client.post(
-            self._path, data=batch.body, headers=self._run.request_headers(), catch_response=True, context=context or {}
-        ) as response:
+            self._path, data=batch.body, headers=self._run.stamped_request_headers(), catch_response=True,
+            context=context or {},
+        ) as response:  # fmt: skip
             self._run.check_response(response, batch.rows)

@@ -192,7 +192,7 @@ class ChildSession:
         else:  # only then the status and kind matter (the failure's group)
             recorder.record(
                 request_type, name, response_time, start_time, getattr(response, "status_code", None), exception,
-                context.get(INTENDED_KEY), None, context.get(child.FAILURE_KIND_KEY),
+                context.get(INTENDED_KEY), None, context.get(child.FAILURE_KIND_KEY), child.request_ids_of(response),
             )  # fmt: skip
 
     def on_spawning_complete(self, user_count: int, **_kwargs: Any) -> None:
@@ -224,7 +224,10 @@ class ChildSession:
         result_file = self.settings.result_file
         assert result_file is not None  # checked at init for every role that writes
         sequential = None if self.decision is None else self.decision.outcome(self.recorder)
-        write_json_atomically(result_file, self.recorder.result(self._generator(), complete, self.aborted, sequential))
+        result = self.recorder.result(self._generator(), complete, self.aborted, sequential)
+        if self.settings.run_id:
+            result["run_id"] = self.settings.run_id
+        write_json_atomically(result_file, result)
 
     def _window_closed(self, window: Window) -> None:
         if self.settings.stream_windows:
@@ -382,6 +385,8 @@ def install(hooks: Any) -> None:
     def on_init(environment: Any, **_kwargs: Any) -> None:
         global _session
         _session = ChildSession(environment)
+        # Request ids differ across a distributed run's processes by Locust's worker index.
+        child.set_worker_index(lambda: max(0, getattr(environment.runner, "worker_index", 0)))
         hooks.test_start.add_listener(_session.on_test_start)
         hooks.request.add_listener(_session.on_request)
         hooks.spawning_complete.add_listener(_session.on_spawning_complete)

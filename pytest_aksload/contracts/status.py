@@ -19,6 +19,7 @@ Failures are grouped by kind (`FAILURE_KINDS`) so a report says what to fix:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from pytest_aksload.contracts.base import ContractError, body_text, reason
@@ -35,6 +36,9 @@ MODEL_ERROR_REASON_HEADER = "ms-azureml-model-error-reason"
 DEPLOYMENT_HEADER = "azureml-model-deployment"
 # Azure ML's 404 when the header names no deployment, or none takes traffic.
 NO_DEPLOYMENT_ANSWER = "No valid deployments to route to"
+# A 424's reason when Azure ML sent the model's own status and reason: "model answered <status>: <reason>".
+MODEL_ANSWERED = "model answered"
+_MODEL_ANSWER = re.compile(MODEL_ANSWERED + r" (\S+): (.*)")
 
 
 def failure_kind_of_status(status: int | None) -> str | None:
@@ -69,8 +73,14 @@ def check_status(status: int, headers: Mapping[str, str], body: bytes | str | No
         model_status = header(headers, MODEL_ERROR_STATUS_HEADER)
         model_reason = header(headers, MODEL_ERROR_REASON_HEADER)
         if model_status or model_reason:
-            detail = f"model answered {model_status or '?'}: {model_reason or detail}"
+            detail = f"{MODEL_ANSWERED} {model_status or '?'}: {model_reason or detail}"
     raise ContractError(reason(f"HTTP {status}", detail), kind=kind)
+
+
+def model_answer(message: str) -> tuple[str, str] | None:
+    """The model's own `(status, reason)` quoted in a 424 failure's message (`check_status`), or None."""
+    found = _MODEL_ANSWER.search(message)
+    return None if found is None else (found.group(1), found.group(2))
 
 
 def check_routing(headers: Mapping[str, str], deployment: str) -> None:

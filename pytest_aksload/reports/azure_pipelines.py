@@ -63,7 +63,7 @@ def logging_command(command: str, message: str, properties: Mapping[str, str] | 
 
 
 def failed_gate_message(record: Mapping[str, Any]) -> str:
-    """`<test> <verdict>: <each failed objective and regressed metric>`; the record has no more
+    """`<test> <verdict>: <each failed objective and regressed metric> (run id <id>)`; the record has no more
     than its verdict when the test failed otherwise (an assertion, a broken pre-flight)."""
     failed = [slo.get("description") or slo["objective"] for slo in record.get("slos", []) if not slo.get("passed")]
     regressed = [c["metric"] for c in record.get("comparisons", []) if c.get("status") == REGRESSED]
@@ -71,7 +71,8 @@ def failed_gate_message(record: Mapping[str, Any]) -> str:
     if not failed:
         what = "the load did not run to the end" if record["verdict"] == ERROR else "the test failed"
         failed = [f"{what}; see the test's log"]
-    return f"{record['nodeid']} {record['verdict']}: " + "; ".join(failed)
+    run = f" (run id {record['run_id']})" if record.get("run_id") else ""
+    return f"{record['nodeid']} {record['verdict']}: " + "; ".join(failed) + run
 
 
 def failed_gate_commands(records: Sequence[Mapping[str, Any]]) -> list[str]:

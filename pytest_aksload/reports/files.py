@@ -27,10 +27,12 @@ from pytest_aksload.reports import azure_pipelines
 from pytest_aksload.reports.html import render_session_page
 from pytest_aksload.reports.record import deployment_line, known_deployment_fields, result_document
 from pytest_aksload.reports.terminal import (
+    RUN_ID_NOTE,
     comparison_cell,
     comparison_notes,
     comparison_text,
     metric_cells,
+    run_id_lines,
     side_by_side_lines,
 )
 from pytest_aksload.verdicts import baseline
@@ -59,6 +61,8 @@ def junit_properties(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
     properties = [("aksload.verdict", entry["verdict"]), ("aksload.profile", entry["profile"])]
     if entry.get("target"):
         properties.append(("aksload.target", entry["target"]))
+    if entry.get("run_id"):
+        properties.append(("aksload.run_id", entry["run_id"]))
     for name, value in (entry.get("metrics") or {}).items():
         if name == "endpoints":  # per-endpoint figures are in the --aks-report files
             continue
@@ -141,6 +145,9 @@ def markdown_summary(entries: Iterable[Mapping[str, Any]]) -> str:
     if side_by_side:
         lines += ["", "Side by side (ratio `x` or difference `pp` to the other side, 95 % interval):", ""]
         lines += [f"- {line}" for line in side_by_side]
+    runs = run_id_lines(entries, quote="`")
+    if runs:
+        lines += ["", f"Run ids ({RUN_ID_NOTE}):", "", *(f"- {line}" for line in runs)]
     notes = comparison_notes(entries, quote="`")
     if notes:
         lines += ["", "Baseline comparison and notes:", "", *(f"- {note}" for note in notes)]

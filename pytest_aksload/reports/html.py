@@ -223,6 +223,7 @@ def _section(index: int, entry: Mapping[str, Any]) -> str:
         else "<p>No result: the load did not run to the end.</p>"
     )
     target = f" · target {entry['target']}" if entry.get("target") else ""
+    target += f" · run id {entry['run_id']}" if entry.get("run_id") else ""
     return (
         f'<section class="test"><h2>{_badge(entry["verdict"])} {html.escape(entry["nodeid"])}</h2>'
         f'<p class="facts">{html.escape(entry["profile"] + target)}</p>'

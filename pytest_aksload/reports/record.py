@@ -55,6 +55,7 @@ class Record(TypedDict):
     decided_at_s: float | None
     deployment: dict[str, Any] | None  # deployment_fields() of the target's deployment; None: it tells none
     warnings: list[str]  # the gate's warnings (the checks before the load included); never change a verdict
+    run_id: str | None  # LoadResult.run_id: every request's x-ms-client-request-id starts with it
 
 
 def verdict_of(failed: bool, gated: GatedResult | None, *, failed_by_gate: bool) -> str:
@@ -109,6 +110,7 @@ def build_record(
         decided_at_s=None if result is None else result.decided_at_s,
         deployment=None if deployment is None else deployment_fields(deployment),
         warnings=[] if gated is None else [redact(warning) for warning in gated.warnings],
+        run_id=(result.run_id or None) if result is not None else None,
     )
 
 

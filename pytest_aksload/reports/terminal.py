@@ -94,6 +94,9 @@ def summary_lines(records: Iterable[Mapping[str, Any]], compare: str | None, pag
     records = sorted(records, key=lambda r: r["nodeid"])
     lines = format_table(SUMMARY_COLUMNS, summary_rows(records)) + failure_kind_lines(records)
     lines += wrong_prediction_lines(records) + side_by_side_lines(records) + comparison_notes(records)
+    runs = run_id_lines(records)
+    if runs:
+        lines += [f"aksload run ids ({RUN_ID_NOTE}):", *(f"  {line}" for line in runs)]
     if compare:
         compared = sum(1 for record in records if record.get("compared"))
         lines.append(f"aksload: compared {compared} of {len(records)} load test(s) with baseline {compare}")
@@ -110,6 +113,16 @@ def summary_rows(entries: Iterable[Mapping[str, Any]]) -> list[tuple[str, ...]]:
         if against:  # side by side: the other side's figures right under the candidate's
             rows.append((f"  vs {against['name']}", *metric_cells(against.get("metrics")), ""))
     return rows
+
+
+RUN_ID_NOTE = "each request's x-ms-client-request-id starts with its test's; docs: Finding a run in Azure's logs"
+
+
+def run_id_lines(entries: Iterable[Mapping[str, Any]], quote: str = "") -> list[str]:
+    """`<test>: <run id>` for each test whose load ran with one."""
+    return [
+        f"{quote}{entry['nodeid']}{quote}: {quote}{entry['run_id']}{quote}" for entry in entries if entry.get("run_id")
+    ]
 
 
 def side_by_side_lines(entries: Iterable[Mapping[str, Any]]) -> list[str]:

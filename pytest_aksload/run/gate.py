@@ -58,7 +58,7 @@ def run_gate(
         try:
             slot.acquire()
             started = time.monotonic()
-            _preflight(target, plan.deployment, key_hint(settings), plan)
+            _preflight(target, plan.deployment, key_hint(settings), plan, 0)
             checks = preload.preload_warnings(target.deployment, profile, time.monotonic() - started)
             if against is not None:
                 _preflight_other_side(against, plan, settings)
@@ -84,12 +84,13 @@ def run_gate(
     )  # fmt: skip
 
 
-def _preflight(target: Target, deployment: str | None, hint: str, plan: RunPlan) -> None:
+def _preflight(target: Target, deployment: str | None, hint: str, plan: RunPlan, side: int) -> None:
     """One request to `target` as the load will send it (the test's contract, batch and tolerance)."""
     profile = plan.profile
     preflight(
         target, plan.sample, profile.request_timeout_s, contract=profile.contract, batch=profile.batch,
         tolerance=profile.tolerance, deployment=deployment, key_hint=hint, ca_bundle=plan.ca_bundle,
+        request_id=plan.preflight_request_id(side),
     )  # fmt: skip
 
 
@@ -97,7 +98,7 @@ def _preflight_other_side(against: OtherSide, plan: RunPlan, settings: Settings)
     own_key = f"the key in environment variable {settings.aks_against_key_env}"
     hint = own_key if against.own_credential else key_hint(settings)
     try:
-        _preflight(against.target, against.deployment, hint, plan)
+        _preflight(against.target, against.deployment, hint, plan, 1)
     except PreflightError as error:
         raise PreflightError(f"the other side ({against.name}): {error}") from None
 
@@ -114,7 +115,8 @@ def _measure(
     health_of: list[tuple[LoadResult, list[str]]] = []  # each run's measurement and its generator's health
 
     def run(piece: LoadProfile, stop_when: extend.StopWhen | None = None) -> LoadResult:
-        raw = run_load(plan.with_profile(piece), on_progress=on_progress, html_report=html_report, stop_when=stop_when)
+        this_run = plan.with_profile(piece) if not health_of else plan.with_profile(piece).next_run()
+        raw = run_load(this_run, on_progress=on_progress, html_report=html_report, stop_when=stop_when)
         if (forged := health.rejected_reports_problem(raw)) is not None:
             raise LoadRunError(forged)
         measured = steady_state.apply_auto_warmup(raw) if piece.warmup_auto else raw

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_aksload.config.profile import LoadProfile
 from pytest_aksload.config.settings import Settings
-from pytest_aksload.protocol import RunSettings, SampleRows
+from pytest_aksload.protocol import RunSettings, SampleRows, new_run_id, request_id_prefix
 from pytest_aksload.targets.target import OtherSide, Target
 
 
@@ -30,6 +30,9 @@ class RunPlan:
     ca_bundle: str | None = None  # PEM file of CAs to trust for https (--aks-ca-bundle)
     deployment: str | None = None  # --aml-deployment: answers from another one are `routing` failures
     against: OtherSide | None = None  # side by side: the other side (the result then holds it)
+    # The load run's id, in every request's id (pre-flight's too) and in its result; a run after the
+    # first (a capacity step) gets its own (`next_run`), so ids never repeat.
+    run_id: str = field(default_factory=new_run_id)
 
     @classmethod
     def resolve(
@@ -43,6 +46,14 @@ class RunPlan:
     def with_profile(self, profile: LoadProfile) -> RunPlan:
         """The same run with another profile (a capacity step, an extended run)."""
         return dataclasses.replace(self, profile=profile)
+
+    def next_run(self) -> RunPlan:
+        """The same plan for another load run: a fresh run id."""
+        return dataclasses.replace(self, run_id=new_run_id())
+
+    def preflight_request_id(self, side: int = 0) -> str:
+        """The id of pre-flight's request to the target (`side` 0) or the other side (1)."""
+        return f"{request_id_prefix(self.run_id, f'p{side}')}0"
 
     def run_settings(self, rows_file: Path, result_file: Path, *, stream_windows: bool = False) -> RunSettings:
         """What the child is told about its run (everything but the secret headers). Side by side, the
@@ -76,4 +87,5 @@ class RunPlan:
             objectives=tuple(str(slo) for slo in profile.slos)
             if against is not None and not profile.warmup_auto
             else (),
+            run_id=self.run_id,
         )

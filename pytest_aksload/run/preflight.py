@@ -14,7 +14,7 @@ import requests
 
 from pytest_aksload.contracts import ContractError, check_routing, decode_predictions, load_contract
 from pytest_aksload.defaults import DEFAULT_CONTRACT, DEFAULT_TOLERANCE
-from pytest_aksload.protocol import SampleRows
+from pytest_aksload.protocol import REQUEST_ID_HEADER, SampleRows
 from pytest_aksload.redact import redact
 from pytest_aksload.targets.target import Target
 
@@ -34,16 +34,20 @@ def preflight(
     deployment: str | None = None,
     key_hint: str = "the key",
     ca_bundle: str | None = None,
+    request_id: str | None = None,
 ) -> list[float]:
     """POST the first `batch` rows once; raise PreflightError unless the answer decodes into their
     predictions (and row 0's is the expected one, when known). Returns the predictions.
 
     `ca_bundle`: PEM file of the CA(s) to trust instead of the system's (--aks-ca-bundle).
+    `request_id`: its `x-ms-client-request-id` (the run's prefix, so Azure's logs list it with the load).
     """
     uri = target.scoring_uri
     codec = load_contract(contract)
     rows = [sample.rows[i % len(sample.rows)] for i in range(batch)]
     headers = {"Content-Type": codec.content_type, "Accept": "application/json", **target.headers()}
+    if request_id:
+        headers[REQUEST_ID_HEADER] = request_id
     response = _send(uri, codec.encode(rows), headers, timeout_s, ca_bundle)
     if response.status_code in (401, 403):
         raise PreflightError(

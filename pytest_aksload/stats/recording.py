@@ -34,8 +34,8 @@ from typing import Any
 
 from pytest_aksload import protocol
 from pytest_aksload.contracts.failures import failure_kind
-from pytest_aksload.protocol import ResultFile, SampleRows, Window
-from pytest_aksload.stats import histograms
+from pytest_aksload.protocol import ErrorExample, ResultFile, SampleRows, Window
+from pytest_aksload.stats import error_groups, histograms
 from pytest_aksload.stats.correctness import DEFAULT_TOLERANCE, CorrectnessTally
 from pytest_aksload.stats.error_groups import ErrorGroups
 from pytest_aksload.stats.histograms import HIGHEST_US, LOWEST_US, Latencies
@@ -196,6 +196,7 @@ class Recorder:
         intended: float | None = None,
         predictions: tuple[Any, list[float]] | None = None,
         kind: str | None = None,
+        ids: tuple[str | None, str | None] | None = None,
     ) -> None:
         """One finished request (the hot path: ~3 histogram records and a few dict look-ups).
 
@@ -203,7 +204,8 @@ class Recorder:
         counts from that moment, so time spent waiting behind a slow service is not hidden
         (coordinated omission); the latency from the actual send goes to `uncorrected`.
         `predictions`: `(row indices, predictions)` of a successful answer; `status` and `kind`
-        (the failure kind the contract gave a refused answer) group a failed one."""
+        (the failure kind the contract gave a refused answer) group a failed one; `ids`: a failed
+        one's (x-ms-client-request-id sent, server's x-request-id), kept as its group's example."""
         if not self.running:
             return
         us = histograms.ms_to_us(response_time_ms)
@@ -238,12 +240,15 @@ class Recorder:
             endpoint = self.endpoints.setdefault(key, EndpointStats())
         endpoint.latencies.record(us, counts_index)
         error = None
+        examples: tuple[ErrorExample, ...] = ()
         if exception is not None:
             endpoint.failures += 1
             error = (failure_kind(status, exception, kind), status or None, self.describe_failure(exception))
-            self.errors.add(*error)
+            if ids is not None and (ids[0] or ids[1]):
+                examples = (error_groups.example(start_time, *ids),)
+            self.errors.add(*error, examples=examples)
         if self.windows.detailed:
-            self.windows.record_detail(key, clamped_us, counts_index, error)
+            self.windows.record_detail(key, clamped_us, counts_index, error, examples)
 
     def _add_measured(self, answers: Answers) -> None:
         """A closed window's measured part joins the run's (once per window, not per answer)."""

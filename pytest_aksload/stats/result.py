@@ -56,12 +56,27 @@ class ResultFileError(Exception):
 class ErrorGroup:
     """Failed requests that share a kind (`contracts.status.FAILURE_KINDS`: `http`, `throttling`, `timeout`,
     `model`, `routing`, `validation`, `connection`),
-    an HTTP status (None without a response) and a message."""
+    an HTTP status (None without a response) and a message. `examples`: its first 3 failed requests
+    by start time, each `{"at": epoch s, "request_id": x-ms-client-request-id sent, "x_request_id":
+    the server's x-request-id}` (None where absent), to find them in the server's logs."""
 
     kind: str
     status: int | None
     message: str
     count: int
+    examples: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> ErrorGroup:
+        return cls(
+            record["kind"], record["status"], record["message"], record["count"],
+            tuple(dict(example) for example in record.get("examples", ())),
+        )  # fmt: skip
+
+    @property
+    def request_ids(self) -> list[str]:
+        """The x-ms-client-request-ids of its examples (those that carried one)."""
+        return [example["request_id"] for example in self.examples if example.get("request_id")]
 
 
 @dataclass(frozen=True)
@@ -91,7 +106,8 @@ class LoadResult(LatencyStats):
     `mean_ms`, `max_ms`, `percentile(q)`, `duration_s` (measured interval), `endpoints`,
     `errors`, `timeline` (every recorded window), `windows(window_s)` (the measured run in
     windows of a given length), `started_at`/`measure_start`/`ended_at` (epoch seconds),
-    `warmup_s`, `warmup_method`, `window_s`, `users_peak`, `complete`, `aborted`,
+    `warmup_s`, `warmup_method`, `window_s`, `users_peak`, `complete`, `aborted`, `run_id` (every
+    request's x-ms-client-request-id starts with it; "" when the run had none),
     `uncorrected`/`schedule` (open model), `generator` (load generator health: `cpu_percent`,
     `warnings`, Locust's own rounded figures); what the answers held: `rows`, `rows_per_s`,
     `mismatch_rate`, `max_abs_error`, `auc`, `logloss` (NaN when unmeasurable; `unmeasured(metric)`
@@ -126,6 +142,7 @@ class LoadResult(LatencyStats):
     agreement_tally: dict[str, Any] | None
     looks: int | None
     decided_at_s: float | None
+    run_id: str
 
     def __init__(self, data: dict[str, Any]) -> None:
         """Use `from_dict`/`from_file`; `data` must already have been validated."""
@@ -154,7 +171,7 @@ class LoadResult(LatencyStats):
                 name: EndpointStats(_latencies(stats, f"endpoints[{name!r}]"), stats["failures"], duration)
                 for name, stats in data["endpoints"].items()
             },
-            errors=[ErrorGroup(**group) for group in data["errors"]],
+            errors=[ErrorGroup.from_record(group) for group in data["errors"]],
             timeline=[_window_stats(window) for window in data["windows"]],
             # How the warm-up was chosen: "fixed", or e.g. "MSER-5" when warmup="auto" cut it (steady_state.py).
             warmup_method=data.get("warmup_method", "fixed"),
@@ -172,6 +189,7 @@ class LoadResult(LatencyStats):
             agreement_tally=data.get("agreement"),
             looks=(data.get("sequential") or {}).get("looks"),
             decided_at_s=(data.get("sequential") or {}).get("decided_at_s"),
+            run_id=data.get("run_id", ""),
         )
 
     @classmethod

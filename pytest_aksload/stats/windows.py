@@ -21,7 +21,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from pytest_aksload.protocol import SampleRows, Window
+from pytest_aksload.protocol import ErrorExample, SampleRows, Window
 from pytest_aksload.stats import histograms
 from pytest_aksload.stats.correctness import DEFAULT_TOLERANCE, CorrectnessTally
 from pytest_aksload.stats.error_groups import ErrorGroupKey, ErrorGroups
@@ -114,8 +114,16 @@ class Windows:
         self._requests += 1
         self._failures += failed
 
-    def record_detail(self, endpoint: str, us: int, counts_index: int, error: ErrorGroupKey | None) -> None:
-        """The current window's share of `endpoint`, and the failure group of `error` (detailed windows)."""
+    def record_detail(
+        self,
+        endpoint: str,
+        us: int,
+        counts_index: int,
+        error: ErrorGroupKey | None,
+        examples: Sequence[ErrorExample] = (),
+    ) -> None:
+        """The current window's share of `endpoint`, and the failure group of `error` with its
+        `examples` (detailed windows)."""
         stats = self._endpoints.get(endpoint)
         if stats is None:
             stats = self._endpoints[endpoint] = [histograms.new_histogram(), 0, 0]
@@ -123,7 +131,7 @@ class Windows:
         stats[1] += 1
         if error is not None:
             stats[2] += 1
-            self._errors.add(*error)
+            self._errors.add(*error, examples=examples)
 
     def advance(self, index: int) -> None:
         """Close the current window and any empty ones before `index`."""

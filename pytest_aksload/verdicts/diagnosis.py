@@ -6,6 +6,7 @@ A violated failure-rate objective alone does not tell a 429 storm (capacity) fro
 
 from __future__ import annotations
 
+from pytest_aksload.contracts.status import model_answer
 from pytest_aksload.stats.result import ErrorGroup, LoadResult
 
 HINTS = {
@@ -29,10 +30,41 @@ def hint(group: ErrorGroup, throttling: str | None = None) -> str:
         return HINTS["auth"]
     if throttling and (group.kind == "throttling" or group.status == 429):
         return f"the service shed load (429/503): {throttling}"
+    if group.kind == "model":
+        return _model_hint(group.message)
     return HINTS.get(group.kind, "")
 
 
+def _model_hint(message: str) -> str:
+    """The model's own status and reason (Azure ML's 424 headers, already redacted in the message):
+    a 4xx is the model refusing the input, anything else the model failing on it."""
+    answer = model_answer(message)
+    if answer is None:
+        return HINTS["model"]
+    status, reason = answer
+    if status.startswith("4"):
+        return (
+            f"the model refused the input (its own status {status}: {reason}): check the payload and "
+            "contract= match the model's input"
+        )
+    return f"the model itself failed (its own status {status}: {reason}): read the deployment's logs"
+
+
 def failure_lines(result: LoadResult, limit: int = 3, throttling: str | None = None) -> list[str]:
-    """Up to `limit` lines, most frequent error group first: count, kind, message, hint."""
+    """Up to `limit` lines, most frequent error group first: count, kind, message, hint, and the
+    request ids of its first examples (to find them in the server's logs)."""
     groups = sorted(result.errors, key=lambda group: -group.count)[:limit]
-    return [f"{group.count} x {group.kind}: {group.message} -> {hint(group, throttling)}" for group in groups]
+    return [
+        f"{group.count} x {group.kind}: {group.message} -> {hint(group, throttling)}{_ids(group)}" for group in groups
+    ]
+
+
+def _ids(group: ErrorGroup) -> str:
+    ids = [
+        example["request_id"] + (f" (x-request-id {example['x_request_id']})" if example.get("x_request_id") else "")
+        if example.get("request_id")
+        else f"x-request-id {example['x_request_id']}"
+        for example in group.examples
+        if example.get("request_id") or example.get("x_request_id")
+    ]
+    return f" [requests {', '.join(ids)}]" if ids else ""

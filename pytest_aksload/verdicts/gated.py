@@ -38,7 +38,7 @@ MEASUREMENT_ATTRIBUTES = (
     # where they came from
     "endpoints", "errors", "failures_by_kind", "timeline", "windows", "started_at", "measure_start", "ended_at",
     "warmup_s", "warmup_method", "window_s", "users_peak", "complete", "aborted", "uncorrected", "schedule",
-    "generator",
+    "generator", "run_id",
     # what the answers held
     "rows", "rows_per_s", "mismatch_rate", "max_abs_error", "auc", "logloss", "unmeasured", "mismatches",
     "correctness",

@@ -49,6 +49,7 @@ EVERY_FIELD = RunSettings(
     against_uri="https://other.test/score",
     against_deployment="green",
     objectives=("p95 <= 1.10x",),
+    run_id="abc123def456",
 )
 
 
