@@ -211,7 +211,7 @@ class Generator:
         deadline = time.monotonic() + READY_TIMEOUT_S
         root = psutil.Process(self.process.pid)
         # The Locust process first (a gate's own preflight requests come from pytest), then its answers.
-        while not any("locust" in " ".join(proc.cmdline()) for proc in [root, *root.children(recursive=True)]):
+        while not any(_runs_locust(proc) for proc in [root, *root.children(recursive=True)]):
             self._wait_a_little(deadline, "started no Locust process")
         offset = nginx.log_size()
         while nginx.log_size() <= offset:  # the log is flushed every second
@@ -284,6 +284,13 @@ class Generator:
                     proc.kill()
             self.process.kill()
             self.process.wait(10)
+
+
+def _runs_locust(proc: psutil.Process) -> bool:
+    try:
+        return proc.cmdline()[1:3] == ["-m", "locust"]
+    except psutil.Error:  # a short-lived process, gone already
+        return False
 
 
 def _checkout(path: str) -> Path:
