@@ -432,10 +432,10 @@ def main() -> None:
     (workdir / "plain.py").write_text(PLAIN_LOCUSTFILE)
     nginx = Nginx(workdir)
     run_time_s = math.ceil(args.seconds + START_ALLOWANCE_S)
-    generators = _variants(args, workdir, nginx, run_time_s)
-    n_variants = len(generators)
-    host, began = HostCpu(), time.time()
-    try:
+    generators: list[Generator] = []
+    try:  # from here on nothing outlives the bench: not nginx, not a held variant
+        generators = _variants(args, workdir, nginx, run_time_s)
+        host, began = HostCpu(), time.time()
         for generator in generators:
             generator.start(workdir, nginx, run_time_s)
         slices = _rounds(generators, args, seed)
@@ -449,7 +449,7 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     _count(slices, stamps)
     print(f"\n{host.report(sum(s.cpu_s for s in slices), time.time() - began)}")
-    print(f"{args.users} users, {len(slices) // n_variants} rounds of {args.slice:g} s per variant, seed {seed}")
+    print(f"{args.users} users, {len(slices) // len(generators)} rounds of {args.slice:g} s per variant, seed {seed}")
     _report(slices, [g.name for g in generators], args.variant, args.rounds_table)
 
 
