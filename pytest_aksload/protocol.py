@@ -112,17 +112,9 @@ from pytest_aksload.defaults import (
     DEFAULT_WINDOW_S,
 )
 
-# The result file's definition; these names are read through `protocol` too.
-from pytest_aksload.result_schema import RESULT_FORMAT as RESULT_FORMAT
-from pytest_aksload.result_schema import Aborted as Aborted
-from pytest_aksload.result_schema import ErrorExample as ErrorExample
-from pytest_aksload.result_schema import ErrorGroupRecord as ErrorGroupRecord
-from pytest_aksload.result_schema import ProtocolError as ProtocolError
-from pytest_aksload.result_schema import ResultFile as ResultFile
-from pytest_aksload.result_schema import Stats as Stats
-from pytest_aksload.result_schema import Window as Window
-from pytest_aksload.result_schema import check as check
-from pytest_aksload.result_schema import check_result as check_result
+# A window line carries a window in the result file's form (result_schema.py); ProtocolError is
+# the one error of both wires.
+from pytest_aksload.result_schema import ProtocolError, Window, check
 
 # --- environment names -----------------------------------------------------------------------------
 CHILD_ENV_PREFIX = "AKSLOAD_CHILD_"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pytest_aksload.protocol import RESULT_FORMAT
+from pytest_aksload.result_schema import RESULT_FORMAT
 from pytest_aksload.stats import histograms
 from pytest_aksload.stats.histograms import Latencies
 from pytest_aksload.stats.result import LoadResult

@@ -2,7 +2,7 @@
 this package (`import locust` monkey-patches the whole process with gevent); this `__init__`
 imports nothing.
 
-The wire between the two processes (command line, environment, stdin/stdout lines, result
-file) is defined in `pytest_aksload.protocol`, which both sides import; `pytest_aksload.child`
-is the API a locustfile uses.
+The wire between the two processes (command line, environment, stdin/stdout lines) is defined in
+`pytest_aksload.protocol` and the result file in `pytest_aksload.result_schema`, which both sides
+import; `pytest_aksload.child` is the API a locustfile uses.
 """

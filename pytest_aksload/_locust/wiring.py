@@ -26,10 +26,11 @@ import gevent
 import gevent.os
 import locust
 
-from pytest_aksload import child, protocol
+from pytest_aksload import child, protocol, result_schema
 from pytest_aksload._locust import distributed, sequential_decision
 from pytest_aksload.config.objectives import parse_slo
-from pytest_aksload.protocol import Progress, ResultFile, RunSettings, Window
+from pytest_aksload.protocol import Progress, RunSettings
+from pytest_aksload.result_schema import ResultFile, Window
 from pytest_aksload.stats import histograms
 from pytest_aksload.stats.histograms import Latencies
 from pytest_aksload.stats.recording import Recorder
@@ -94,7 +95,7 @@ class ChildSession:
         self.recorder = _new_recorder(self.settings)
         if self.settings.side_by_side:
             self.recorder.other = _new_recorder(self.settings)
-        self.aborted: protocol.Aborted | None = None
+        self.aborted: result_schema.Aborted | None = None
         # Side by side: the test's objectives, judged at each look; the run ends once they are decided.
         self.decision = sequential_decision.watch_for(
             self.role, self.settings.objectives, self.settings.request_timeout_s

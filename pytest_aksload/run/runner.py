@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_aksload import lifeline, protocol, worker_auth
+from pytest_aksload import lifeline, protocol, result_schema, worker_auth
 from pytest_aksload.config.profile import REMOTE_WORKERS_WAIT_S, LoadProfile
 from pytest_aksload.protocol import Progress, RunSettings
 from pytest_aksload.redact import SECRETS, redact
@@ -170,7 +170,7 @@ class _ChildOutput:
 
     def __init__(self, stream: Any, on_progress: Callable[[Progress], None] | None) -> None:
         self.tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
-        self.windows: list[protocol.Window] = []  # appended by the reader thread only
+        self.windows: list[result_schema.Window] = []  # appended by the reader thread only
         self._on_progress = on_progress
         self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
         self._thread.start()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from pytest_aksload.protocol import ErrorExample, ErrorGroupRecord
+from pytest_aksload.result_schema import ErrorExample, ErrorGroupRecord
 
 MAX_ERROR_GROUPS = 50
 MAX_EXAMPLES = 3

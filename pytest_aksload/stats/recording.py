@@ -22,7 +22,7 @@ experienced. Failures (measured part) are grouped by (kind, status, message) (`s
 Distributed runs: each worker's `Recorder` `drain`s its mergeable pieces (encoded endpoint
 histograms, closed windows by index, error counts) into Locust's worker reports, and the master
 `merge`s them, so the master's result is exactly that of all requests. The result file
-(`protocol.ResultFile`, written by `Recorder.result`) is defined in `pytest_aksload.protocol`.
+(`result_schema.ResultFile`, written by `Recorder.result`) is defined in `pytest_aksload.result_schema`.
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pytest_aksload import protocol
+from pytest_aksload import protocol, result_schema
 from pytest_aksload.contracts.failures import failure_kind
-from pytest_aksload.protocol import ErrorExample, ResultFile, SampleRows, Window
+from pytest_aksload.protocol import SampleRows
+from pytest_aksload.result_schema import ErrorExample, ResultFile, Window
 from pytest_aksload.stats import error_groups, histograms
 from pytest_aksload.stats.correctness import DEFAULT_TOLERANCE, CorrectnessTally
 from pytest_aksload.stats.error_groups import ErrorGroups
@@ -54,7 +55,7 @@ class EndpointStats:
         self.latencies = Latencies()
         self.failures = 0
 
-    def to_dict(self) -> protocol.Stats:
+    def to_dict(self) -> result_schema.Stats:
         return {**self.latencies.to_dict(), "failures": self.failures}  # type: ignore[typeddict-item]
 
 
@@ -360,7 +361,7 @@ class Recorder:
         self,
         generator: dict[str, Any],
         complete: bool,
-        aborted: protocol.Aborted | None,
+        aborted: result_schema.Aborted | None,
         sequential: dict[str, Any] | None = None,
         ended_at: float | None = None,
     ) -> ResultFile:
@@ -372,7 +373,7 @@ class Recorder:
             self.ended_at = min(self.ended_at or math.inf, max(self.worker_ended_at, self.measure_start))
             generator = {**generator, "workers": len(self.workers_reported)}
         result: ResultFile = {
-            "format": protocol.RESULT_FORMAT,
+            "format": result_schema.RESULT_FORMAT,
             "complete": complete,
             "started_at": self.started_at or 0.0,
             "measure_start": self.measure_start,

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aksload.config.metrics import METRICS, PERCENTILE, Metric
-from pytest_aksload.protocol import RESULT_FORMAT, ProtocolError, check_result
+from pytest_aksload.protocol import ProtocolError
+from pytest_aksload.result_schema import RESULT_FORMAT, check_result
 from pytest_aksload.stats import confidence, histograms, sequential
 from pytest_aksload.stats.comparison import SideBySideComparison, compare_sides
 from pytest_aksload.stats.correctness import CorrectnessTally
@@ -462,7 +463,7 @@ def _window_mismatch_rate(window: Mapping[str, Any]) -> float:
 
 def _validated(data: Any) -> dict[str, Any]:
     """Check shape and types so a LoadResult never holds missing data; ResultFileError if not.
-    What the child writes is checked against its definition on the wire (`protocol.ResultFile`)."""
+    What the child writes is checked against its definition on the wire (`result_schema.ResultFile`)."""
     try:
         check_result(data)
     except ProtocolError as exc:

@@ -2,7 +2,7 @@
 
 A window holds EVERY request (warm-up too) that COMPLETED in its `window_s` seconds, so a closed
 window never changes. `Windows` keeps only the current window's histogram live and closes the
-others into their result-file form (`protocol.Window`, the histogram encoded: a few hundred
+others into their result-file form (`result_schema.Window`, the histogram encoded: a few hundred
 bytes), so memory stays flat however long the run. The functions below work on closed windows,
 for both processes: the distributed master adds its workers' windows (`merge_window`), and the
 pytest side re-cuts a result after a warm-up (`after_warmup`, `total_of_windows`, ...).
@@ -21,7 +21,8 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from pytest_aksload.protocol import ErrorExample, SampleRows, Window
+from pytest_aksload.protocol import SampleRows
+from pytest_aksload.result_schema import ErrorExample, Window
 from pytest_aksload.stats import histograms
 from pytest_aksload.stats.correctness import DEFAULT_TOLERANCE, CorrectnessTally
 from pytest_aksload.stats.error_groups import ErrorGroupKey, ErrorGroups
@@ -269,7 +270,7 @@ def total_of_windows(windows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def endpoints_of_windows(windows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Per-endpoint stats (`protocol.Stats`) of detailed windows."""
+    """Per-endpoint stats (`result_schema.Stats`) of detailed windows."""
     parts: dict[str, list[Mapping[str, Any]]] = {}
     for window in windows:
         for name, part in window["endpoints"].items():

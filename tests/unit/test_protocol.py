@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_aksload import defaults, protocol
+from pytest_aksload import defaults, protocol, result_schema
 from pytest_aksload.child import ChildContext
 from pytest_aksload.config.objectives import parse_slo
 from pytest_aksload.config.profile import profile_from_marker
@@ -247,7 +247,7 @@ def test_progress_line_round_trip() -> None:
 
 
 def test_window_line_round_trip() -> None:
-    window: protocol.Window = {
+    window: result_schema.Window = {
         "index": 2,
         "start_offset_s": 2.0,
         "duration_s": 1.0,
@@ -276,7 +276,7 @@ def test_control_lines() -> None:
 def minimal_result(**changes: Any) -> dict[str, Any]:
     stats = {**Latencies().to_dict(), "failures": 0}
     data = {
-        "format": protocol.RESULT_FORMAT,
+        "format": result_schema.RESULT_FORMAT,
         "complete": True,
         "started_at": 1.0,
         "measure_start": 1.0,
@@ -294,9 +294,9 @@ def minimal_result(**changes: Any) -> dict[str, Any]:
 
 
 def test_the_result_file_definition_accepts_what_the_recorder_writes() -> None:
-    protocol.check_result(minimal_result())
-    protocol.check_result(minimal_result(aborted={"rule": "p95 > 1s", "reason": "held", "at_s": 3}))
-    protocol.check_result(minimal_result(aborted=None, schedule={"intended": 3, "max_lag_ms": 1.5}))
+    result_schema.check_result(minimal_result())
+    result_schema.check_result(minimal_result(aborted={"rule": "p95 > 1s", "reason": "held", "at_s": 3}))
+    result_schema.check_result(minimal_result(aborted=None, schedule={"intended": 3, "max_lag_ms": 1.5}))
 
 
 @pytest.mark.parametrize(
@@ -313,6 +313,6 @@ def test_the_result_file_definition_accepts_what_the_recorder_writes() -> None:
 )
 def test_the_result_file_definition_rejects(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(ProtocolError, match=re.escape(message)):
-        protocol.check_result(minimal_result(**changes))
+        result_schema.check_result(minimal_result(**changes))
     with pytest.raises(ResultFileError):  # the parser uses the same definition
         LoadResult.from_dict(minimal_result(**changes))

@@ -24,7 +24,6 @@ from pytest_aksload.protocol import (
     ProtocolError,
     RunSettings,
     SampleRows,
-    check_result,
     new_run_id,
     setting_env,
 )
@@ -33,6 +32,7 @@ from pytest_aksload.reports.azure_pipelines import failed_gate_message
 from pytest_aksload.reports.files import junit_properties, markdown_summary
 from pytest_aksload.reports.record import build_record
 from pytest_aksload.reports.terminal import summary_lines
+from pytest_aksload.result_schema import check_result
 from pytest_aksload.run.plan import RunPlan
 from pytest_aksload.stats.error_groups import MAX_EXAMPLES, ErrorGroups, example
 from pytest_aksload.stats.recording import Recorder

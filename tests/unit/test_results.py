@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_aksload.protocol import RESULT_FORMAT
+from pytest_aksload.result_schema import RESULT_FORMAT
 from pytest_aksload.stats import histograms
 from pytest_aksload.stats.histograms import Latencies
 from pytest_aksload.stats.result import ErrorGroup, LoadResult, ResultFileError
