@@ -39,6 +39,7 @@ class Record(TypedDict):
     generator_issues: list[str]
     overlapping_tests: list[str]
     capacity: dict[str, Any] | None
+    sizing: dict[str, Any] | None  # Sizing.to_dict() plus its "sentence"; None without a capacity search
     locust_html: str | None  # file name inside the --aks-report directory
     result: dict[str, Any] | None  # LoadResult.result_file(): the measurement, histograms included
     timeline: list[dict[str, Any]]  # per recorded window (warm-up included): `window_figures`
@@ -92,6 +93,7 @@ def build_record(
         generator_issues=[] if gated is None else list(gated.generator_issues),
         overlapping_tests=[] if gated is None else list(gated.overlapping_tests),
         capacity=None if gated is None else gated.capacity,
+        sizing=_sizing(gated),
         locust_html=locust_html,
         result=None if result is None else result.result_file(),
         timeline=[] if result is None else window_figures(result),
@@ -102,6 +104,12 @@ def build_record(
         side_by_side=_side_by_side(gated, result),
         decided_at_s=None if result is None else result.decided_at_s,
     )
+
+
+def _sizing(gated: GatedResult | None) -> dict[str, Any] | None:
+    if gated is None or gated.sizing is None:
+        return None
+    return {**gated.sizing.to_dict(), "sentence": gated.sizing.sentence()}
 
 
 def _other_side(result: LoadResult | None, name: str | None) -> dict[str, Any] | None:

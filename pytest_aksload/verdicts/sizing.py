@@ -65,7 +65,7 @@ class Sizing:
     def sentence(self) -> str:
         """The sizing as the report page says it."""
         per = (
-            f"{self.per_instance_rps:.1f} rps per instance ({self.instances} instances)"
+            f"{self.per_instance_rps:.1f} rps per instance ({self.instances} instance{'s' * (self.instances != 1)})"
             if self.per_instance_rps is not None
             else f"no capacity per instance ({self.per_instance_missing})"
         )
