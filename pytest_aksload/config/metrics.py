@@ -81,7 +81,7 @@ _KINDS = {
     PROPORTION: _Kind({"%": Fraction(1, 100), "": 1}, ".2f", "%", 100),
     QUALITY: _Kind({"": 1}, ".4g", ""),
     RELATIVE: _Kind({"%": Fraction(1, 100), "": 1}, ".2f", "%", 100),
-    FACTOR: _Kind({"": 1}, ".2f", ""),
+    FACTOR: _Kind({"": 1}, ".3g", ""),
 }
 
 
