@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from synthetic_results import result_from_windows
 
+from pytest_aksload.config.objectives import SloError, parse_slo
 from pytest_aksload.config.profile import ProfileError, profile_from_marker
 from pytest_aksload.config.settings import Settings, resolve
 from pytest_aksload.targets.deployment import Deployment
@@ -188,3 +189,10 @@ def test_the_ini_key_and_its_env_var_read_the_peak() -> None:
 def test_sizing_needs_nothing_beyond_what_the_target_states() -> None:
     # A plain object shaped like a Deployment is enough (the verdicts layer never imports targets).
     assert size(50.0, SimpleNamespace(instances=2), 100.0, 0.5, 10.0).instances_needed == 8  # ceil(100 / (25 x 0.5))
+
+
+@pytest.mark.parametrize("text", ["headroom >= 1.5 over 10s windows", "instances_needed <= 4 over 10s windows"])
+def test_a_sized_objective_has_no_windowed_form(text: str) -> None:
+    with pytest.raises(SloError) as info:
+        parse_slo(text)
+    assert str(info.value).endswith("is judged on a capacity search's sizing; drop 'over ...'")
