@@ -145,6 +145,8 @@ def judge_gate(
         causes = "".join(f"\n  {line}" for line in failure_lines(result, throttling=throttling))
         parts[-1] += f"\nmost frequent failures:{causes}" if causes else ""
         parts[-1] += mismatch_lines(result)
+        if sizing is not None and any(v.slo.entry.sized and v.verdict == FAIL for v in decision.verdicts):
+            parts[-1] += f"\nsizing: {sizing.sentence()}"  # the formulas behind the sized objectives
     regression = regression_message(baseline_comparisons)
     only_undecided = decision.failure is not None and undecided(decision.verdicts) and result.requests > 0
     return GatedResult(

@@ -71,10 +71,12 @@ class Sizing:
         )
         head = f"Capacity {self.capacity_rps:g} rps, {per}."
         if self.peak_rps is None:
-            return f"{head} {self.missing}."
-        text = f"{head} For a peak of {self.peak_rps:g} rps the headroom is {self.headroom:.2f}x"
+            return f"{head} No sizing: {self.missing}."
+        text = f"{head} For a peak of {self.peak_rps:g} rps the headroom is {self.headroom:.3g}x"
         if self.instances_needed is not None:
             text += f"; {self.instances_needed} instances at {self.utilization:.0%} utilization ({self.formula})"
+        elif self.per_instance_rps is None:
+            text += "; instances needed unknown without a capacity per instance"
         else:
             text += f"; instances needed unknown ({self.missing})"
         if self.concurrency_instances is not None:
@@ -142,7 +144,7 @@ def _disagreement(measured: int | None, concurrency: int | None, max_concurrent:
         return None
     if max(measured, concurrency) <= DISAGREEMENT * min(measured, concurrency):
         return None
-    both = f"Azure's concurrency formula gives {concurrency} instances, the measured capacity {measured}"
+    both = f"Azure's concurrency formula gives {concurrency} instances, the measured capacity per instance {measured}"
     if concurrency > measured:
         return (
             f"{both}: more than {DISAGREEMENT:g}x apart; max_concurrent_per_instance ({max_concurrent}) admits "

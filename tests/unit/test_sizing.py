@@ -84,6 +84,7 @@ def test_the_sizing_objectives_are_judged_on_the_sizing_exactly() -> None:
     assert gated.verdicts[1].measured == 3 and gated.verdicts[1].low == gated.verdicts[1].high == 3
     assert gated.sizing is sizing and gated.per_instance_rps == 100.0
     assert "instances_needed <= 2" in gated.failure
+    assert gated.failure.endswith(f"\nsizing: {sizing.sentence()}")  # the numbers behind the failed objective
 
 
 @pytest.mark.parametrize(
