@@ -8,6 +8,9 @@ capacity per instance falls as instances are added, and the sizing's per-instanc
 as good as the host the search ran on.
 
     python bench/sizing.py [--instances 1 2] [--peak 1200]
+
+After the first search, each further one also says how well the first one's capacity per instance
+predicted it (capacity per instance x instances).
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ def main() -> int:
     parser.add_argument("--instances", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--peak", type=float, default=1200.0)
     args = parser.parse_args()
+    first: tuple[int, float] | None = None  # the first search's instances and capacity per instance
     for instances in args.instances:
         started = time.monotonic()
         record = search(instances, args.peak)
@@ -73,6 +77,12 @@ def main() -> int:
             f"bounded {record['capacity']['bounded']}, {time.monotonic() - started:.0f} s\n  {sizing['sentence']}",
             flush=True,
         )
+        if first is None:
+            first = (instances, sizing["per_instance_rps"])
+        else:  # what the first search's capacity per instance predicted for this many instances
+            predicted = first[1] * instances
+            error = sizing["capacity_rps"] / predicted - 1
+            print(f"{first[0]} instance(s) predicted {predicted:.1f} rps for {instances}: measured {error:+.1%} off")
     return 0
 
 
