@@ -56,9 +56,12 @@ def test_azure_s_concurrency_formula_and_when_it_disagrees_with_the_measured_one
     [
         (Deployment(min_instances=1, max_instances=4), "the deployment autoscales (1-4 instances)"),
         (Deployment(), '--aks-deployment-settings "instances=N"'),
+        (None, '--aks-deployment-settings "instances=N"'),  # a target that tells nothing about it
     ],
 )
-def test_no_fixed_instance_count_gives_no_capacity_per_instance_and_says_why(deployment: Deployment, why: str) -> None:
+def test_no_fixed_instance_count_gives_no_capacity_per_instance_and_says_why(
+    deployment: Deployment | None, why: str
+) -> None:
     sizing = size(400.0, deployment, 1200.0, 0.7, 50.0)
     assert sizing.per_instance_rps is None and sizing.instances_needed is None
     assert why in sizing.per_instance_missing and sizing.missing == sizing.per_instance_missing
