@@ -10,8 +10,10 @@ The SLO grammar (objectives.py), the "valid metrics" of every error message, `Lo
 read it: adding a metric is one entry here plus its measurement (docs/architecture.md).
 
 Kinds decide units and display: `latency` (ms), `rate` (per second), `count`, `proportion` (a
-fraction 0..1 shown in %), `prediction quality` (a plain number) and `relative` (a fraction of
-two sides together, e.g. agreement: it needs another deployment measured beside this one).
+fraction 0..1 shown in %), `prediction quality` (a plain number), `relative` (a fraction of
+two sides together, e.g. agreement: it needs another deployment measured beside this one) and
+`factor` (a plain ratio, e.g. headroom). A `sized` entry is judged on the sizing of a capacity
+search (verdicts/sizing.py), not on one load: no single measurement holds it.
 
 Plain stdlib only: both the pytest process and the Locust child import this module.
 """
@@ -33,6 +35,7 @@ __all__ = [
     "DIFFERENCE_FORM",
     "METRICS",
     "PERCENTILE",
+    "FACTOR",
     "PROPORTION",
     "QUALITY",
     "RATE",
@@ -51,7 +54,7 @@ __all__ = [
 ]
 
 LATENCY, RATE, COUNT, PROPORTION = "latency", "rate", "count", "proportion"
-QUALITY, RELATIVE = "prediction quality", "relative"
+QUALITY, RELATIVE, FACTOR = "prediction quality", "relative", "factor"
 
 # The relative forms of an objective against another side: a ratio ("p95 <= 1.10x") or a
 # difference in percentage points ("failure_rate <= +0.5pp"). objectives.py re-exports them.
@@ -78,6 +81,7 @@ _KINDS = {
     PROPORTION: _Kind({"%": Fraction(1, 100), "": 1}, ".2f", "%", 100),
     QUALITY: _Kind({"": 1}, ".4g", ""),
     RELATIVE: _Kind({"%": Fraction(1, 100), "": 1}, ".2f", "%", 100),
+    FACTOR: _Kind({"": 1}, ".3g", ""),
 }
 
 
@@ -99,6 +103,7 @@ class MetricEntry:
     relative: str | None = None  # RATIO_FORM or DIFFERENCE_FORM against another side, or None
     tolerances: tuple[str, ...] = ()  # the units of an --aks-max-regression tolerance; none: not compared
     needs_requests: bool = False  # without requests its value would be a free pass (0 ms, 0 %): NaN instead
+    sized: bool = False  # judged on a capacity search's sizing (verdicts/sizing.py), not on one load
 
     @property
     def exact(self) -> bool:
@@ -163,6 +168,15 @@ METRICS: tuple[MetricEntry, ...] = (
     MetricEntry(
         "agreement", RELATIVE, "`%`", "agreement", "agreement", ">=",
         "agreement takes % or a bare fraction 0..1 (e.g. 'agreement >= 99.9%')", windowed=False,
+    ),
+    # Sizing from a capacity search and the expected peak (peak=, utilization=; verdicts/sizing.py).
+    MetricEntry(
+        "headroom", FACTOR, "number", "headroom", None, ">=",
+        "headroom takes a plain number, capacity / peak (e.g. 'headroom >= 1.5')", windowed=False, sized=True,
+    ),
+    MetricEntry(
+        "instances_needed", COUNT, "count", "instances_needed", None, "<=",
+        "instances_needed takes a plain whole number (e.g. 'instances_needed <= 4')", windowed=False, sized=True,
     ),
 )  # fmt: skip
 
@@ -272,4 +286,7 @@ _ESTIMATORS = {
     "logloss": "normal approximation of the mean loss",
     "agreement": "Wilson score of the compared rows",
 }
-_EXAMPLE = {LATENCY: 412.345, RATE: 104.25, COUNT: 1000.0, PROPORTION: 0.002, QUALITY: 0.78125, RELATIVE: 0.9991}
+_EXAMPLE = {
+    LATENCY: 412.345, RATE: 104.25, COUNT: 1000.0, PROPORTION: 0.002, QUALITY: 0.78125, RELATIVE: 0.9991,
+    FACTOR: 1.875,
+}  # fmt: skip

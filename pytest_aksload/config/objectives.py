@@ -210,7 +210,8 @@ def parse_slo(text: str) -> Slo:
         if relative is not None:
             raise _error(text, "relative objectives are judged on the whole run; drop 'over ...'")
         if not entry.windowed:
-            raise _error(text, f"{metric.name} is judged on the whole run; drop 'over ...'")
+            judged_on = "a capacity search's sizing" if entry.sized else "the whole run"
+            raise _error(text, f"{metric.name} is judged on {judged_on}; drop 'over ...'")
         if endpoint is not None:
             raise _error(text, "per-endpoint objectives are judged on the whole run; drop 'over ...'")
     return Slo(
@@ -300,7 +301,7 @@ def _number(number: str, factor: int | Fraction, text: str) -> float:
 
 
 def _parse_window(text_after_over: str, metric: str, entry: MetricEntry, text: str) -> float:
-    if entry.kind == COUNT:
+    if entry.kind == COUNT and not entry.sized:
         raise _error(
             text, f"{metric} has no windowed form; bound throughput per window with 'rps >= N over 10s windows'"
         )

@@ -17,6 +17,7 @@ from pytest_aksload.config import arrivals
 from pytest_aksload.config.capacity import CapacitySearch, parse_capacity
 from pytest_aksload.config.objectives import Slo, SloError, parse_slos
 from pytest_aksload.config.settings import Settings, is_scoring_uri
+from pytest_aksload.config.sizing import DEFAULT_UTILIZATION, parse_peak, parse_utilization
 from pytest_aksload.config.units import UnitError, parse_duration
 from pytest_aksload.contracts import ContractError, load_contract, resolve_spec
 from pytest_aksload.defaults import (
@@ -30,7 +31,7 @@ MARKER = "load_test"
 MARKER_HELP = (
     "load_test(users=, spawn_rate=, duration=, wait=(min_s, max_s), slo=, warmup= (a duration or 'auto'), rows=, "
     "locustfile=, timeout=, max_duration=, abort_on=, workers=, rate=, arrivals=, capacity=, contract=, batch=, "
-    "tolerance=, against=): "
+    "tolerance=, against=, peak=, utilization=): "
     "run Locust against the aksload target before the test body and gate on the SLOs"
 )
 
@@ -71,6 +72,10 @@ class LoadProfile:
     arrivals: str = "constant"
     # Capacity search (run/capacity.py): find the highest rate that meets the SLOs.
     capacity: CapacitySearch | None = None
+    # What the search's capacity is sized for (verdicts/sizing.py): the peak rate (requests per
+    # second; None: unknown) and the utilization an instance should run at.
+    peak_rps: float | None = None
+    utilization: float = DEFAULT_UTILIZATION
     # How rows become a body and an answer predictions (a built-in name or an absolute spec), rows
     # per request, and how far a prediction may be from its expected value.
     contract: str = DEFAULT_CONTRACT
@@ -266,6 +271,8 @@ ACCEPTED_ARGUMENTS = (
     "batch",
     "tolerance",
     "against",
+    "peak",
+    "utilization",
 )
 
 
@@ -318,6 +325,8 @@ def _scale_out(profile: LoadProfile, kwargs: dict[str, Any], settings: Settings)
         rate = arrivals.parse_rate(kwargs.get("rate"))
         arrival = arrivals.parse_arrivals(kwargs.get("arrivals", "constant"))
         search = parse_capacity(kwargs.get("capacity"))
+        peak_rps = parse_peak(kwargs["peak"]) if "peak" in kwargs else settings.aks_peak_rps
+        utilization = parse_utilization(kwargs["utilization"]) if "utilization" in kwargs else DEFAULT_UTILIZATION
     except ValueError as error:
         raise ProfileError(str(error)) from None
     if search is not None:
@@ -359,6 +368,8 @@ def _scale_out(profile: LoadProfile, kwargs: dict[str, Any], settings: Settings)
         rate=rate,
         arrivals=arrival,
         capacity=search,
+        peak_rps=peak_rps,
+        utilization=utilization,
     )
 
 

@@ -37,6 +37,7 @@ from pytest_aksload.config.local_deployments import (
     parse_local_deployments,
 )
 from pytest_aksload.config.local_endpoint import REQUEST_TIMEOUT_FORM, parse_request_timeout
+from pytest_aksload.config.sizing import PEAK_FORM, parse_peak
 from pytest_aksload.config.tolerances import TOLERANCE_FORM, Tolerance
 from pytest_aksload.config.units import UnitError
 from pytest_aksload.defaults import DEFAULT_REQUEST_TIMEOUT_S
@@ -204,6 +205,14 @@ OPTIONS: tuple[Option, ...] = (
         parse_deployment_settings,
         DEPLOYMENT_SETTINGS_FORM,
         "SPEC",
+    ),
+    Option(
+        "aks_peak_rps",
+        "The peak rate (requests per second) a capacity search sizes the deployment for, for markers that omit "
+        "peak=: load_result.sizing gives the instances it needs and the headroom (docs: Sizing).",
+        parse_peak,
+        PEAK_FORM,
+        "RPS",
     ),
     Option(
         "aks_ca_bundle",
@@ -387,6 +396,7 @@ class Settings:
     aks_local_max_concurrent: int | None = None
     aks_local_request_timeout: float | None = None
     aks_deployment_settings: tuple[tuple[str, Any], ...] = ()  # (Deployment field, value) pairs
+    aks_peak_rps: float | None = None
     aks_ca_bundle: str | None = None
     aks_users: int = DEFAULT_USERS
     aks_spawn_rate: float = DEFAULT_SPAWN_RATE

@@ -228,7 +228,7 @@ def _section(index: int, entry: Mapping[str, Any]) -> str:
         f'<section class="test"><h2>{_badge(entry["verdict"])} {html.escape(entry["nodeid"])}</h2>'
         f'<p class="facts">{html.escape(entry["profile"] + target)}</p>'
         f"{_deployment(entry.get('deployment'))}"
-        f"<ul>{''.join(lines)}</ul>{facts}{body}</section>"
+        f"<ul>{''.join(lines)}</ul>{facts}{_capacity(entry)}{body}</section>"
     )
 
 
@@ -237,6 +237,34 @@ def _deployment(fields: Mapping[str, Any] | None) -> str:
     if fields is None:
         return ""
     return f'<p class="facts deployment">deployment {html.escape(deployment_line(fields))}</p>'
+
+
+def _capacity(entry: Mapping[str, Any]) -> str:
+    """A capacity search's sizing as a sentence, then its steps: rate vs p95 and failure rate, the knee
+    (the capacity: the highest rate that held) marked."""
+    search = entry.get("capacity")
+    if not search:
+        return ""
+    sizing = entry.get("sizing")
+    sentence = f'<p class="facts">sizing: {html.escape(sizing["sentence"])}</p>' if sizing else ""
+    rows = []
+    for step in search.get("steps", []):
+        knee = step["passed"] and step["rate"] == search["capacity_rps"]
+        cells = (
+            step["phase"],
+            f"{step['rate']:g}",
+            f"{step['rps']:.1f}",
+            _cell(step["p95_ms"], "{:.1f}"),
+            f"{step['failure_rate']:.2%}",
+            ("PASS" if step["passed"] else "FAIL") + (" \u2190 knee (capacity)" if knee else ""),
+        )
+        rows.append("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>")
+    names = ("step", "rate /s", "achieved /s", "p95 ms", "failures", "")
+    header = "".join(f"<th>{name}</th>" for name in names)
+    bound = " (a lower bound: the time budget cut the search short)" if search.get("bounded") else ""
+    caption = f"<caption>capacity search: {search['capacity_rps']:g} rps{bound}</caption>"
+    table = f'<table class="steps">{caption}<thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return sentence + table
 
 
 def _version(package: str) -> str | None:

@@ -41,6 +41,7 @@ class Record(TypedDict):
     generator_issues: list[str]
     overlapping_tests: list[str]
     capacity: dict[str, Any] | None
+    sizing: dict[str, Any] | None  # Sizing.to_dict() plus its "sentence"; None without a capacity search
     locust_html: str | None  # file name inside the --aks-report directory
     result: dict[str, Any] | None  # LoadResult.result_file(): the measurement, histograms included
     timeline: list[dict[str, Any]]  # per recorded window (warm-up included): `window_figures`
@@ -99,6 +100,7 @@ def build_record(
         generator_issues=[] if gated is None else list(gated.generator_issues),
         overlapping_tests=[] if gated is None else list(gated.overlapping_tests),
         capacity=None if gated is None else gated.capacity,
+        sizing=_sizing(gated),
         locust_html=locust_html,
         result=None if result is None else result.result_file(),
         timeline=[] if result is None else window_figures(result),
@@ -126,6 +128,12 @@ def known_deployment_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     """The record's deployment fields that are known (kind, each field read, the note), in `FIELDS` order."""
     known = {name: fields.get(name) for name in ("kind", *FIELDS, "note")}
     return {name: value for name, value in known.items() if value is not None}
+
+
+def _sizing(gated: GatedResult | None) -> dict[str, Any] | None:
+    if gated is None or gated.sizing is None:
+        return None
+    return {**gated.sizing.to_dict(), "sentence": gated.sizing.sentence()}
 
 
 def _other_side(result: LoadResult | None, name: str | None) -> dict[str, Any] | None:

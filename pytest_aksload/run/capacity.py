@@ -125,7 +125,9 @@ class _Search:
             capacity=None,
         )
         result = self.run(step_profile)
-        violated = [str(v.slo) for v in evaluate(profile.slos, result) if _violated(v)]
+        # headroom and instances_needed follow from the search's outcome, not from one step.
+        per_step = [slo for slo in profile.slos if not slo.entry.sized]
+        violated = [str(v.slo) for v in evaluate(per_step, result) if _violated(v)]
         if result.rps < MIN_THROUGHPUT * rate:
             violated.append(f"throughput {result.rps:.1f} rps < {MIN_THROUGHPUT:.0%} of offered {rate:g} rps")
         self.steps.append(

@@ -26,7 +26,7 @@ from pytest_aksload.stats import steady_state
 from pytest_aksload.stats.result import LoadResult
 from pytest_aksload.targets.resolve import key_hint
 from pytest_aksload.targets.target import OtherSide, Target
-from pytest_aksload.verdicts import baseline, health
+from pytest_aksload.verdicts import baseline, health, sizing
 from pytest_aksload.verdicts.decision import judge_gate
 from pytest_aksload.verdicts.gated import GatedResult
 
@@ -77,10 +77,14 @@ def run_gate(
         comparisons = baseline.compare_with_baseline(stored, result, tolerances)
     elif settings.aks_compare:
         warnings.append(baseline.missing_entry(nodeid, settings.aks_compare))
+    sized = None
+    if search is not None:  # the deployment reaches the sizing through the target: nothing guessed
+        sized = sizing.size(search["capacity_rps"], target.deployment, profile.peak_rps, profile.utilization,
+                            result.mean_ms)  # fmt: skip
     return judge_gate(
         profile, result, settings.aks_inconclusive, comparisons, compared=stored is not None, warnings=warnings,
         generator_issues=issues, overlapping_tests=slot.overlapping_tests, capacity=search,
-        throttling=preload.throttling_hint(target.deployment),
+        throttling=preload.throttling_hint(target.deployment), sizing=sized,
     )  # fmt: skip
 
 

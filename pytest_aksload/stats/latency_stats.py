@@ -227,7 +227,7 @@ class LatencyStats:
         figures: dict[str, Any] = {"requests": self.requests, "failures": self.failures, "rows": self.rows}
         figures.update({f"p{q}_ms": json_number(self._standard[q]) for q in STANDARD_QUANTILES})
         for entry in METRICS:
-            if entry.name != PERCENTILE and entry.kind != RELATIVE:
+            if entry.name != PERCENTILE and entry.kind != RELATIVE and not entry.sized:
                 figures[entry.value] = json_number(getattr(self, entry.value))
         figures["mismatches"] = [{"row": m.row, "expected": m.expected, "got": m.got} for m in self.mismatches]
         return figures

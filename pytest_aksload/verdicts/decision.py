@@ -23,6 +23,7 @@ from pytest_aksload.verdicts import health
 from pytest_aksload.verdicts.baseline import BaselineComparison, regression_message
 from pytest_aksload.verdicts.diagnosis import failure_lines
 from pytest_aksload.verdicts.gated import GatedResult
+from pytest_aksload.verdicts.sizing import Sizing, sized
 from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE, SloVerdict, comparisons_judged, evaluate, format_verdicts
 
 
@@ -35,13 +36,17 @@ class PolicyDecision:
     warning: str | None  # said when INCONCLUSIVE verdicts were let pass (--aks-inconclusive=pass)
 
 
-def slo_verdicts(profile: LoadProfile, result: LoadResult, generator_issues: Sequence[str] = ()) -> list[SloVerdict]:
-    """The marker's SLO verdicts, all INCONCLUSIVE when the load generator was unhealthy (`generator_issues`).
+def slo_verdicts(
+    profile: LoadProfile, result: LoadResult, generator_issues: Sequence[str] = (), sizing: Sizing | None = None
+) -> list[SloVerdict]:
+    """The marker's SLO verdicts, all INCONCLUSIVE when the load generator was unhealthy (`generator_issues`);
+    `headroom` and `instances_needed` are judged on a capacity search's `sizing` (sizing.py).
 
     A run judged while it ran (`result.looks`, a side-by-side gate that may stop early) is judged at
     its last look's level, `sequential.look_confidence`: judging it at the plain level would spend
     the error rate the looks already spent (`LoadResult.judging_confidence`)."""
-    return health.doubt(evaluate(profile.slos, result, result.judging_confidence), generator_issues)
+    measured = sized(result, sizing, profile.slos)
+    return health.doubt(evaluate(profile.slos, measured, result.judging_confidence), generator_issues)
 
 
 def undecided(verdicts: Sequence[SloVerdict]) -> bool:
@@ -55,10 +60,14 @@ def policy_for(profile: LoadProfile, policy: str) -> str:
 
 
 def apply_policy(
-    profile: LoadProfile, result: LoadResult, policy: str, generator_issues: Sequence[str] = ()
+    profile: LoadProfile,
+    result: LoadResult,
+    policy: str,
+    generator_issues: Sequence[str] = (),
+    sizing: Sizing | None = None,
 ) -> PolicyDecision:
     """The SLO verdicts of one load test and what they do under `policy` (fail | pass | extend)."""
-    verdicts = slo_verdicts(profile, result, generator_issues)
+    verdicts = slo_verdicts(profile, result, generator_issues, sizing)
     if result.aborted is not None:
         reason = f"load aborted early after {result.aborted['at_s']:g}s: {result.aborted['reason']}"
         return PolicyDecision(verdicts, reason, None)
@@ -119,14 +128,15 @@ def judge_gate(
     overlapping_tests: Sequence[str] = (),
     capacity: Mapping[str, Any] | None = None,
     throttling: str | None = None,
+    sizing: Sizing | None = None,
 ) -> GatedResult:
     """Everything the gate concludes about one measurement, in the one `GatedResult` the test gets:
     its SLO decision (if it has SLOs or was aborted), an empty run failed as such, and a significant
     baseline regression, in one failure message; side by side, each compared metric with the verdict
     of its objective. `throttling`: the deployment's in-flight ceiling, which throttling failures'
-    hint quotes (run/preload.py)."""
+    hint quotes (run/preload.py); `sizing`: what the capacity search says about instances (sizing.py)."""
     decision = (
-        apply_policy(profile, result, policy_for(profile, policy), generator_issues)
+        apply_policy(profile, result, policy_for(profile, policy), generator_issues, sizing)
         if profile.slos or result.aborted is not None
         else PolicyDecision([], None, None)
     )
@@ -135,6 +145,8 @@ def judge_gate(
         causes = "".join(f"\n  {line}" for line in failure_lines(result, throttling=throttling))
         parts[-1] += f"\nmost frequent failures:{causes}" if causes else ""
         parts[-1] += mismatch_lines(result)
+        if sizing is not None and any(v.slo.entry.sized and v.verdict == FAIL for v in decision.verdicts):
+            parts[-1] += f"\nsizing: {sizing.sentence()}"  # the formulas behind the sized objectives
     regression = regression_message(baseline_comparisons)
     only_undecided = decision.failure is not None and undecided(decision.verdicts) and result.requests > 0
     return GatedResult(
@@ -149,4 +161,5 @@ def judge_gate(
         generator_issues=generator_issues,
         overlapping_tests=overlapping_tests,
         capacity=capacity,
+        sizing=sizing,
     )

@@ -3,7 +3,7 @@
 It HOLDS the child's `LoadResult` (`measurement`, never copied or re-parsed) and adds what the
 gate found: the SLO `verdicts`, the failure message and warnings, the `--aks-compare`
 `baseline_comparisons`, the judged side-by-side `comparison`, `generator_issues`,
-`overlapping_tests` and a capacity search's `capacity`. It is built once per test
+`overlapping_tests`, a capacity search's `capacity` and its `sizing`. It is built once per test
 (`verdicts.decision.judge_gate`, called by `run.gate.run_gate`) and is what the `load_result`
 fixture gives a test.
 
@@ -23,12 +23,13 @@ from typing import Any
 from pytest_aksload.stats.comparison import SideBySideComparison
 from pytest_aksload.stats.result import LoadResult, ResultFileError
 from pytest_aksload.verdicts.baseline import BaselineComparison
+from pytest_aksload.verdicts.sizing import Sizing
 from pytest_aksload.verdicts.slo import SloVerdict
 
 __all__ = ["GATE_FIELDS", "MEASUREMENT_ATTRIBUTES", "GatedResult"]
 
 # What the gate adds to a measurement: the keys `to_dict()` writes them under.
-GATE_FIELDS = ("generator_issues", "overlapping_tests", "capacity")
+GATE_FIELDS = ("generator_issues", "overlapping_tests", "capacity", "sizing")
 
 # The measurement's attributes and methods a test reads through `load_result` (the docs' list).
 MEASUREMENT_ATTRIBUTES = (
@@ -61,7 +62,9 @@ class GatedResult:
     why the load generator's figures cannot be trusted (health.py; then every verdict is
     INCONCLUSIVE); `overlapping_tests`: other tests seen running during the load under pytest-xdist;
     `capacity`: `{"capacity_rps", "bounded", "steps"}` of a capacity search, whose `capacity_rps` is
-    also a field. `to_dict()` adds the gate's findings to the result file's keys and `from_dict()`
+    also a field; `sizing`: what that capacity means in instances for the peak (verdicts/sizing.py:
+    `instances_needed`, `headroom`, `per_instance_rps` (also a field), ...; None without a capacity
+    search). `to_dict()` adds the gate's findings to the result file's keys and `from_dict()`
     reads them back, so a dumped `load_result` round-trips.
     """
 
@@ -76,6 +79,7 @@ class GatedResult:
     generator_issues: Sequence[str] = ()
     overlapping_tests: Sequence[str] = ()
     capacity: Mapping[str, Any] | None = None
+    sizing: Sizing | None = None
 
     def __post_init__(self) -> None:
         # Held as plain lists and dicts, copied: the caller's objects can change, this cannot.
@@ -89,6 +93,11 @@ class GatedResult:
     def capacity_rps(self) -> float | None:
         """Capacity search only: the highest arrival rate (requests/s) that met every SLO."""
         return None if self.capacity is None else self.capacity["capacity_rps"]
+
+    @property
+    def per_instance_rps(self) -> float | None:
+        """Capacity search on a fixed instance count only: the capacity of one instance (requests/s)."""
+        return None if self.sizing is None else self.sizing.per_instance_rps
 
     def __repr__(self) -> str:
         return repr(self.measurement)
@@ -105,12 +114,16 @@ class GatedResult:
         capacity = data.get("capacity")
         if capacity is not None and not (isinstance(capacity, Mapping) and "capacity_rps" in capacity):
             raise ResultFileError("result.capacity must be null or an object with capacity_rps")
+        sizing = data.get("sizing")
+        if sizing is not None and not (isinstance(sizing, Mapping) and "capacity_rps" in sizing):
+            raise ResultFileError("result.sizing must be null or an object with capacity_rps")
         measured = {key: value for key, value in data.items() if key not in GATE_FIELDS}
         return cls(
             LoadResult.from_dict(measured),
             generator_issues=data.get("generator_issues", []),
             overlapping_tests=data.get("overlapping_tests", []),
             capacity=capacity,
+            sizing=None if sizing is None else Sizing.from_dict(sizing),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,6 +134,8 @@ class GatedResult:
         }
         if self.capacity is not None:
             gate["capacity"] = copy.deepcopy(self.capacity)
+        if self.sizing is not None:
+            gate["sizing"] = self.sizing.to_dict()
         return {**self.measurement.to_dict(), **gate}
 
     def to_json(self, indent: int | None = None) -> str:

@@ -19,8 +19,10 @@ from pytest_aksload.reports.html import render_session_page
 from pytest_aksload.reports.record import SPECTRUM_QUANTILES, build_record, spectrum
 from pytest_aksload.stats.correctness import CorrectnessTally
 from pytest_aksload.stats.result import LoadResult
+from pytest_aksload.targets.deployment import Deployment
 from pytest_aksload.verdicts import baseline
 from pytest_aksload.verdicts.decision import judge_gate
+from pytest_aksload.verdicts.sizing import size
 
 
 def profile(**marker: Any) -> LoadProfile:
@@ -159,3 +161,27 @@ def test_outputs_read_records_only() -> None:
         if module.name != "record.py":
             text = module.read_text(encoding="utf-8")
             assert "from pytest_aksload.stats" not in text and "LoadResult.from_dict(" not in text, module.name
+
+
+def test_a_capacity_search_shows_its_sizing_as_a_sentence_and_its_steps_with_the_knee() -> None:
+    gate = profile(slo="p95 < 1s", capacity={"start": 10}, peak=1200)
+    steps = [
+        {"phase": "ramp", "rate": 10.0, "passed": True, "rps": 10.0, "p95_ms": 20.0, "failure_rate": 0.0,
+         "violated": []},
+        {"phase": "ramp", "rate": 20.0, "passed": False, "rps": 12.0, "p95_ms": None, "failure_rate": 0.5,
+         "violated": ["p95 < 1s"]},
+        {"phase": "confirm", "rate": 10.0, "passed": True, "rps": 10.0, "p95_ms": 21.0, "failure_rate": 0.0,
+         "violated": []},
+    ]  # fmt: skip
+    sizing = size(10.0, Deployment(instances=1, max_concurrent_per_instance=2), 1200.0, 0.7, 50.0)
+    capacity = {"capacity_rps": 10.0, "bounded": False, "steps": steps}
+    gated = judge_gate(gate, ramp(20_000), "fail", capacity=capacity, sizing=sizing)
+    record = build_record("t.py::test_gate", gate.describe(), "PASS", gated=gated, load_profile=gate)
+    assert record["sizing"]["instances_needed"] == 172 and record["sizing"]["sentence"] == sizing.sentence()
+    json.dumps(record, allow_nan=False)  # summary.json takes it as it is
+    page = render_session_page([dict(record)])
+    assert "sizing: Capacity 10 rps, 10.0 rps per instance (1 instance)" in page
+    rows = re.findall(r"<tr><td>(\w+)</td><td>([\d.]+)</td>.*?<td>(PASS|FAIL)([^<]*)</td></tr>", page)
+    assert rows == [("ramp", "10", "PASS", " ← knee (capacity)"), ("ramp", "20", "FAIL", ""),
+                    ("confirm", "10", "PASS", " ← knee (capacity)")]  # fmt: skip
+    assert "<td>-</td><td>50.00%</td>" in page  # a step that measured no latency shows none

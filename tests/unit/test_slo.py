@@ -25,7 +25,7 @@ from pytest_aksload.verdicts.slo import (
 
 VALID_METRICS = (
     "valid metrics: p<q> (e.g. p50, p95, p99.9), mean, max, failure_rate, rps, requests, "
-    "mismatch_rate, rows_per_s, auc, logloss, max_abs_error, agreement"
+    "mismatch_rate, rows_per_s, auc, logloss, max_abs_error, agreement, headroom, instances_needed"
 )
 VALID_OPS = "use one of < <= > >="
 LATENCY_HINT = "latency metrics take ms or s (e.g. 'p95 < 300ms')"
