@@ -3,12 +3,13 @@ group's message, redacted like every message, and quoted by the `model` kind's h
 
 from __future__ import annotations
 
+from test_child_contract_checks import FakeResponse
+
 from pytest_aksload.child import ChildContext
 from pytest_aksload.protocol import RunSettings, SampleRows
 from pytest_aksload.redact import Redactor
 from pytest_aksload.stats.result import ErrorGroup
 from pytest_aksload.verdicts.diagnosis import HINTS, hint
-from tests.unit.test_child_contract_checks import FakeResponse
 
 MODEL_HEADERS = {"ms-azureml-model-error-statuscode": "500", "ms-azureml-model-error-reason": "ValueError in run()"}
 
