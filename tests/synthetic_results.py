@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pytest_aksload.config.profile import LoadProfile
 from pytest_aksload.result_schema import RESULT_FORMAT
 from pytest_aksload.stats import histograms
 from pytest_aksload.stats.histograms import Latencies
@@ -78,3 +79,20 @@ def endpoint_stats(latencies_us: Sequence[int], failures: int = 0) -> dict[str, 
     for us in latencies_us:
         latencies.record(us)
     return {**latencies.to_dict(), "failures": failures}
+
+
+def load_profile(**changes: Any) -> LoadProfile:
+    """A plain closed-model profile (10 users, 20 s, no objectives) with `changes`."""
+    fields: dict[str, Any] = {
+        "users": 10,
+        "spawn_rate": 10.0,
+        "duration_s": 20.0,
+        "wait_s": (0.5, 1.5),
+        "slos": (),
+        "warmup_s": 0.0,
+        "rows": 10,
+        "locustfile": None,
+        "request_timeout_s": 10.0,
+    }
+    fields.update(changes)
+    return LoadProfile(**fields)

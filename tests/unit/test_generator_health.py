@@ -7,9 +7,8 @@ import math
 from typing import Any
 
 import pytest
-from synthetic_results import result_from_windows
+from synthetic_results import load_profile, result_from_windows
 
-from pytest_aksload.config.profile import LoadProfile
 from pytest_aksload.verdicts.health import CPU_SATURATED_PERCENT, doubt, generator_issues
 from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE, PASS, evaluate
 
@@ -18,24 +17,8 @@ HEALTHY = {"cpu_percent": 20.0, "cpu_percent_peak": 25.0, "cpu_warning": False, 
 STEADY = [([20_000] * 10, 0)] * 20
 
 
-def profile(**changes: Any) -> LoadProfile:
-    fields: dict[str, Any] = {
-        "users": 10,
-        "spawn_rate": 10.0,
-        "duration_s": 20.0,
-        "wait_s": (0.5, 1.5),
-        "slos": (),
-        "warmup_s": 0.0,
-        "rows": 10,
-        "locustfile": None,
-        "request_timeout_s": 10.0,
-        **changes,
-    }
-    return LoadProfile(**fields)
-
-
 def test_the_healthy_reference_has_no_issue() -> None:
-    assert generator_issues(result_from_windows(STEADY, generator=HEALTHY), profile()) == []
+    assert generator_issues(result_from_windows(STEADY, generator=HEALTHY), load_profile()) == []
 
 
 @pytest.mark.parametrize(
@@ -52,20 +35,20 @@ def test_the_healthy_reference_has_no_issue() -> None:
 def test_a_cpu_peak_or_locusts_warning_alone_is_an_issue(generator: dict[str, Any], message: str) -> None:
     result = result_from_windows(STEADY, generator={**HEALTHY, **generator})
 
-    assert generator_issues(result, profile()) == [message]
+    assert generator_issues(result, load_profile()) == [message]
 
 
 def test_a_peak_just_under_the_limit_is_no_issue() -> None:
     result = result_from_windows(STEADY, generator={**HEALTHY, "cpu_percent_peak": CPU_SATURATED_PERCENT - 0.1})
 
-    assert generator_issues(result, profile()) == []
+    assert generator_issues(result, load_profile()) == []
 
 
 def test_an_open_model_run_that_sent_under_half_its_rate_is_an_issue() -> None:
     # rate=10 over 20 s asks for 200 requests; 4/s (80) is under half, 6/s (120) is not.
     short = result_from_windows([([20_000] * 4, 0)] * 20, generator=HEALTHY)
     enough = result_from_windows([([20_000] * 6, 0)] * 20, generator=HEALTHY)
-    open_model = profile(rate=10.0)
+    open_model = load_profile(rate=10.0)
 
     assert generator_issues(short, open_model) == [
         "load generator sent 80 requests where 10 rps imply about 200: it could not keep up"
@@ -77,7 +60,7 @@ def test_the_open_model_schedule_holds_even_with_a_custom_locustfile() -> None:
     # A custom locustfile sets a closed-loop user's pacing, but `rate=` still fixes the schedule.
     short = result_from_windows([([20_000] * 4, 0)] * 20, generator=HEALTHY)
 
-    issues = generator_issues(short, profile(rate=10.0, locustfile=__file__))
+    issues = generator_issues(short, load_profile(rate=10.0, locustfile=__file__))
 
     assert len(issues) == 1 and "where 10 rps imply about 200" in issues[0]
 

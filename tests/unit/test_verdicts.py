@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 from loopback_servers import on_the_threshold_cycle
-from synthetic_results import result_from_windows
+from synthetic_results import load_profile, result_from_windows
 
 from pytest_aksload.config.objectives import parse_slo
-from pytest_aksload.config.profile import LoadProfile, ProfileError, profile_from_marker
+from pytest_aksload.config.profile import ProfileError, profile_from_marker
 from pytest_aksload.config.settings import Settings
 from pytest_aksload.run import extend
 from pytest_aksload.stats.result import LoadResult
@@ -26,23 +26,6 @@ from pytest_aksload.verdicts.abort import AbortWatch
 from pytest_aksload.verdicts.decision import apply_policy
 from pytest_aksload.verdicts.health import generator_issues
 from pytest_aksload.verdicts.slo import FAIL, INCONCLUSIVE, PASS, evaluate
-
-
-def profile(**changes: Any) -> LoadProfile:
-    fields: dict[str, Any] = {
-        "users": 10,
-        "spawn_rate": 10.0,
-        "duration_s": 20.0,
-        "wait_s": (0.5, 1.5),
-        "slos": (),
-        "warmup_s": 0.0,
-        "rows": 10,
-        "locustfile": None,
-        "request_timeout_s": 10.0,
-    }
-    fields.update(changes)
-    return LoadProfile(**fields)
-
 
 # -- three-way verdicts -----------------------------------------------------------------------
 
@@ -100,7 +83,7 @@ def test_a_service_whose_p95_is_the_threshold_is_inconclusive_wherever_its_run_e
     coin flip; the interval holds both, so every verdict is INCONCLUSIVE for that reason (not
     because the load generator was doubted: a healthy run, no generator issue)."""
     cycle_us = [round(delay * 1e6) for delay in on_the_threshold_cycle(0.100)]
-    gate = profile(users=20, spawn_rate=200.0, duration_s=3.0, wait_s=(0.0, 0.01))
+    gate = load_profile(users=20, spawn_rate=200.0, duration_s=3.0, wait_s=(0.0, 0.01))
     points = []
     for end in range(100):
         latencies = [cycle_us[i % 100] for i in range(500 + end)]
@@ -225,13 +208,13 @@ def test_a_saturated_or_lagging_generator_makes_every_verdict_inconclusive() -> 
     windows = [([20_000] * 10, 0)] * 20  # 10 requests/s
     healthy = result_from_windows(windows)
     # 10 users, 0.5-1.5 s waits, 20 ms latency: ~9.8 requests/s; the run sent 10/s.
-    assert generator_issues(healthy, profile()) == []
+    assert generator_issues(healthy, load_profile()) == []
     busy = result_from_windows(windows, generator={"cpu_percent": 97.0, "cpu_warning": True, "warnings": []})
     lagging = result_from_windows([([20_000] * 2, 0)] * 20)
-    assert "CPU averaged 97%" in generator_issues(busy, profile())[0]
-    assert "could not keep up" in generator_issues(lagging, profile())[0]
-    issues = generator_issues(busy, profile())
-    decided = apply_policy(profile(slos=(parse_slo("p95 < 1s"), parse_slo("p95 < 1ms"))), busy, "fail", issues)
+    assert "CPU averaged 97%" in generator_issues(busy, load_profile())[0]
+    assert "could not keep up" in generator_issues(lagging, load_profile())[0]
+    issues = generator_issues(busy, load_profile())
+    decided = apply_policy(load_profile(slos=(parse_slo("p95 < 1s"), parse_slo("p95 < 1ms"))), busy, "fail", issues)
     assert [v.verdict for v in decided.verdicts] == [INCONCLUSIVE, INCONCLUSIVE]
     assert decided.failure is not None and "untrustworthy measurement: load generator CPU" in decided.failure
 
@@ -241,7 +224,7 @@ def test_a_saturated_or_lagging_generator_makes_every_verdict_inconclusive() -> 
 
 def test_inconclusive_policies() -> None:
     tiny = result_from_windows([([50_000] * 50, 0)])
-    gate = profile(slos=(parse_slo("p99 < 300ms"),))
+    gate = load_profile(slos=(parse_slo("p99 < 300ms"),))
     assert "1 of 1 SLOs INCONCLUSIVE" in (apply_policy(gate, tiny, "fail").failure or "")
     passed = apply_policy(gate, tiny, "pass")
     assert passed.failure is None and "passed by --aks-inconclusive=pass" in (passed.warning or "")
@@ -268,7 +251,9 @@ def test_extension_stops_the_run_once_its_windows_decide_every_verdict() -> None
     rng = random.Random(7)
     healthy = result_from_windows([([round(rng.uniform(10_000, 30_000)) for _ in range(20)], 0)] * 30)
     windows = healthy.to_dict()["windows"]
-    gate = profile(slos=(parse_slo("p99 < 100ms"), parse_slo("failure_rate < 2%")), duration_s=5.0, max_duration_s=30.0)
+    gate = load_profile(
+        slos=(parse_slo("p99 < 100ms"), parse_slo("failure_rate < 2%")), duration_s=5.0, max_duration_s=30.0
+    )
     assert extend.wants_extension(gate, "extend") and extend.extended(gate).duration_s == 30.0
     decided = extend.decided_after(gate)
     stops = [n for n in range(1, 31) if decided(windows[:n])]
