@@ -16,7 +16,8 @@ from typing import Any
 from pytest_aksload.config import arrivals
 from pytest_aksload.config.capacity import CapacitySearch, parse_capacity
 from pytest_aksload.config.objectives import Slo, SloError, parse_slos
-from pytest_aksload.config.settings import Settings, is_scoring_uri
+from pytest_aksload.config.options import is_scoring_uri
+from pytest_aksload.config.settings import Settings
 from pytest_aksload.config.sizing import DEFAULT_UTILIZATION, parse_peak, parse_utilization
 from pytest_aksload.config.units import UnitError, parse_duration
 from pytest_aksload.contracts import ContractError, load_contract, resolve_spec

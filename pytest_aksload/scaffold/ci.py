@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import textwrap
 
-from pytest_aksload.config.settings import DEFAULT_KEY_ENV
+from pytest_aksload.config.options import DEFAULT_KEY_ENV
 from pytest_aksload.scaffold.gates import GateTarget
 
 AZURE_FILE = "azure-pipelines.yml"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
 from pytest_aksload.config.extras import SDK_EXTRAS
-from pytest_aksload.config.settings import DEFAULT_KEY_ENV, OPTIONS_BY_NAME
+from pytest_aksload.config.options import DEFAULT_KEY_ENV, OPTIONS_BY_NAME
 
 GATE_FILE = "test_load_gate.py"
 INI_FILE = "pytest.ini"

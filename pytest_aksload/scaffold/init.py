@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from pytest_aksload.config.extras import SDK_EXTRAS, installed
-from pytest_aksload.config.settings import DEFAULT_KEY_ENV
+from pytest_aksload.config.options import DEFAULT_KEY_ENV
 from pytest_aksload.scaffold import ci
 from pytest_aksload.scaffold.gates import GATE_FILE, INI_FILE, GateTarget, ScaffoldError, checked_target, gate, ini
 

@@ -7,7 +7,8 @@ import os
 from collections.abc import Callable, Mapping
 
 from pytest_aksload.config.local_endpoint import LocalServiceSettings
-from pytest_aksload.config.settings import Settings, is_scoring_uri
+from pytest_aksload.config.options import is_scoring_uri
+from pytest_aksload.config.settings import Settings
 from pytest_aksload.contracts.status import DEPLOYMENT_HEADER
 from pytest_aksload.targets.deployment import local_deployment, stated_deployment, with_stated
 from pytest_aksload.targets.target import Credential, OtherSide, Target, TargetError

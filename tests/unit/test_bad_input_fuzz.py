@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from pytest_aksload.config.options import OPTIONS
 from pytest_aksload.config.profile import ACCEPTED_ARGUMENTS, LoadProfile, ProfileError, profile_from_marker
-from pytest_aksload.config.settings import OPTIONS, Settings, resolve
+from pytest_aksload.config.settings import Settings, resolve
 
 _scalars = st.one_of(
     st.none(),

@@ -17,8 +17,8 @@ import yaml
 from docs_blocks import DOCS, README, REPO, all_blocks, configs, gates, pages
 
 import pytest_aksload.plugin
+from pytest_aksload.config.options import OPTIONS
 from pytest_aksload.config.profile import ACCEPTED_ARGUMENTS
-from pytest_aksload.config.settings import OPTIONS
 
 REFERENCE = DOCS / "reference.md"
 # pytest's own ini keys a docs config may set besides the plugin's (the live test runs them with

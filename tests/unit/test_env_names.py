@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from pytest_aksload.config.settings import OPTIONS, AksloadDeprecationWarning, Settings, resolve
+from pytest_aksload.config.options import OPTIONS
+from pytest_aksload.config.settings import AksloadDeprecationWarning, Settings, resolve
 
 
 class _Config:

@@ -14,8 +14,9 @@ import pytest
 from pytest_aksload import defaults, protocol, result_schema
 from pytest_aksload.child import ChildContext
 from pytest_aksload.config.objectives import parse_slo
+from pytest_aksload.config.options import OPTIONS
 from pytest_aksload.config.profile import profile_from_marker
-from pytest_aksload.config.settings import OPTIONS, Settings
+from pytest_aksload.config.settings import Settings
 from pytest_aksload.protocol import Control, Progress, ProtocolError, RunSettings, SampleRows, setting_env
 from pytest_aksload.run import runner
 from pytest_aksload.run.plan import RunPlan

@@ -15,8 +15,9 @@ import pytest
 import yaml
 
 from pytest_aksload.__main__ import main
+from pytest_aksload.config.options import OPTIONS, OPTIONS_BY_NAME
 from pytest_aksload.config.profile import profile_from_marker
-from pytest_aksload.config.settings import OPTIONS, OPTIONS_BY_NAME, TARGET_OPTIONS, Settings
+from pytest_aksload.config.settings import TARGET_OPTIONS, Settings
 from pytest_aksload.scaffold import ci, gates
 from pytest_aksload.scaffold.gates import GateTarget
 
