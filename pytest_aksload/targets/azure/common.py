@@ -78,3 +78,10 @@ def name_list(names: Iterable[str], limit: int = 20) -> str:
         return "none"
     shown = ", ".join(unique[:limit])
     return shown if len(unique) <= limit else f"{shown}, ... ({len(unique) - limit} more)"
+
+
+def sdk_number(value: object) -> float | None:
+    """A deployment setting the SDK read as a number; anything else (missing, malformed) is unknown."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value

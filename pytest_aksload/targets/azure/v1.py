@@ -225,7 +225,7 @@ def _deployment(service: AksWebservice) -> Deployment:
     read = "AksWebservice."
     autoscaler = getattr(service, "autoscaler", None)
     resources = getattr(service, "container_resource_requirements", None)
-    cpu, memory = (_number(getattr(resources, name, None)) for name in ("cpu", "memory_in_gb"))
+    cpu, memory = (_azure.sdk_number(getattr(resources, name, None)) for name in ("cpu", "memory_in_gb"))
     models = [f"{model.name}:{model.version}" for model in getattr(service, "models", None) or []]
     values = {
         "name": (service.name, read + "name"),
@@ -235,36 +235,29 @@ def _deployment(service: AksWebservice) -> Deployment:
             read + "container_resource_requirements",
         ),
         "max_concurrent_per_instance": (
-            _number(getattr(service, "max_concurrent_requests_per_container", None)),
+            _azure.sdk_number(getattr(service, "max_concurrent_requests_per_container", None)),
             read + "max_concurrent_requests_per_container (replica_max_concurrent_requests)",
         ),
         "request_timeout_s": (_ms(getattr(service, "scoring_timeout_ms", None)), read + "scoring_timeout_ms"),
         "max_queue_wait_s": (_ms(getattr(service, "max_request_wait_time", None)), read + "max_request_wait_time"),
     }
     if autoscaler is not None and getattr(autoscaler, "autoscale_enabled", False):
-        utilization = _number(getattr(autoscaler, "target_utilization", None))
+        utilization = _azure.sdk_number(getattr(autoscaler, "target_utilization", None))
         values |= {
-            "min_instances": (_number(autoscaler.min_replicas), read + "autoscaler.min_replicas"),
-            "max_instances": (_number(autoscaler.max_replicas), read + "autoscaler.max_replicas"),
+            "min_instances": (_azure.sdk_number(autoscaler.min_replicas), read + "autoscaler.min_replicas"),
+            "max_instances": (_azure.sdk_number(autoscaler.max_replicas), read + "autoscaler.max_replicas"),
             "target_utilization": (
                 None if utilization is None else utilization / 100,
                 read + "autoscaler.target_utilization",
             ),
         }
     else:
-        values["instances"] = (_number(getattr(service, "num_replicas", None)), read + "num_replicas")
+        values["instances"] = (_azure.sdk_number(getattr(service, "num_replicas", None)), read + "num_replicas")
     return Deployment.read("aks-v1", values)
 
 
-def _number(value: object) -> float | None:
-    """A setting the SDK read as a number; anything else (missing, malformed) is unknown."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return value
-
-
 def _ms(value: object) -> float | None:
-    number = _number(value)
+    number = _azure.sdk_number(value)
     return None if number is None else number / 1000
 
 

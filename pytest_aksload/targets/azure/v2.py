@@ -273,7 +273,7 @@ def _deployment(found: OnlineDeployment, bodies: _RequestSettings) -> Deployment
         "model": (_model(getattr(found, "model", None)), _READ + "model"),
         "instance_type": (getattr(found, "instance_type", None) or None, _READ + "instance_type"),
         "max_concurrent_per_instance": (
-            _number(getattr(requests, "max_concurrent_requests_per_instance", None)),
+            _azure.sdk_number(getattr(requests, "max_concurrent_requests_per_instance", None)),
             _READ + "request_settings.max_concurrent_requests_per_instance",
         ),
         "request_timeout_s": (
@@ -286,17 +286,17 @@ def _deployment(found: OnlineDeployment, bodies: _RequestSettings) -> Deployment
         ),
     }
     if str(getattr(scale, "type", "")).lower() == "target_utilization":
-        utilization = _number(getattr(scale, "target_utilization_percentage", None))
+        utilization = _azure.sdk_number(getattr(scale, "target_utilization_percentage", None))
         values |= {
-            "min_instances": (_number(scale.min_instances), _READ + "scale_settings.min_instances"),
-            "max_instances": (_number(scale.max_instances), _READ + "scale_settings.max_instances"),
+            "min_instances": (_azure.sdk_number(scale.min_instances), _READ + "scale_settings.min_instances"),
+            "max_instances": (_azure.sdk_number(scale.max_instances), _READ + "scale_settings.max_instances"),
             "target_utilization": (
                 None if utilization is None else utilization / 100,
                 _READ + "scale_settings.target_utilization_percentage",
             ),
         }
     else:
-        values["instances"] = (_number(getattr(found, "instance_count", None)), _READ + "instance_count")
+        values["instances"] = (_azure.sdk_number(getattr(found, "instance_count", None)), _READ + "instance_count")
     return Deployment.read(kind, values)
 
 
@@ -309,13 +309,6 @@ def _model(model: object) -> str | None:
         return f"{name}:{version}"
     match = _MODEL_ID.search(str(model))
     return f"{match.group(1)}:{match.group(2)}" if match else None
-
-
-def _number(value: object) -> float | None:
-    """A setting the SDK read as a number; anything else (missing, malformed) is unknown."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return value
 
 
 def _credential(client: MLClient, endpoint: OnlineEndpoint) -> Credential:
