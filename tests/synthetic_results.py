@@ -3,6 +3,7 @@ writes, for tests that need the truth known exactly (verdicts, warm-up, baseline
 
 from __future__ import annotations
 
+import types
 from collections.abc import Sequence
 from typing import Any
 
@@ -96,3 +97,19 @@ def load_profile(**changes: Any) -> LoadProfile:
     }
     fields.update(changes)
     return LoadProfile(**fields)
+
+
+EPOCH = 1_000_000.0  # a FakeClock's wall-clock start
+
+
+class FakeClock:
+    """`now` seconds after the start on the `time` of each of `modules` (wall = EPOCH + now, monotonic =
+    now): the recording core's clock, moved by the test instead of by time passing."""
+
+    def __init__(self, monkeypatch: Any, *modules: Any) -> None:
+        self.now = 0.0
+        fake = types.SimpleNamespace(
+            monotonic=lambda: self.now, time=lambda: EPOCH + self.now, process_time=lambda: 0.0
+        )
+        for module in modules:
+            monkeypatch.setattr(module, "time", fake)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import types
 from pathlib import Path
 from typing import Any
 
 import pytest
+from synthetic_results import EPOCH, FakeClock
 
 import pytest_aksload
 from pytest_aksload.contracts.failures import describe_exception
@@ -20,23 +20,10 @@ from pytest_aksload.stats.correctness import CorrectnessTally
 from pytest_aksload.stats.error_groups import MAX_ERROR_GROUPS, OTHER_MESSAGES, ErrorGroups
 from pytest_aksload.stats.recording import MAX_ENDPOINTS, OTHER_ENDPOINTS, Recorder
 
-EPOCH = 1_000_000.0
-
-
-class Clock:
-    """The recorder's clock: `now` seconds after the start, on both its wall and monotonic clocks."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.now = 0.0
-        fake = types.SimpleNamespace(
-            monotonic=lambda: self.now, time=lambda: EPOCH + self.now, process_time=lambda: 0.0
-        )
-        monkeypatch.setattr(recording, "time", fake)
-
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return Clock(monkeypatch)
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    return FakeClock(monkeypatch, recording)
 
 
 def started(warmup_s: float = 0.0, window_s: float = 1.0, **settings: Any) -> Recorder:
@@ -47,7 +34,7 @@ def started(warmup_s: float = 0.0, window_s: float = 1.0, **settings: Any) -> Re
 
 def request(
     recorder: Recorder,
-    clock: Clock,
+    clock: FakeClock,
     done_s: float,
     latency_ms: float,
     name: str = "/score",
@@ -73,7 +60,7 @@ def latencies_us(encoded: str | None) -> list[int]:
 
 
 # --- windows ----------------------------------------------------------------------------------
-def test_a_request_goes_to_the_window_it_completed_in(clock: Clock) -> None:
+def test_a_request_goes_to_the_window_it_completed_in(clock: FakeClock) -> None:
     recorder = started(window_s=1.0)
     request(recorder, clock, 0.4, 100.0)
     request(recorder, clock, 1.2, 900.0)  # started in window 0, completed in window 1
@@ -89,7 +76,7 @@ def test_a_request_goes_to_the_window_it_completed_in(clock: Clock) -> None:
     ]
 
 
-def test_windows_without_requests_are_closed_empty_and_the_last_one_is_partial(clock: Clock) -> None:
+def test_windows_without_requests_are_closed_empty_and_the_last_one_is_partial(clock: FakeClock) -> None:
     recorder = started(window_s=1.0)
     request(recorder, clock, 0.5, 10.0)
     request(recorder, clock, 3.5, 10.0)  # windows 1 and 2 saw nothing
@@ -103,7 +90,7 @@ def test_windows_without_requests_are_closed_empty_and_the_last_one_is_partial(c
     assert closed[3]["requests"] == 1
 
 
-def test_advancing_closes_the_windows_of_a_silent_service(clock: Clock) -> None:
+def test_advancing_closes_the_windows_of_a_silent_service(clock: FakeClock) -> None:
     recorder = started(window_s=1.0)
     seen: list[int] = []
     recorder.windows.on_close = lambda window: seen.append(window["index"])
@@ -113,7 +100,7 @@ def test_advancing_closes_the_windows_of_a_silent_service(clock: Clock) -> None:
 
 
 # --- error groups -----------------------------------------------------------------------------
-def test_failures_are_grouped_by_kind_status_and_message(clock: Clock) -> None:
+def test_failures_are_grouped_by_kind_status_and_message(clock: FakeClock) -> None:
     recorder = started()
     for done, message in ((0.1, "HTTP 500"), (0.2, "HTTP 500"), (0.3, "HTTP 502")):
         request(recorder, clock, done, 10.0, error=RuntimeError(message))
@@ -152,7 +139,7 @@ def test_a_result_recut_after_warmup_groups_window_failures_as_the_recorder_does
 
 
 # --- endpoints --------------------------------------------------------------------------------
-def test_endpoints_past_the_cap_are_pooled(clock: Clock) -> None:
+def test_endpoints_past_the_cap_are_pooled(clock: FakeClock) -> None:
     recorder = started()
     for number in range(MAX_ENDPOINTS + 3):
         request(recorder, clock, 0.1, 10.0, name=f"/e{number}")
@@ -163,7 +150,7 @@ def test_endpoints_past_the_cap_are_pooled(clock: Clock) -> None:
     assert recorder.total().latencies.count == MAX_ENDPOINTS + 4
 
 
-def test_only_requests_started_after_the_warmup_are_measured(clock: Clock) -> None:
+def test_only_requests_started_after_the_warmup_are_measured(clock: FakeClock) -> None:
     recorder = started(warmup_s=1.0)
     request(recorder, clock, 1.5, 800.0)  # started at 0.7 s: warm-up, though it completed after
     request(recorder, clock, 1.6, 100.0, error=RuntimeError("HTTP 500"))
@@ -178,7 +165,7 @@ SAMPLE = SampleRows(rows=[{"x": 0}, {"x": 1}], expected=[0.25, 0.75], labels=[0.
 
 
 def test_a_repeated_matching_answer_is_tallied_once_with_its_count(
-    clock: Clock, monkeypatch: pytest.MonkeyPatch
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
     add_batch = CorrectnessTally.add_batch
@@ -210,7 +197,7 @@ def test_a_repeated_matching_answer_is_tallied_once_with_its_count(
     assert got == want
 
 
-def test_warmup_answers_count_in_their_window_but_not_in_the_measured_tally(clock: Clock) -> None:
+def test_warmup_answers_count_in_their_window_but_not_in_the_measured_tally(clock: FakeClock) -> None:
     recorder = started(warmup_s=1.0, tolerance=1e-6, sample=SAMPLE)
     request(recorder, clock, 1.2, 500.0, answer=((0,), [0.5]))  # started in the warm-up
     request(recorder, clock, 1.5, 10.0, answer=((1,), [0.75]))
@@ -223,7 +210,7 @@ def test_warmup_answers_count_in_their_window_but_not_in_the_measured_tally(cloc
 
 
 # --- drain and merge --------------------------------------------------------------------------
-def test_two_drained_recorders_merge_into_what_one_recorder_of_all_requests_records(clock: Clock) -> None:
+def test_two_drained_recorders_merge_into_what_one_recorder_of_all_requests_records(clock: FakeClock) -> None:
     """A distributed master's result is exactly that of all requests: endpoints, errors,
     windows (detailed ones too) and correctness, whatever the drains cut."""
     settings = {"warmup_s": 0.5, "window_s": 1.0, "detailed": True, "tolerance": 1e-6, "sample": SAMPLE}

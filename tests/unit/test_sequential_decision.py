@@ -3,10 +3,10 @@ process to a real recording core on a fake clock (the watch imports neither Locu
 
 from __future__ import annotations
 
-import types
 from typing import Any
 
 import pytest
+from synthetic_results import EPOCH, FakeClock
 
 from pytest_aksload._locust import sequential_decision
 from pytest_aksload._locust.sequential_decision import DecisionWatch, watch_for
@@ -16,20 +16,14 @@ from pytest_aksload.stats.recording import Recorder
 from pytest_aksload.stats.result import LoadResult
 from pytest_aksload.stats.sequential import FIRST_LOOK_REQUESTS
 
-EPOCH = 1_000_000.0
 SETTLE_S = 2.0  # the request timeout: the longest a confirmation waits
 
 
-class Run:
+class Run(FakeClock):
     """Both sides' recorders on one fake clock; `send` records requests as Locust's events would."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.now = 0.0
-        fake = types.SimpleNamespace(
-            monotonic=lambda: self.now, time=lambda: EPOCH + self.now, process_time=lambda: 0.0
-        )
-        monkeypatch.setattr(recording, "time", fake)
-        monkeypatch.setattr(sequential_decision, "time", fake)
+        super().__init__(monkeypatch, recording, sequential_decision)
         self.recorder = self._new()
         self.recorder.other = self._new()
         self.recorder.start()
